@@ -1,0 +1,3 @@
+from biper_analysis.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,48 @@
+"""Atomic file output: write to a temporary file in the target directory, then rename over the target.
+
+A crash or an error mid-write never leaves a half-written result behind (README, "bad input").
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Iterator
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it onto ``target`` only if the block succeeds.
+
+    ``suffix`` defaults to the target's own suffix so writers that infer a format from it (matplotlib,
+    torch) behave as for the real name.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with atomic_path(d / "a.txt") as tmp:
+    ...     _ = tmp.write_text("hi")
+    >>> (d / "a.txt").read_text()
+    'hi'
+    """
+    target = Path(target)
+    if not target.parent.exists():
+        raise FileNotFoundError(f"output directory {str(target.parent)!r} does not exist; create it first")
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix if suffix is not None else target.suffix,
+                                dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_open(target: str | os.PathLike[str], mode: str = "w", **kwargs: object) -> Iterator[IO]:
+    """Open a temporary file for writing; it replaces ``target`` when the block exits without error."""
+    with atomic_path(target) as tmp:
+        with open(tmp, mode, **kwargs) as fh:  # type: ignore[call-overload]
+            yield fh

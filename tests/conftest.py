@@ -1,0 +1,34 @@
+"""Shared fixtures. Tests run with the Agg backend and no seeding at import (each test seeds itself)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m biper_analysis ARGS`` in a subprocess and capture its output."""
+    return subprocess.run([sys.executable, "-m", "biper_analysis", *args], capture_output=True, text=True,
+                          cwd=cwd or REPO_ROOT, timeout=timeout)
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
+    """Bad input: exit 2, exactly one line on stderr (no traceback) containing every needle."""
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
