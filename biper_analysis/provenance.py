@@ -34,8 +34,9 @@ def package_version() -> str:
     return __version__
 
 
-def provenance(config: dict[str, Any] | None = None, seed: int | None = None, **extra: Any) -> dict[str, Any]:
-    """A JSON-serialisable provenance record.
+def provenance(config: dict[str, Any] | None = None, seed: int | None = None, *, timestamp: bool = True,
+               **extra: Any) -> dict[str, Any]:
+    """A JSON-serialisable provenance record (``timestamp=False`` for byte-reproducible outputs such as figures).
 
     >>> p = provenance({"omega0": 20.0}, seed=0)
     >>> sorted(p)[:4]
@@ -45,10 +46,11 @@ def provenance(config: dict[str, Any] | None = None, seed: int | None = None, **
         "package": "biper-analysis",
         "version": package_version(),
         "git_revision": git_revision(),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "config": dict(config or {}),
         "seed": seed,
     }
+    if timestamp:
+        record["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     record.update(extra)
     return record

@@ -18,7 +18,7 @@ def save_figure(fig: Any, path: str | Path, formats: Iterable[str] | None = None
     """
     path = Path(path)
     suffixes = [f".{f.lstrip('.')}" for f in formats] if formats else [path.suffix or ".png"]
-    record = json.dumps(provenance(config, seed), sort_keys=True)
+    record = json.dumps(provenance(config, seed, timestamp=False), sort_keys=True)  # same inputs, same bytes
     written = []
     for suffix in suffixes:
         target = path.with_suffix(suffix)

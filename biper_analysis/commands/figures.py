@@ -1,0 +1,39 @@
+"""``biper-analysis figures``: every figure, PDF + PNG, deterministic, with provenance metadata."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ORDER = 80
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("figures", help="render every figure (theory now; real networks from the cached sweep)",
+                       description="Render the paper and analysis figures as PDF + PNG. Real-network figures read "
+                                   "the training sweep; this command never trains.")
+    p.add_argument("--out", type=Path, default=Path("figures"), help="output folder (default: figures/)")
+    p.add_argument("--runs", type=Path, default=Path("runs/sweep"), help="training sweep folder (default: runs/sweep)")
+    p.add_argument("--only", action="append", default=[], help="render only figures whose name contains this")
+    p.add_argument("--formats", default="pdf,png", help="comma-separated formats (default: pdf,png)")
+    p.add_argument("--list", action="store_true", help="list the figures and exit")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from biper_analysis.cli import CLIError
+    from biper_analysis.figures import FIGURES, render_figures
+
+    if args.list:
+        for spec in FIGURES:
+            sys.stdout.write(f"{spec.name:<28} {'(needs train-sweep) ' if spec.needs_sweep else ''}{spec.caption}\n")
+        return 0
+    formats = tuple(f.strip().lstrip(".") for f in args.formats.split(",") if f.strip())
+    bad = [f for f in formats if f not in ("pdf", "png", "svg")]
+    if bad or not formats:
+        raise CLIError(f"--formats must be a comma list of pdf, png, svg; got {args.formats!r}")
+    if args.only and not any(o in s.name for s in FIGURES for o in args.only):
+        raise CLIError(f"no figure name contains {args.only}; see `biper-analysis figures --list`")
+    render_figures(args.out, args.runs, tuple(args.only), formats,
+                   log=lambda line: sys.stderr.write(line + "\n") if line.startswith("skipping") else print(line))
+    return 0

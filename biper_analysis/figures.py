@@ -1,0 +1,113 @@
+"""Every figure of ``biper-analysis figures``: a name, what it shows, and how it is built from results.
+
+Theory figures are computed from the library at once; the real-network figures read the cached training
+sweep (``biper-analysis train-sweep``) and are skipped, with the command that makes them, when it is absent.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Callable
+
+
+@dataclasses.dataclass(frozen=True)
+class FigureSpec:
+    name: str                                   # file stem in the output folder
+    caption: str                                # one line for the README gallery
+    build: Callable[[dict[str, Any] | None], Any]  # sweep (or None) -> matplotlib Figure
+    needs_sweep: bool = False
+
+
+def _theory(fn_name: str, **kwargs: Any) -> Callable[[Any], Any]:
+    def build(_: Any) -> Any:
+        from biper_analysis.plotting import theory
+
+        return getattr(theory, fn_name)(**kwargs)
+    return build
+
+
+def _witnesses(_: Any) -> Any:
+    from biper_analysis import witnesses
+    from biper_analysis.plotting.witnesses import fig_witnesses
+
+    return fig_witnesses(witnesses.monte_carlo_convergence(seed=0), witnesses.quadrature_accuracy())
+
+
+def representative_run(sweep: dict[str, Any], binarizer: str = "biper", omega0: float = 20.0) -> dict[str, Any]:
+    """The run the single-network figure shows: the given binarizer at the ω0 closest to ``omega0``, lowest seed."""
+    import math
+
+    runs = [r for r in sweep["runs"] if r["binarizer"] == binarizer]
+    if not runs:
+        raise ValueError(f"the sweep has no {binarizer} runs")
+    return min(runs, key=lambda r: (abs(math.log(r["omega0"] / omega0)), r["seed"]))
+
+
+def _network(sweep: dict[str, Any]) -> Any:
+    from biper_analysis.plotting.checkpoint import fig_checkpoint_summary
+    from biper_analysis.report import analyze_checkpoint
+
+    run = representative_run(sweep)
+    run_dir = Path(sweep["_dir"]) / run["name"]
+    fig = fig_checkpoint_summary(analyze_checkpoint(run_dir))
+    fig.suptitle(f"trained BiPer network ({run['name']}): weights, sin(ω0 w), phase ω0·w mod π, QE", y=1.0)
+    return fig
+
+
+def _sweep_fig(fn_name: str) -> Callable[[Any], Any]:
+    def build(sweep: Any) -> Any:
+        from biper_analysis.plotting import experiments
+
+        return getattr(experiments, fn_name)(sweep)
+    return build
+
+
+FIGURES: tuple[FigureSpec, ...] = (
+    FigureSpec("fig1_binary_periodic", "sign(w) vs sign(sin(ω0 w)); the sine latent and its gradient; the triangle "
+               "alternative", _theory("fig_binary_periodic")),
+    FigureSpec("fig2_qe_vs_omega0", "QE vs ω0 for several b, at γ* and at fixed γ = 1", _theory("fig_qe_vs_omega0")),
+    FigureSpec("fig3_qe_min", "QE_min(x = ω0·b) with the peak (0.954882, 0.102835) and both limits; γ*(x)",
+               _theory("fig_qe_min")),
+    FigureSpec("fig4_priors", "QE under Laplace, Gaussian and Student-t weights of equal variance",
+               _theory("fig_priors_equal_variance")),
+    FigureSpec("fig5_witnesses", "Monte Carlo error against n with the SE band; quadrature error across x",
+               _witnesses),
+    FigureSpec("fig6_network", "a trained BiPer network: per-layer weight histograms with fitted Laplace and "
+               "Gaussian pdfs, sin(ω0 w), phase histogram, predicted vs measured QE", _network, needs_sweep=True),
+    FigureSpec("fig7_predicted_vs_measured", "per-layer normalised QE / E[latent²], predicted vs measured, BiPer "
+               "and the sign baseline", _sweep_fig("fig_predicted_vs_measured"), needs_sweep=True),
+    FigureSpec("fig8_accuracy_vs_omega0", "test accuracy (mean ± std over seeds) and measured QE against ω0, "
+               "sign baseline as a line", _sweep_fig("fig_accuracy_vs_omega0"), needs_sweep=True),
+    FigureSpec("fig9_inverse_map", "target QE → ω0·b with its two branches (choosing ω0 from a target error)",
+               _theory("fig_inverse_map")),
+)
+
+
+def render_figures(out_dir: str | Path, runs_dir: str | Path | None, only: tuple[str, ...] = (),
+                   formats: tuple[str, ...] = ("pdf", "png"), log: Callable[[str], None] = print) -> list[Path]:
+    """Render every selected figure to ``out_dir`` (PDF + PNG). Returns the written paths."""
+    import matplotlib.pyplot as plt
+
+    from biper_analysis.experiments import load_training_sweep
+    from biper_analysis.plotting import save_figure
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    specs = [s for s in FIGURES if not only or any(o in s.name for o in only)]
+    sweep = None
+    if runs_dir is not None and any(s.needs_sweep for s in specs):
+        try:
+            sweep = load_training_sweep(runs_dir)
+            sweep["_dir"] = str(runs_dir)
+        except FileNotFoundError as exc:
+            log(f"skipping the real-network figures: {exc}")
+    written: list[Path] = []
+    for spec in specs:
+        if spec.needs_sweep and sweep is None:
+            continue
+        fig = spec.build(sweep)
+        written += save_figure(fig, out_dir / spec.name, formats=formats,
+                               config={"figure": spec.name, "runs_dir": str(runs_dir) if spec.needs_sweep else None})
+        plt.close(fig)
+        log(f"wrote {out_dir / spec.name}.{{{','.join(formats)}}}")
+    return written
