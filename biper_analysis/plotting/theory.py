@@ -1,0 +1,203 @@
+r"""Theory figures: each function returns a matplotlib Figure; axes-level helpers take ``ax``.
+
+The figures hold no math of their own: every curve comes from :mod:`biper_analysis.analytic`,
+:mod:`biper_analysis.priors` and :mod:`biper_analysis.inverse` (the triangle wave of
+:func:`triangle_wave` is the only function defined here, for the binarizer illustration).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from biper_analysis import analytic as A
+
+_BS = (0.01, 0.037, 0.05, 0.1)
+
+
+def _figure(ncols: int = 1, nrows: int = 1, size: tuple[float, float] | None = None) -> tuple[Any, Any]:
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(nrows, ncols, figsize=size or (5.0 * ncols, 3.6 * nrows), squeeze=False)
+    return fig, axes
+
+
+def triangle_wave(omega0: float, w: Any) -> np.ndarray:
+    r"""Triangle wave with the zeros and period of sin(ω0 w): :math:`\frac{2}{\pi}\arcsin(\sin(\omega_0 w))`.
+
+    Its sign equals sign(sin(ω0 w)); its slope is ±2ω0/π (a surrogate whose gradient never vanishes).
+
+    >>> float(triangle_wave(1.0, math.pi / 2)), round(float(triangle_wave(1.0, math.pi / 4)), 15)
+    (1.0, 0.5)
+    """
+    return (2.0 / math.pi) * np.arcsin(np.clip(np.sin(omega0 * np.asarray(w, dtype=np.float64)), -1.0, 1.0))
+
+
+def triangle_wave_gradient(omega0: float, w: Any) -> np.ndarray:
+    """d/dw of :func:`triangle_wave`: (2ω0/π)·sign(cos(ω0 w))."""
+    return (2.0 * omega0 / math.pi) * np.sign(np.cos(omega0 * np.asarray(w, dtype=np.float64)))
+
+
+# ------------------------------------------------------------------------------------------- axes helpers
+def plot_qe_vs_omega0(ax: Any, omega0: np.ndarray, bs: Sequence[float] = _BS, gamma: float | None = None) -> None:
+    """QE(ω0) for each Laplace scale b, at γ* (``gamma=None``) or at a fixed ``gamma``."""
+    for i, b in enumerate(bs):
+        ax.plot(omega0, A.qe(omega0, b, gamma), color=f"C{i}", label=f"b = {b:g}")
+    if gamma is None:
+        ax.axhline(A.qe_min_peak()[1], color="0.5", lw=0.8, ls=":", label="peak 0.102835")
+        ax.axhline(A.QE_MIN_LIMIT_LARGE_X, color="C3", lw=0.8, ls="--", label="1/2 − 4/π²")
+    else:
+        ax.axhline(gamma * gamma - 4 * gamma / math.pi + 0.5, color="C3", lw=0.8, ls="--",
+                   label="γ² − 4γ/π + 1/2 (ω0 → ∞)")
+    ax.set_xlabel("ω0")
+    ax.set_ylabel("QE" + (" at γ*" if gamma is None else f" at γ = {gamma:g}"))
+    ax.set_xscale("log")
+    ax.legend(fontsize=7)
+
+
+def plot_qe_min(ax: Any, x: np.ndarray) -> None:
+    """QE_min(x) with the peak, the small-x asymptote x² and the large-x limit 1/2 − 4/π² marked."""
+    x_peak, q_peak = A.qe_min_peak()
+    ax.plot(x, A.qe_min(x, 1.0), color="C0", label="QE_min(x)")
+    ax.plot(x, np.minimum(x * x, 0.2), color="C0", ls=":", lw=1, label="x² (x → 0)")
+    ax.axhline(A.QE_MIN_LIMIT_LARGE_X, color="C3", ls="--", lw=1, label="1/2 − 4/π² (x → ∞)")
+    ax.plot([x_peak], [q_peak], "o", color="k", ms=4)
+    ax.annotate(f"peak {q_peak:.6f}\nat x = {x_peak:.6f}", (x_peak, q_peak), textcoords="offset points",
+                xytext=(10, -28), fontsize=7)
+    ax.set_xscale("log")
+    ax.set_ylim(0, 0.12)
+    ax.set_xlabel("x = ω0·b")
+    ax.set_ylabel("QE_min")
+    ax.legend(fontsize=7, loc="upper left")
+
+
+def plot_gamma_opt(ax: Any, x: np.ndarray) -> None:
+    """γ*(x) = E|sin| rising from 0 to 2/π."""
+    ax.plot(x, A.optimal_gamma(x, 1.0), color="C2", label="γ*(x)")
+    ax.axhline(A.GAMMA_OPT_LIMIT_LARGE_X, color="C2", ls="--", lw=1, label="2/π")
+    ax.set_xscale("log")
+    ax.set_xlabel("x = ω0·b")
+    ax.set_ylabel("γ*")
+    ax.legend(fontsize=7, loc="upper left")
+
+
+# ----------------------------------------------------------------------------------------------- figures
+def fig_qe_vs_omega0(omega0: np.ndarray | None = None, bs: Sequence[float] = _BS,
+                     gamma: float = 1.0) -> Any:
+    """QE vs ω0 for several Laplace scales b: at γ* (left) and at a fixed γ (right, default 1)."""
+    omega0 = np.geomspace(0.1, 1000.0, 400) if omega0 is None else np.asarray(omega0, dtype=np.float64)
+    fig, axes = _figure(ncols=2)
+    plot_qe_vs_omega0(axes[0, 0], omega0, bs, None)
+    plot_qe_vs_omega0(axes[0, 1], omega0, bs, gamma)
+    axes[0, 0].set_title("optimal scale γ*")
+    axes[0, 1].set_title(f"fixed scale γ = {gamma:g}")
+    fig.suptitle("QE vs ω0, Laplace(0, b) weights", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def fig_qe_min(x: np.ndarray | None = None) -> Any:
+    """QE_min(x) with peak and both limits (left) and γ*(x) (right)."""
+    x = np.geomspace(1e-3, 1e3, 600) if x is None else np.asarray(x, dtype=np.float64)
+    fig, axes = _figure(ncols=2)
+    plot_qe_min(axes[0, 0], x)
+    plot_gamma_opt(axes[0, 1], x)
+    axes[0, 0].set_title("QE at the optimal scale")
+    axes[0, 1].set_title("optimal scale γ*")
+    fig.tight_layout()
+    return fig
+
+
+def fig_priors_equal_variance(variance: float = 2 * 0.05 ** 2, df: float = 4.0,
+                              omega0: np.ndarray | None = None, gamma: float | None = None) -> Any:
+    """QE vs ω0 for Laplace, Gaussian and Student-t(df) weights of the same variance (γ* by default)."""
+    from biper_analysis.priors import Gaussian, Laplace, StudentT
+
+    if df <= 2:
+        raise ValueError(f"equal variance needs a Student-t with df > 2, got df={df}")
+    omega0 = np.geomspace(0.5, 2000.0, 240) if omega0 is None else np.asarray(omega0, dtype=np.float64)
+    sd = math.sqrt(variance)
+    priors = [Laplace(sd / math.sqrt(2.0)), Gaussian(sd), StudentT(df, sd * math.sqrt((df - 2.0) / df))]
+    labels = [f"Laplace b = {priors[0].b:.4g}", f"Gaussian σ = {sd:.4g}",
+              f"Student-t ν = {df:g}, s = {priors[2].scale:.4g}"]
+    fig, axes = _figure(ncols=2)
+    for i, (p, lab) in enumerate(zip(priors, labels)):
+        q = A.qe(omega0, gamma=gamma, prior=p)
+        axes[0, 0].plot(omega0, q, color=f"C{i}", label=lab)
+        axes[0, 1].plot(omega0, p.expected_abs_sin(omega0), color=f"C{i}", label=lab)
+    axes[0, 0].axhline(A.QE_MIN_LIMIT_LARGE_X, color="0.5", ls="--", lw=0.8)
+    for ax, ylab in zip(axes[0], ["QE" + (" (γ*)" if gamma is None else f" (γ = {gamma:g})"), "γ* = E|sin(ω0 w)|"]):
+        ax.set_xscale("log")
+        ax.set_xlabel("ω0")
+        ax.set_ylabel(ylab)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"weight laws with equal variance {variance:.3g}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def fig_inverse_map(targets: np.ndarray | None = None) -> Any:
+    """The inverse map target QE → ω0·b at γ*: the rising branch (all targets) and the falling branch."""
+    from biper_analysis.inverse import omega0_for_qe
+
+    x_peak, q_peak = A.qe_min_peak()
+    limit = A.QE_MIN_LIMIT_LARGE_X
+    if targets is None:
+        targets = np.concatenate([np.geomspace(1e-4, limit, 120), np.linspace(limit, q_peak, 200)[1:]])
+    rising, falling = [], []
+    for t in np.asarray(targets, dtype=np.float64):
+        roots = omega0_for_qe(float(t), b=1.0)
+        rising.append((t, roots[0]))
+        if len(roots) == 2:
+            falling.append((t, roots[1]))
+    fig, axes = _figure()
+    ax = axes[0, 0]
+    r, f = np.array(rising), np.array(falling)
+    ax.plot(r[:, 0], r[:, 1], color="C0", label="rising branch (x < x_peak)")
+    if len(f):
+        ax.plot(f[:, 0], f[:, 1], color="C1", label="falling branch (x > x_peak)")
+    ax.plot([q_peak], [x_peak], "o", color="k", ms=4, label=f"peak ({q_peak:.6f}, {x_peak:.6f})")
+    ax.axvline(limit, color="C3", ls="--", lw=1, label="1/2 − 4/π²")
+    ax.set_yscale("log")
+    ax.set_xlabel("target QE (γ*)")
+    ax.set_ylabel("ω0·b")
+    ax.set_title("ω0·b giving a target QE")
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def fig_binary_periodic(omega0: float = 20.0, w: np.ndarray | None = None) -> Any:
+    """BiPer's binarizer: sign(w) vs sign(sin(ω0 w)); the latent sin(ω0 w) and its gradient ω0 cos(ω0 w);
+    the triangle wave with the same zero crossings and its gradient ±2ω0/π."""
+    w = np.linspace(-0.4, 0.4, 4001) if w is None else np.asarray(w, dtype=np.float64)
+    s = np.sin(omega0 * w)
+    fig, axes = _figure(ncols=3, size=(14.0, 3.6))
+    ax = axes[0, 0]
+    ax.plot(w, np.sign(w), color="0.3", lw=5, alpha=0.3, label="sign(w)")
+    ax.plot(w, np.sign(s), color="C0", lw=1.2, label=f"sign(sin(ω0 w)), ω0 = {omega0:g}")
+    ax.set_title("binary weights (forward)")
+    ax = axes[0, 1]
+    ax.plot(w, s, color="C0", label="sin(ω0 w)")
+    ax.plot(w, triangle_wave(omega0, w), color="C1", ls="--", label="triangle wave (same zeros)")
+    ax.set_title("latent weights")
+    ax = axes[0, 2]
+    ax.plot(w, omega0 * np.cos(omega0 * w), color="C0", label="ω0 cos(ω0 w)")
+    ax.plot(w, triangle_wave_gradient(omega0, w), color="C1", ls="--", label="triangle: ±2ω0/π")
+    ax.set_title("gradient (backward)")
+    for ax in axes[0]:
+        ax.set_xlabel("w")
+        ax.axhline(0, color="0.8", lw=0.6)
+        ax.legend(fontsize=7, loc="upper left", framealpha=0.9)
+    fig.tight_layout()
+    return fig
+
+
+FIGURES = {
+    "qe_vs_omega0": fig_qe_vs_omega0,
+    "qe_min": fig_qe_min,
+    "priors_equal_variance": fig_priors_equal_variance,
+    "inverse_map": fig_inverse_map,
+    "binary_periodic": fig_binary_periodic,
+}
