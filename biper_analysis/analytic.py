@@ -20,12 +20,19 @@ derivation in :mod:`biper_analysis.symbolic`, which proves
 with :math:`\gamma^* = E|\sin|` and :math:`QE_{min} = E[\sin^2] - (E|\sin|)^2`.
 
 Why not the printed form: :math:`e^{\pi/x}` overflows below x = 0.0044 (NaN) and :math:`e^{\pi/x} - 1` loses
-~1.4 ε x relative accuracy at large x. Here :math:`\coth(u/2) = (2 + m)/(-m)` with
+~1.4 ε x relative accuracy at large x. The private kernels write :math:`\coth(u/2) = (2 + m)/(-m)` with
 :math:`m = \mathrm{expm1}(-u)`, :math:`u = \pi/x`: one transcendental per point, exact limits at both ends.
+
+Speed: the public functions evaluate through a fused engine (:func:`_chunk`): with :math:`h = \pi/(2x)`,
+:math:`E|\sin| = (\pi/2)\,h/(\tanh(h)(h^2+\pi^2/4))` and :math:`E\sin^2 = (\pi^2/2)/(h^2+\pi^2)` — one tanh per
+point, no cancellation anywhere in 1e-308 < x < 1e308 — run over cache-sized chunks with in-place ufuncs
+(validation folded into three reductions per chunk), on two threads for arrays of 2^20 points or more.
+Measured against the 45-digit reference (tests/reference): ≤ 1.8e-15 relative for 1e-6 ≤ x ≤ 1e6.
 """
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import numpy as np
@@ -150,6 +157,192 @@ def _qe_from_moments(e_sin2: Any, e_abs_sin: Any, gamma: Any | None) -> np.ndarr
 
 
 # ---------------------------------------------------------------------------------------------------
+# Fused evaluation engine for the public functions: cache-sized chunks, in-place ufuncs, one tanh per point
+# ---------------------------------------------------------------------------------------------------
+#: Points per chunk: the 256 KiB scratch buffers stay in L2 while every step of the formula runs over them.
+_CHUNK = 32768
+#: Arrays at least this large are split over up to _THREADS worker threads (numpy releases the GIL in ufuncs).
+_PARALLEL_MIN = 1 << 20
+_THREADS = max(1, min(2, os.cpu_count() or 1))
+_HALF_PI = 0.5 * math.pi
+_PI2 = math.pi * math.pi
+_WHATS = ("e_sin2", "e_abs_sin", "qe_min", "qe", "official_l1")
+
+
+def _chunk(what: str, w: Any, b: Any, g: Any, out: np.ndarray, h: np.ndarray, t: np.ndarray,
+           d: np.ndarray) -> bool:
+    r"""Evaluate ``what`` on one chunk into ``out``; scratch ``h, t, d`` have ``out``'s length.
+
+    With :math:`h = \pi/(2x)`, :math:`T = \tanh h`, :math:`D = h^2 + \pi^2/4` (x = ω0 b):
+
+    * :math:`E|\sin| = x\coth(\pi/(2x))/(1+x^2) = (\pi/2)\,h/(T D)` (symbolic.py),
+    * :math:`E\sin^2 = 2x^2/(1+4x^2) = (\pi^2/2)/(h^2 + \pi^2)`,
+    * QE = E sin² − 2γ E|sin| + γ² (the expansion of :func:`_qe_from_moments`; its terms exceed QE by at most
+      ~9×, so the fused sum keeps ~1e-15 relative accuracy), QE_min = E sin² − (E|sin|)², L1 = 1 − E|sin|.
+
+    tanh is accurate to a few ulp for all h > 0, so there is no cancellation at either end: h → ∞ (x → 0)
+    gives T = 1, D = ∞, E|sin| = 0, E sin² = 0; h → 0 (x → ∞) gives T ≈ h, E|sin| → 2/π, E sin² → 1/2.
+    Returns False when an input is out of range (the caller then raises a precise error).
+    """
+    # Validation costs three reductions on cached data: the sign of one factor (if w > 0 and x = w·b > 0 then
+    # b > 0 too; NaN anywhere makes h NaN) and the range of h.
+    if isinstance(w, np.ndarray):
+        if not w.min() > 0:
+            return False
+    elif isinstance(b, np.ndarray) and not b.min() > 0:
+        return False
+    if b is None:
+        np.divide(_HALF_PI, w, out=h)
+    elif isinstance(w, np.ndarray) or isinstance(b, np.ndarray):
+        np.multiply(w, b, out=d)
+        np.divide(_HALF_PI, d, out=h)
+    else:
+        x = w * b
+        if not 0.0 < x < math.inf:
+            return False
+        h.fill(_HALF_PI / x)
+    # h > 0 and finite: catches NaN, inf, x ≤ 0, and x so small (< ~1e-308) that π/(2x) overflows.
+    if not (h.min() > 0 and h.max() < math.inf):
+        return False
+    np.multiply(h, h, out=d)
+    if what != "e_abs_sin" and what != "official_l1":
+        np.add(d, _PI2, out=out)
+        np.divide(0.5 * _PI2, out, out=out)  # E sin²
+        if what == "e_sin2":
+            return True
+    np.tanh(h, out=t)
+    d += 0.25 * _PI2
+    t *= d
+    if what == "e_abs_sin":
+        np.divide(h, t, out=out)
+        out *= _HALF_PI
+    elif what == "official_l1":
+        np.divide(h, t, out=t)
+        np.multiply(t, -_HALF_PI, out=out)
+        out += 1.0
+    elif what == "qe_min":
+        np.divide(h, t, out=t)
+        t *= t
+        t *= -0.25 * _PI2
+        out += t
+        np.maximum(out, 0.0, out=out)
+    else:  # qe at gamma g (float or array chunk)
+        np.divide(h, t, out=t)
+        if isinstance(g, np.ndarray):
+            t *= g
+            t *= -math.pi
+            out += t
+            np.multiply(g, g, out=d)
+            out += d
+        else:
+            t *= -math.pi * g
+            out += t
+            out += g * g
+    return True
+
+
+def _run_flat(what: str, args: list[Any], n: int) -> tuple[np.ndarray, bool]:
+    """Evaluate over flat length-``n`` operands (arrays of length n or floats); threads for large n."""
+    out = np.empty(n, dtype=np.float64)
+
+    def block(lo: int, hi: int) -> bool:
+        with np.errstate(all="ignore"):  # out-of-range inputs are detected and reported by the caller
+            return _block(lo, hi)
+
+    def _block(lo: int, hi: int) -> bool:
+        size = min(_CHUNK, hi - lo)
+        h, t, d = np.empty(size), np.empty(size), np.empty(size)
+        for s in range(lo, hi, _CHUNK):
+            e = min(s + _CHUNK, hi)
+            k = e - s
+            if k != size:
+                h, t, d, size = h[:k], t[:k], d[:k], k
+            part = [a[s:e] if isinstance(a, np.ndarray) else a for a in args]
+            if not _chunk(what, part[0], part[1], part[2], out[s:e], h, t, d):
+                return False
+        return True
+
+    if n >= _PARALLEL_MIN and _THREADS > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        edges = [n * i // _THREADS // _CHUNK * _CHUNK for i in range(_THREADS)] + [n]
+        with ThreadPoolExecutor(_THREADS) as pool:
+            ok = all(pool.map(lambda i: block(edges[i], edges[i + 1]), range(_THREADS)))
+    else:
+        ok = block(0, n)
+    return out, ok
+
+
+def _scalar(what: str, x: float, g: float | None) -> float:
+    """The formulas of :func:`_chunk` for one point with the math module (≈1 µs instead of ~15 ufunc calls)."""
+    h = _HALF_PI / x
+    hh = h * h
+    if what == "e_sin2":
+        return 0.5 * _PI2 / (hh + _PI2)
+    e1 = _HALF_PI * h / (math.tanh(h) * (hh + 0.25 * _PI2))
+    if what == "e_abs_sin":
+        return e1
+    if what == "official_l1":
+        return 1.0 - e1
+    e2 = 0.5 * _PI2 / (hh + _PI2)
+    if what == "qe_min":
+        return max(e2 - e1 * e1, 0.0)
+    assert g is not None
+    return e2 - 2.0 * g * e1 + g * g
+
+
+def _evaluate(what: str, omega0: Any, b: Any, gamma: Any = None) -> float | np.ndarray:
+    """Validate, broadcast and evaluate ``what`` ∈ _WHATS at (ω0, b[, γ]); float for scalar inputs."""
+    if np.ndim(omega0) == 0 and np.ndim(b) == 0 and np.ndim(gamma) == 0 and not isinstance(omega0, str) \
+            and not isinstance(b, str):
+        try:
+            w, bb = float(omega0), float(b)
+            g = None if what != "qe" else float(gamma)
+        except (TypeError, ValueError):
+            w = bb = math.nan
+            g = None
+        x = w * bb
+        if (0.0 < w < math.inf and 0.0 < bb < math.inf and 0.0 < x < math.inf and _HALF_PI / x < math.inf
+                and (what != "qe" or (g is not None and 0.0 <= g < math.inf))):
+            return _scalar(what, x, g)
+    ops = []
+    for name, value in (("omega0", omega0), ("b", b)):
+        try:
+            ops.append(value if isinstance(value, np.ndarray) and value.dtype == np.float64
+                       else np.asarray(value, dtype=np.float64))
+        except (TypeError, ValueError):
+            V.positive(name, value)  # raises the standard message naming the argument
+            raise
+    if what == "qe":
+        ops.append(V.nonnegative("gamma", gamma))
+    shape = np.broadcast_shapes(*(o.shape for o in ops))
+    n = int(np.prod(shape))
+    args: list[Any] = []
+    for o in ops:
+        if o.size == 1:
+            args.append(float(o.reshape(())))
+        elif o.shape == shape:
+            args.append(o.reshape(-1))  # a view when contiguous
+        else:
+            args.append(np.broadcast_to(o, shape).reshape(-1))
+    if what != "qe":
+        args.append(None)
+    for name, val in (("omega0", args[0]), ("b", args[1])):
+        if isinstance(val, float) and not (0 < val < math.inf):
+            V.positive(name, val)  # raises with the standard message
+    if n == 0:
+        out, ok = np.empty(0), True
+    else:
+        out, ok = _run_flat(what, args, n)
+    if not ok:
+        V.positive("omega0", omega0)
+        V.positive("b", b)
+        raise ValueError("omega0*b must lie between about 1e-308 and 1e308 (float64 range); "
+                         "rescale omega0 or b")
+    return V.scalar_or_array(out.reshape(shape), *([omega0, b] + ([gamma] if what == "qe" else [])))
+
+
+# ---------------------------------------------------------------------------------------------------
 # Public API
 # ---------------------------------------------------------------------------------------------------
 def _x(omega0: Any, b: Any) -> np.ndarray:
@@ -162,7 +355,7 @@ def expected_sin2(omega0: Any, b: Any) -> float | np.ndarray:
     >>> round(expected_sin2(20.0, 0.05), 15)
     0.4
     """
-    return V.scalar_or_array(_e_sin2(_x(omega0, b)), omega0, b)
+    return _evaluate("e_sin2", omega0, b)
 
 
 def expected_abs_sin(omega0: Any, b: Any) -> float | np.ndarray:
@@ -171,7 +364,7 @@ def expected_abs_sin(omega0: Any, b: Any) -> float | np.ndarray:
     >>> f"{expected_abs_sin(20.0, 0.05):.15f}"
     '0.545165705363684'
     """
-    return V.scalar_or_array(_e_abs_sin(_x(omega0, b)), omega0, b)
+    return _evaluate("e_abs_sin", omega0, b)
 
 
 def optimal_gamma(omega0: Any, b: Any) -> float | np.ndarray:
@@ -193,7 +386,7 @@ def qe_min(omega0: Any, b: Any) -> float | np.ndarray:
     >>> f"{qe_min(20.0, 0.05):.15f}"
     '0.102794353695317'
     """
-    return V.scalar_or_array(_qe_min(_x(omega0, b)), omega0, b)
+    return _evaluate("qe_min", omega0, b)
 
 
 def qe(omega0: Any, b: Any = None, gamma: Any = None, *, prior: Any = None) -> float | np.ndarray:
@@ -209,11 +402,8 @@ def qe(omega0: Any, b: Any = None, gamma: Any = None, *, prior: Any = None) -> f
     >>> f"{qe(20.0, 0.05):.15f}"
     '0.102794353695317'
     """
-    if gamma is not None:
-        gamma_arr = V.nonnegative("gamma", gamma)
-    else:
-        gamma_arr = None
     if prior is not None:
+        gamma_arr = None if gamma is None else V.nonnegative("gamma", gamma)
         if b is not None:
             raise ValueError("pass either b (the Laplace scale) or prior=..., not both; "
                              "use prior=ba.priors.Laplace(b) to be explicit")
@@ -223,10 +413,9 @@ def qe(omega0: Any, b: Any = None, gamma: Any = None, *, prior: Any = None) -> f
     if b is None:
         raise ValueError("b (the Laplace scale, mean |w|) is required when no prior is given; "
                          "e.g. qe(20.0, 0.05) or qe(20.0, prior=ba.priors.Gaussian(0.05))")
-    x = _x(omega0, b)
-    if gamma_arr is None:
-        return V.scalar_or_array(_qe_min(x), omega0, b)
-    return V.scalar_or_array(_qe_from_moments(_e_sin2(x), _e_abs_sin(x), gamma_arr), omega0, b, gamma)
+    if gamma is None:
+        return _evaluate("qe_min", omega0, b)
+    return _evaluate("qe", omega0, b, gamma)  # validates gamma too
 
 
 def qe_printed_form_naive(omega0: Any, b: Any, gamma: Any) -> float | np.ndarray:
@@ -328,4 +517,4 @@ def official_l1(omega0: Any, b: Any) -> float | np.ndarray:
     >>> f"{official_l1(20.0, 0.05):.15f}"
     '0.454834294636316'
     """
-    return V.scalar_or_array(1.0 - _e_abs_sin(_x(omega0, b)), omega0, b)
+    return _evaluate("official_l1", omega0, b)

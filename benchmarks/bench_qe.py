@@ -1,0 +1,144 @@
+"""Benchmark the closed form, its quadrature witness and Monte Carlo, measured side by side in one run.
+
+    .venv/bin/python benchmarks/bench_qe.py [--n 10000000] [--mc-samples 20000000]
+
+Prints ratios (no timed asserts; DESIGN.md). Each timing is the median of several interleaved repetitions, so
+load from other processes hits both sides of a ratio alike.
+
+1. closed form QE over n (ω0, b) points vs one ``np.exp`` pass over an array of the same size (issue 2: must be
+   ≤ 3×, aim ≤ 2×). Single-threaded and with the engine's default worker threads.
+2. closed form vs scipy quadrature, per point.
+3. Monte Carlo samples per second: numpy (float64, float32) vs torch (float32/float64 on CPU, CUDA if present).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import numpy as np
+
+
+def median_time(fn, reps: int) -> float:
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def interleaved(fns: dict, reps: int) -> dict[str, float]:
+    """Median time of each function, the repetitions interleaved (ABCABC...) after one warm-up call each."""
+    for fn in fns.values():
+        fn()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(reps):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def bench_closed_form(n: int, reps: int) -> None:
+    from biper_analysis import analytic as A
+
+    rng = np.random.default_rng(0)
+    omega0 = rng.uniform(1.0, 200.0, n)              # the ω0 range of the paper's sweeps
+    b = np.exp(rng.uniform(np.log(1e-3), np.log(0.1), n))  # Laplace scales of trained BNN layers
+    default_threads = A._THREADS
+    print(f"[1] closed form on {n:.0e} (ω0, b) points  (x = ω0·b in [{(omega0 * b).min():.2g}, "
+          f"{(omega0 * b).max():.3g}]; {os.cpu_count()} CPUs; engine threads {default_threads})")
+
+    def with_threads(k, fn):
+        def run():
+            A._THREADS = k
+            try:
+                fn()
+            finally:
+                A._THREADS = default_threads
+        return run
+
+    fns = {"np.exp pass": lambda: np.exp(omega0)}
+    for k in sorted({1, default_threads}):
+        fns[f"qe(ω0, b, 0.6)   threads={k}"] = with_threads(k, lambda: A.qe(omega0, b, 0.6))
+        fns[f"qe(ω0, b) = QE_min threads={k}"] = with_threads(k, lambda: A.qe(omega0, b))
+        fns[f"expected_abs_sin threads={k}"] = with_threads(k, lambda: A.expected_abs_sin(omega0, b))
+    t = interleaved(fns, reps)
+    base = t["np.exp pass"]
+    for k, v in t.items():
+        print(f"    {k:34s} {v * 1e3:8.1f} ms   {v / base:5.2f}× np.exp   ({v / n * 1e9:5.1f} ns/point)")
+    # the textbook (moments then _qe_from_moments, several full-array passes) for comparison
+    x = omega0 * b
+    tt = median_time(lambda: A._qe_from_moments(A._e_sin2(x), A._e_abs_sin(x), 0.6), max(2, reps // 2))
+    print(f"    {'unfused kernels (for comparison)':34s} {tt * 1e3:8.1f} ms   {tt / base:5.2f}× np.exp")
+
+
+def bench_quadrature(points: int) -> None:
+    from biper_analysis import analytic as A
+    from biper_analysis import quadrature as Q
+
+    xs = np.geomspace(1e-4, 1e4, points)
+    t_quad = median_time(lambda: [Q.qe(float(x), 1.0, 0.6) for x in xs], 3) / points
+    t_scalar = median_time(lambda: [A.qe(float(x), 1.0, 0.6) for x in xs], 5) / points
+    t_vec = median_time(lambda: A.qe(xs, 1.0, 0.6), 20) / points
+    worst = max(abs(Q.qe(float(x), 1.0, 0.6) / A.qe(float(x), 1.0, 0.6) - 1) for x in xs)
+    print(f"[2] closed form vs scipy quadrature ({points} points, x from 1e-4 to 1e4; worst rel diff {worst:.1e})")
+    print(f"    quadrature      {t_quad * 1e6:10.1f} µs/point")
+    print(f"    closed, scalar  {t_scalar * 1e6:10.2f} µs/point   quadrature/closed = {t_quad / t_scalar:8.0f}×")
+    print(f"    closed, array   {t_vec * 1e9:10.1f} ns/point   quadrature/closed = {t_quad / t_vec:8.0f}×")
+
+
+def bench_montecarlo(n: int) -> None:
+    from biper_analysis import analytic as A
+    from biper_analysis import montecarlo as M
+
+    exact = A.qe(20.0, 0.05, 0.6)
+    configs = [("numpy", "float64", None, None), ("numpy", "float32", None, None)]
+    try:
+        import torch
+
+        cores = os.cpu_count() or 1
+        configs += [("torch", "float32", "cpu", 1), ("torch", "float32", "cpu", min(2, cores)),
+                    ("torch", "float64", "cpu", min(2, cores))]
+        if torch.cuda.is_available():
+            configs += [("torch", "float32", "cuda", None), ("torch", "float64", "cuda", None)]
+        print(f"[3] Monte Carlo, {n:.0e} samples, ω0 = 20, b = 0.05, γ = 0.6")
+    except ImportError:
+        print(f"[3] Monte Carlo, {n:.0e} samples (torch not installed)")
+    rates = {}
+    for backend, dtype, device, threads in configs:
+        kw = {"device": device, "threads": threads} if device else {}
+        M.abs_sin_sums(20.0, 0.05, n=min(n, 2_000_000), seed=0, backend=backend, dtype=dtype, **kw)  # warm-up
+        t0 = time.perf_counter()
+        sums = M.abs_sin_sums(20.0, 0.05, n=n, seed=1, backend=backend, dtype=dtype, **kw)
+        dt = time.perf_counter() - t0
+        r = sums.qe(0.6)
+        key = f"{backend}/{dtype}" + (f"/{device}" if device else "") + (f"/{threads}thr" if threads else "")
+        rates[key] = n / dt
+        print(f"    {key:28s} {n / dt / 1e6:8.1f} M samples/s   z = {r.z(exact):+.2f}  (SE {r.se:.1e})")
+    base = rates["numpy/float64"]
+    print("    ratios vs numpy/float64: " + ", ".join(f"{k} {v / base:.2f}×" for k, v in rates.items()))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=10_000_000, help="points for the closed-form timing")
+    p.add_argument("--reps", type=int, default=7)
+    p.add_argument("--quad-points", type=int, default=200)
+    p.add_argument("--mc-samples", type=int, default=20_000_000)
+    p.add_argument("--skip", default="", help="comma list of sections to skip: closed,quad,mc")
+    args = p.parse_args()
+    skip = set(args.skip.split(","))
+    if "closed" not in skip:
+        bench_closed_form(args.n, args.reps)
+    if "quad" not in skip:
+        bench_quadrature(args.quad_points)
+    if "mc" not in skip:
+        bench_montecarlo(args.mc_samples)
+
+
+if __name__ == "__main__":
+    main()
