@@ -22,7 +22,9 @@ def run(context: CheckContext) -> CheckResult:
                 source=f"{paper.CITATION}, Sec. 3 (Laplace model of the latent weights)",
                 reported="assumed (no goodness of fit reported)",
                 tolerance=f"pass if the weight-count-weighted |QE_pred − QE_emp|/QE_emp ≤ {REL_TOL:.0%} over all "
-                          "BiPer layers; KS and ΔAIC reported as they are (at 10⁵ weights any test rejects)",
+                          "BiPer layers AND Laplace beats the Gaussian by AIC in most layers; else fail. No KS p-value: "
+                          "at 10⁵ weights any test rejects, so the KS distance is reported as it is. Scope: the small "
+                          "network of the training sweep, trained briefly",
                 command=f"biper-analysis fit-b {context.runs_dir}/<run> ; biper-analysis check --only weights_follow_laplace")
     try:
         sweep = load_training_sweep(context.runs_dir)
@@ -43,7 +45,7 @@ def run(context: CheckContext) -> CheckResult:
                  f"KS distance to fitted Laplace median {np.median(ks):.3f} (max {ks.max():.3f}); Laplace favoured "
                  f"over Gaussian by AIC in {laplace_favoured}/{len(rows)} layers; weight mass near zeros of sin is "
                  f"{np.median(near):.2f}× the Laplace expectation (median)",
-        verdict=PASS if weighted <= REL_TOL else FAIL, **base)
+        verdict=PASS if weighted <= REL_TOL and 2 * laplace_favoured > len(rows) else FAIL, **base)
 
 
 if __name__ == "__main__":
