@@ -504,8 +504,21 @@ def normalised_qe(omega0: Any, b: Any, gamma: Any = None) -> float | np.ndarray:
     """
     x = _x(omega0, b)
     g = None if gamma is None else V.nonnegative("gamma", gamma)
-    e2 = _e_sin2(x)
-    out = _qe_from_moments(e2, _e_abs_sin(x), g) / e2
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        # (E|sin|)²/E sin² = coth²(π/2x)(1+4x²)/(2(1+x²)²), written per side of x = 1 so nothing overflows:
+        # it tends to 1/2 as x → 0 and to 8/π² as x → ∞; QE_min/E sin² = 1 − that ratio (a ratio of variances).
+        c = _coth_half(math.pi / x)
+        xs, xl = np.minimum(x, 1.0), np.maximum(x, 1.0)
+        ratio_small = c * c * (1.0 + 4.0 * xs * xs) / (2.0 * (1.0 + xs * xs) ** 2)
+        cl = c / xl
+        ratio_large = cl * cl * (4.0 + 1.0 / (xl * xl)) / (2.0 * (1.0 + 1.0 / (xl * xl)) ** 2)
+        ratio = np.where(x < 1.0, ratio_small, ratio_large)
+        out = np.maximum(1.0 - ratio, 0.0)
+        if g is not None:
+            e2, e1 = _e_sin2(x), _e_abs_sin(x)
+            # (γ − γ*)²/E sin²; where E sin² underflows (x ≲ 1e-154): γ* ≪ γ gives +inf, γ = 0 gives the ratio
+            extra = np.where(e2 > 0, (g - e1) ** 2 / e2, np.where(g == 0, ratio, np.inf))
+            out = out + extra
     return V.scalar_or_array(out, omega0, b, *([] if gamma is None else [gamma]))
 
 

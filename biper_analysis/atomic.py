@@ -11,6 +11,12 @@ from pathlib import Path
 from typing import IO, Iterator
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it onto ``target`` only if the block succeeds.
@@ -26,14 +32,18 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
     'hi'
     """
     target = Path(target)
-    if not target.parent.exists():
+    if not target.parent.is_dir():
         raise FileNotFoundError(f"output directory {str(target.parent)!r} does not exist; create it first")
+    if target.is_symlink() or (target.exists() and not target.is_file()):
+        # a rename would replace the link or device itself instead of writing through it
+        raise IsADirectoryError(f"output {str(target)!r} exists and is not a regular file; choose another path")
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix if suffix is not None else target.suffix,
                                 dir=target.parent)
     os.close(fd)
     tmp = Path(name)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the mode open() would have
         os.replace(tmp, target)
     finally:
         if tmp.exists():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from typing import NoReturn, Sequence
@@ -42,15 +43,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (CLIError, ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        sys.stderr.write(f"{PROG} {args.command}: error: {message}\n")
+    except (CLIError, ValueError, ArithmeticError, OSError) as exc:  # bad input, bad paths, full disks
+        sys.stderr.write(f"{PROG} {args.command}: error: {_one_line(exc)}\n")
         return 2
+    except Exception as exc:  # a defect of ours: still one line, with the way to the traceback
+        if os.environ.get("BIPER_DEBUG"):
+            raise
+        sys.stderr.write(f"{PROG} {args.command}: internal error: {type(exc).__name__}: {_one_line(exc)} "
+                         "(rerun with BIPER_DEBUG=1 for the traceback and please report it)\n")
+        return 1
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG} {args.command}: interrupted\n")
         return 130

@@ -73,8 +73,9 @@ def normalised_qe(omega0: Any, b: Any = None, gamma: Any = None, *, prior: Any =
     """
     if prior is None:
         return A.normalised_qe(omega0, b, gamma)
-    return V.scalar_or_array(np.asarray(A.qe(omega0, None, gamma, prior=prior)) /
-                             np.asarray(prior.expected_sin2(V.positive("omega0", omega0))), omega0)
+    with np.errstate(divide="ignore", invalid="ignore"):  # E sin² underflows to 0 only for ω0·scale ≲ 1e-154: NaN
+        return V.scalar_or_array(np.asarray(A.qe(omega0, None, gamma, prior=prior)) /
+                                 np.asarray(prior.expected_sin2(V.positive("omega0", omega0))), omega0)
 
 
 def normalised_qe_sign(b: Any, gamma: Any = None) -> float | np.ndarray:

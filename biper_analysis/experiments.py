@@ -102,7 +102,7 @@ def train_or_reuse(run_dir: Path, cfg: Any, quiet: bool = True) -> tuple[dict[st
     summary = jsonable(train_run(cfg, run_dir, resume=resume, quiet=quiet))
     summary["config"] = config
     with atomic_open(run_dir / RUN_SUMMARY) as fh:
-        json.dump(summary, fh, indent=2)
+        json.dump(summary, fh, indent=2, allow_nan=False)
     return summary, False
 
 
@@ -132,10 +132,12 @@ def run_training_sweep(out_dir: str | Path, plan: SweepPlan = SweepPlan(), quiet
         runs.append({"name": name, "binarizer": cfg.binarizer, "omega0": cfg.omega0, "seed": cfg.seed,
                      "best_acc": summary["best_acc"], "last_acc": summary["last_acc"],
                      "time_s": summary.get("time_s"), "reused": reused, "analysis": analyse_run(run_dir)})
-    sweep = {"plan": plan.to_dict(), "runs": runs, "groups": group_summary(runs),
-             "provenance": provenance(plan.to_dict())}
+    from biper_analysis.commands._args import jsonable
+
+    sweep = jsonable({"plan": plan.to_dict(), "runs": runs, "groups": group_summary(runs),
+                      "provenance": provenance(plan.to_dict())})  # NaN (one-seed spreads) → null: valid JSON
     with atomic_open(out_dir / SWEEP_FILE) as fh:
-        json.dump(sweep, fh, indent=2)
+        json.dump(sweep, fh, indent=2, allow_nan=False)
     return sweep
 
 

@@ -292,7 +292,11 @@ def sin_stats(w: np.ndarray, omega0: float, phase_bins: int = PHASE_BINS, sin_bi
     near = 0
     # ω0·w and sin in the weights' own precision (float32 for checkpoints: ~1e-7 relative per element, far
     # below the statistical error); powers and sums in float64
-    dt = np.float32 if w.dtype == np.float32 else np.float64
+    # (float64 when |ω0 w| can exceed 1e4: there a float32 phase would be off by > 1e-3 rad, or overflow)
+    amax = max(abs(float(w.min())), abs(float(w.max())))
+    if not math.isfinite(omega0 * amax):
+        raise ValueError(f"ω0·max|w| = {omega0:g}·{amax:g} overflows; pass a smaller --omega0")
+    dt = np.float32 if w.dtype == np.float32 and omega0 * amax < 1e4 else np.float64
     w0 = dt(omega0)
     f64 = np.float64
     for i in range(0, n, _CHUNK):

@@ -220,7 +220,14 @@ class StudentT:
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
             log_phi = (mu * np.log(z) + np.log(kve(mu, z)) - z - gammaln(mu) - (mu - 1.0) * math.log(2.0))
             phi = np.exp(np.minimum(log_phi, 0.0))
-        return np.where(z < 1e-300, 1.0, np.where(np.isfinite(log_phi), phi, np.where(z > 1.0, 0.0, 1.0)))
+        out = np.where(z < 1e-300, 1.0, phi)
+        # K_μ overflows/underflows for large df (μ ≳ 350) or extreme z: there the Gaussian scale mixture is exact.
+        bad = ~np.isfinite(log_phi) & (z >= 1e-300)
+        if np.any(bad):
+            t_abs = np.abs(np.broadcast_to(np.asarray(t, dtype=np.float64), z.shape))
+            out = np.array(out, dtype=np.float64, copy=True)
+            out[bad] = 1.0 - self._one_minus_cf_mixture(t_abs[bad])
+        return out
 
     def _one_minus_cf_mixture(self, t: np.ndarray) -> np.ndarray:
         """1 − φ(t) = E[−expm1(−a/G)], a = (s t)²/2, G ~ Gamma(μ, rate μ), μ = ν/2 (trapezoid in y = log G)."""

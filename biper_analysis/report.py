@@ -24,6 +24,7 @@ No KS p-value is reported: with the parameters fitted on the same data the textb
 from __future__ import annotations
 
 import csv
+import json
 import io
 import math
 from dataclasses import dataclass, field
@@ -73,6 +74,9 @@ class CheckpointReport:
 
     def to_csv(self) -> str:
         buf = io.StringIO()
+        # line 1: provenance as a comment (the same convention as sweep CSVs; pandas: comment="#")
+        buf.write("# provenance: " + json.dumps({"omega0": self.omega0, "checkpoint": self.checkpoint,
+                                                 **self.provenance}, sort_keys=True, default=str) + "\n")
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(COLUMNS)
         for row in self.rows:

@@ -41,8 +41,10 @@ def grid(text: str, log: bool = False) -> np.ndarray:
             raise ValueError
     except (ValueError, IndexError):
         raise argparse.ArgumentTypeError(f"expected START:STOP:N such as 1:200:400, got {text!r}")
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"N in START:STOP:N must be >= 1, got {n}")
+    if n < 1 or n > 10_000_000:
+        raise argparse.ArgumentTypeError(f"N in START:STOP:N must be between 1 and 10000000, got {n}")
+    if not (math.isfinite(start) and math.isfinite(stop)):
+        raise argparse.ArgumentTypeError(f"START and STOP must be finite numbers, got {text!r}")
     if log:
         if start <= 0 or stop <= 0:
             raise argparse.ArgumentTypeError(f"a --log grid needs START, STOP > 0, got {text!r}")

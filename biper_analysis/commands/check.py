@@ -37,11 +37,14 @@ def run(args: argparse.Namespace) -> int:
     results = run_all(checks_dir, context, args.only)
     if not results:
         raise CLIError(f"no check_*.py scripts matched in {str(checks_dir)!r}; check --only or --checks-dir")
-    report = args.report or checks_dir / "REPORT.md"
-    write_report(results, report, context)
+    # a partial run (--only) never overwrites the full REPORT.md unless --report names it
+    report = args.report or (None if args.only else checks_dir / "REPORT.md")
+    if report is not None:
+        write_report(results, report, context)
     width = max(len(r.name) for r, _ in results)
     for r, seconds in results:
         sys.stdout.write(f"{r.verdict.upper():<13} {r.name:<{width}}  {r.measured}  ({seconds:.1f} s)\n")
     failed = sum(r.verdict == FAIL for r, _ in results)
-    sys.stdout.write(f"report written to {report}; {len(results) - failed} of {len(results)} not failed\n")
+    where = f"report written to {report}" if report is not None else "no report written (--only without --report)"
+    sys.stdout.write(f"{where}; {len(results) - failed} of {len(results)} not failed\n")
     return 1 if failed else 0

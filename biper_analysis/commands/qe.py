@@ -53,6 +53,7 @@ def evaluate_prior(omega0: float, prior: Any, gamma: float | None) -> dict[str, 
     ``dqe_domega0`` is null for non-Laplace priors (no closed form for the derivative).
     """
     from biper_analysis import analytic as A
+    from biper_analysis import conventions
 
     if prior.name == "laplace":
         out: dict[str, Any] = {"prior": "laplace", "scale": prior.scale, "df": None}
@@ -72,7 +73,7 @@ def evaluate_prior(omega0: float, prior: Any, gamma: float | None) -> dict[str, 
         "e_sin2": e2,
         "e_abs_sin": e_abs,
         "official_l1": 1.0 - e_abs,
-        "normalised_qe": qe_val / e2,
+        "normalised_qe": float(conventions.normalised_qe(omega0, gamma=gamma, prior=prior)),
         "dqe_domega0": None,
     }
 

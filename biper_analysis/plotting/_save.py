@@ -27,6 +27,8 @@ def save_figure(fig: Any, path: str | Path, formats: Iterable[str] | None = None
         elif suffix == ".pdf":
             metadata = {"Creator": "biper-analysis", "Producer": "biper-analysis", "CreationDate": None,
                         "Subject": record}
+        elif suffix == ".svg":
+            metadata = {"Creator": "biper-analysis", "Description": record, "Date": None}
         else:
             metadata = None
         with atomic_path(target) as tmp:

@@ -215,3 +215,14 @@ def test_property_dqe_domega0_matches_central_difference(w, b, g):
     h = w * 1e-5
     fd = (A.qe(w + h, b, g) - A.qe(w - h, b, g)) / (2 * h)
     assert A.dqe_domega0(w, b, g) == pytest.approx(fd, rel=1e-6, abs=1e-9 * b)
+
+
+def test_normalised_qe_limits_without_overflow():
+    # QE_min / E sin² → 1/2 as x → 0 and → 1 − 8/π² as x → ∞, even where x² under/overflows
+    import math
+
+    from biper_analysis.analytic import normalised_qe
+
+    assert normalised_qe(20.0, 1e-160) == pytest.approx(0.5, rel=1e-15)
+    assert normalised_qe(1.0, 1e300) == pytest.approx(1.0 - 8.0 / math.pi**2, rel=1e-12)
+    assert normalised_qe(1.0, 1e-200, 0.0) == pytest.approx(1.0, rel=1e-15)  # γ = 0: QE = E sin²

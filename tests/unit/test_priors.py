@@ -155,3 +155,14 @@ def test_make_prior_and_validation():
         Gaussian([1.0, 2.0])
     with pytest.raises(ValueError, match="empty"):
         Empirical([])
+
+
+@pytest.mark.parametrize("df", [1e3, 1e6])
+def test_student_t_large_df_tends_to_gaussian(df):
+    # K_ν overflows for large ν; the scale-mixture fallback must take over (Student-t → Gaussian as ν → ∞)
+    from biper_analysis.priors import Gaussian, StudentT
+
+    t, g = StudentT(df=df, scale=1.0), Gaussian(1.0)
+    for omega in (0.3, 1.0, 3.0):
+        assert abs(t.expected_sin2(omega) - g.expected_sin2(omega)) < 5.0 / df
+        assert abs(t.expected_abs_sin(omega) - g.expected_abs_sin(omega)) < 5.0 / df

@@ -100,7 +100,9 @@ def test_json_csv_and_table(report, tmp_path):
     assert {"omega0", "checkpoint", "layers", "totals", "provenance"} <= set(d)
     assert d["checkpoint"]["format"] == "official" and d["checkpoint"]["omega0_source"] == "config.txt"
     assert len(d["layers"]) == 18 and len(d["layers"][0]["b_ci"]) == 2
-    rows = list(csv.DictReader(io.StringIO(report.to_csv())))
+    text = report.to_csv()
+    assert text.startswith("# provenance: ") and "git_revision" in text.splitlines()[0]
+    rows = list(csv.DictReader(io.StringIO(text.split("\n", 1)[1])))
     assert list(rows[0]) == list(COLUMNS) and len(rows) == 18
     assert float(rows[3]["qe_emp"]) == report.rows[3]["qe_emp"]
     lines = report.table().splitlines()
