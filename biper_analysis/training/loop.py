@@ -1,0 +1,448 @@
+"""The training loop: one readable loop for BiPer (two stages), the sign baseline and full precision.
+
+Recipe (official BiPer CIFAR scripts): SGD momentum 0.9 with weight decay on every parameter; learning rate
+per epoch from the pure :func:`~biper_analysis.training.config.lr_at` (5 warm-up epochs, then cosine); loss =
+cross-entropy + τ·Σ_layers mean sin²(ω0 w) (BiPer only); stage 2 starts from stage 1's *best* checkpoint with the
+same ω0, a fresh optimiser, and ``beta`` set to the per-channel mean|w| (as ``main_stage2.py``).
+
+Each epoch appends one JSON line to ``RUN/metrics.jsonl``: loss, train/test accuracy (%), learning rate, and per
+binarised layer b = mean|w| with the quantisation error computed from the weights' empirical moments by the
+analytic core's single definition (:func:`biper_analysis.analytic._qe_from_moments`) next to the Laplace
+prediction :func:`biper_analysis.analytic.qe` at the same b.
+
+Determinism: the model is initialised from ``seed``; each epoch's data order and augmentation come from a
+generator seeded by (seed, stage, epoch[, rank]), so a run resumed from ``checkpoint.pth.tar`` ends with the
+same weights as an uninterrupted one on CPU.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from biper_analysis.atomic import atomic_open, atomic_path
+from biper_analysis.nn.layers import binary_layers
+from biper_analysis.nn.models import DEFAULT_IN_CHANNELS, binary_layer_names, build_model, set_stage
+from biper_analysis.training import data as D
+from biper_analysis.training.config import TrainConfig, lr_at
+
+CHECKPOINT = "checkpoint.pth.tar"
+BEST = "model_best.pth.tar"
+CONFIG_TXT = "config.txt"
+METRICS = "metrics.jsonl"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Process group (torchrun) and device
+# ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Dist:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def active(self) -> bool:
+        return self.world_size > 1
+
+
+def _init_dist(device: torch.device) -> Dist:
+    """Join the torchrun process group (gloo on CPU, nccl on CUDA) when WORLD_SIZE > 1."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist()
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' → CUDA when available (cuda:LOCAL_RANK under torchrun), else CPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and "LOCAL_RANK" in os.environ:
+        name = f"cuda:{os.environ['LOCAL_RANK']}"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("device cuda requested but CUDA is not available here; use --device cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+
+
+def _all_reduce(values: list[float], dist_info: Dist, device: torch.device) -> list[float]:
+    if not dist_info.active:
+        return values
+    import torch.distributed as dist
+
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+def _barrier(dist_info: Dist) -> None:
+    if dist_info.active:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Metrics from the analytic core (never re-derived here)
+# ---------------------------------------------------------------------------------------------------
+def layer_metrics(model: nn.Module, binarizer: str, omega0: float) -> list[dict[str, Any]]:
+    """Per binarised layer: b = mean|w| and QE from the weights' moments, by the analytic core's definitions.
+
+    BiPer: moments of the latent sin(ω0 w): ``qe_opt`` (γ = γ* = mean|sin|), ``qe_gamma1`` (γ = 1, the binary
+    weight ±1 the network uses), ``qe_laplace`` = :func:`analytic.qe` (QE_min of Laplace(0, b) at the same b),
+    ``official_l1`` = mean|sin − sign(sin)|. Sign baseline: moments of w (``qe_opt`` = E w² − (E|w|)²) and
+    ``qe_laplace`` = :func:`analytic.qe_sign`. ``normalised_qe`` = qe_opt / E[latent²].
+    """
+    from biper_analysis import analytic as A
+
+    rows = []
+    for name, layer in binary_layers(model):
+        w = layer.weight.detach().to(torch.float64)
+        b = float(w.abs().mean())
+        row: dict[str, Any] = {"name": f"{name}.weight", "b": b}
+        if binarizer == "fp":
+            rows.append(row)
+            continue
+        lat = torch.sin(omega0 * w) if binarizer == "biper" else w
+        e2, e1 = float(lat.pow(2).mean()), float(lat.abs().mean())
+        qe_opt = float(A._qe_from_moments(e2, e1, None))
+        row.update({"gamma_opt": e1, "qe_opt": qe_opt, "normalised_qe": qe_opt / e2 if e2 > 0 else None})
+        if binarizer == "biper":
+            row["qe_gamma1"] = float(A._qe_from_moments(e2, e1, 1.0))
+            row["official_l1"] = float((lat - torch.sign(lat)).abs().mean())
+            row["qe_laplace"] = float(A.qe(omega0, b)) if b > 0 else None
+        else:
+            row["qe_laplace"] = float(A.qe_sign(b)) if b > 0 else None
+        rows.append(row)
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------------
+# Files: checkpoints, config.txt, metrics.jsonl (all atomic)
+# ---------------------------------------------------------------------------------------------------
+def _freq_text(omega0: float) -> str:
+    """ω0 as the official stage-2 script parses it (``freq:\\s+(\\d+\\.\\d+)``): '20.0', never '20' or '2e+01'."""
+    text = repr(float(omega0))
+    return text if "e" not in text else np.format_float_positional(float(omega0), trim="0")
+
+
+def write_config_txt(path: Path, cfg: TrainConfig, stage: int) -> None:
+    """Official-style config.txt: a timestamp line, a blank line, then ``key:  value`` lines."""
+    epochs = cfg.stage_epochs(stage)
+    items: dict[str, Any] = {
+        "model": cfg.model, "dataset": cfg.dataset, "data_path": cfg.data_dir or "", "seed": cfg.seed,
+        "lr": cfg.stage_lr(stage), "weight_decay": cfg.stage_weight_decay(stage), "momentum": cfg.momentum,
+        "epochs": epochs, "batch_size": cfg.batch_size, "batch_size_test": cfg.test_batch_size,
+        "lr_type": "cos", "optimizer": "sgd", "warm_up": cfg.warmup_epochs > 0, "freq": _freq_text(cfg.omega0),
+        "tau": cfg.stage_tau(stage), "stage2": stage == 2, "binarizer": cfg.binarizer,
+        "surrogate": cfg.surrogate, "augment": cfg.augment,
+    }
+    with atomic_open(path) as fh:
+        fh.write(str(datetime.now()) + "\n\n")
+        for key, value in items.items():
+            fh.write(f"{key}:  {value}\n")
+
+
+def read_config_txt(path: str | os.PathLike[str]) -> dict[str, str]:
+    """``key:  value`` lines of an official (or our) config.txt, values as strings."""
+    out: dict[str, str] = {}
+    for line in Path(path).read_text().splitlines()[1:]:
+        if ":" in line:
+            key, _, value = line.partition(":")
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _save(obj: dict[str, Any], path: Path) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def _load(path: Path) -> dict[str, Any]:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _read_metrics(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _write_metrics(path: Path, records: list[dict[str, Any]]) -> None:
+    from biper_analysis.commands._args import jsonable
+
+    with atomic_open(path) as fh:
+        for rec in records:
+            fh.write(json.dumps(jsonable(rec)) + "\n")
+
+
+# ---------------------------------------------------------------------------------------------------
+# One epoch
+# ---------------------------------------------------------------------------------------------------
+def _epoch_seed(seed: int, stage: int, epoch: int, stream: int) -> int:
+    return (seed * 1_000_003 + stage * 10_007 + epoch * 101 + stream) % (2**63 - 1)
+
+
+def _progress(iterable: Any, desc: str, enabled: bool) -> Any:
+    if not enabled:
+        return iterable
+    from tqdm import tqdm
+
+    return tqdm(iterable, desc=desc, leave=False, dynamic_ncols=True)
+
+
+def train_one_epoch(model: nn.Module, core: nn.Module, opt: torch.optim.Optimizer, train: D.ImageData,
+                    cfg: TrainConfig, stage: int, epoch: int, tau: float, channels: int, device: torch.device,
+                    dist_info: Dist, show_progress: bool) -> tuple[float, float]:
+    """One pass over the training set; returns (mean loss incl. penalty, accuracy %) over all processes."""
+    model.train()
+    order = torch.Generator().manual_seed(_epoch_seed(cfg.seed, stage, epoch, 0))
+    aug = torch.Generator().manual_seed(_epoch_seed(cfg.seed, stage, epoch, 1 + dist_info.rank))
+    batches = D.batch_indices(len(train), cfg.batch_size, order, dist_info.rank, dist_info.world_size)
+    layers = [m for _, m in binary_layers(core)] if tau > 0 else []
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)  # accumulated on the device: no sync per step
+    correct = torch.zeros((), dtype=torch.float64, device=device)
+    count = 0.0
+    for idx in _progress(batches, f"stage {stage} epoch {epoch + 1}", show_progress):
+        images = train.images[idx]
+        if cfg.augment:
+            images = D.augment(images, aug)
+        x = D.to_input(images, train.mean, train.std, channels).to(device, non_blocking=True)
+        y = train.labels[idx].to(device, non_blocking=True)
+        out = model(x)
+        loss = F.cross_entropy(out, y)
+        if layers:
+            loss = loss + tau * torch.stack([m.sin2_penalty() for m in layers]).sum()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        n = y.numel()
+        loss_sum += loss.detach() * n
+        correct += (out.detach().argmax(1) == y).sum()
+        count += n
+    loss_total, correct_total, count = _all_reduce([float(loss_sum), float(correct), count], dist_info, device)
+    return loss_total / max(count, 1.0), 100.0 * correct_total / max(count, 1.0)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: D.ImageData, channels: int, device: torch.device, batch_size: int = 1000,
+             dist_info: Dist = Dist()) -> tuple[float, float]:
+    """(mean cross-entropy, top-1 accuracy %) on ``data``; under torchrun each process takes a shard."""
+    model.eval()
+    idx_all = torch.arange(dist_info.rank, len(data), dist_info.world_size)
+    loss_sum, correct = 0.0, 0.0
+    for start in range(0, idx_all.numel(), batch_size):
+        idx = idx_all[start:start + batch_size]
+        x = D.to_input(data.images[idx], data.mean, data.std, channels).to(device)
+        y = data.labels[idx].to(device)
+        out = model(x)
+        loss_sum += float(F.cross_entropy(out, y, reduction="sum"))
+        correct += float((out.argmax(1) == y).sum())
+    loss_sum, correct = _all_reduce([loss_sum, correct], dist_info, device)
+    return loss_sum / len(data), 100.0 * correct / len(data)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------------------------------
+def _stage_done(stage_dir: Path) -> int:
+    """Epochs completed in a stage directory (0 when it holds no checkpoint)."""
+    ckpt = stage_dir / CHECKPOINT
+    return int(_load(ckpt)["epoch"]) if ckpt.exists() else 0
+
+
+def check_run_dir(out: Path, resume: bool) -> None:
+    """Refuse to overwrite a run, or to resume one that has no checkpoint (before anything is written)."""
+    has_ckpt = any((out / f"stage{s}" / CHECKPOINT).exists() for s in (1, 2))
+    if resume and not has_ckpt:
+        raise FileNotFoundError(f"--resume: no checkpoint in {str(out)!r} (looked for stage1/{CHECKPOINT}); "
+                                "start the run without --resume")
+    if not resume and has_ckpt:
+        raise ValueError(f"{str(out)!r} already holds a run; pass --resume to continue it or choose a new --out")
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out {str(out)!r} is a file; choose a directory path")
+
+
+#: Config fields that may change when a run is resumed (where it runs, not what it computes).
+RESUMABLE_CHANGES = ("device", "data_dir")
+
+
+def _check_same_config(out: Path, cfg: TrainConfig, done: dict[int, int]) -> None:
+    """--resume must continue the same recipe: any other change would break "same weights as uninterrupted"."""
+    stage = max((s for s, n in done.items() if n > 0), default=1)
+    stored = _load(out / f"stage{stage}" / CHECKPOINT).get("config", {})
+    for key, value in cfg.to_dict().items():
+        if key not in RESUMABLE_CHANGES and key in stored and stored[key] != value:
+            flag = "--" + key.replace("_", "-")
+            raise ValueError(f"--resume: {str(out)!r} was started with {key}={stored[key]!r}, not {value!r}; "
+                             f"pass {flag} {stored[key]} (the original options)")
+
+
+def checkpoint_record(core: nn.Module, opt: torch.optim.Optimizer, cfg: TrainConfig, stage: int, epochs_done: int,
+                      best: float, lr: float, extra: dict[str, Any]) -> dict[str, Any]:
+    """Official keys (epoch, model, state_dict, best_prec1, optimizer, lr_scheduler) plus ours."""
+    from biper_analysis.provenance import provenance
+
+    config = cfg.to_dict()
+    return {
+        "epoch": epochs_done,
+        "model": cfg.model,
+        "state_dict": {k: v.detach().cpu() for k, v in core.state_dict().items()},
+        "best_prec1": float(best),
+        "optimizer": opt.state_dict(),
+        "lr_scheduler": {"last_epoch": epochs_done - 1, "base_lr": cfg.stage_lr(stage), "last_lr": lr,
+                         "T_max": max(cfg.stage_epochs(stage) - max(cfg.warmup_epochs - 1, 0), 1),
+                         "warmup_epochs": cfg.warmup_epochs},
+        "omega0": float(cfg.omega0),
+        "stage": stage,
+        "binarizer": cfg.binarizer,
+        "surrogate": cfg.surrogate,
+        "binarized_layers": binary_layer_names(core),
+        "config": config,
+        "seed": cfg.seed,
+        "provenance": provenance(config, cfg.seed, stage=stage),
+        **extra,
+    }
+
+
+def train_run(cfg: TrainConfig, out: str | os.PathLike[str], *, resume: bool = False, quiet: bool = False
+              ) -> dict[str, Any]:
+    """Train one run (both stages, or one for "fp") into ``out``; return a summary dict.
+
+    ``out/stage1/`` and ``out/stage2/`` each get ``checkpoint.pth.tar`` (last), ``model_best.pth.tar`` and an
+    official-style ``config.txt``; ``out/metrics.jsonl`` gets one line per epoch. Bad input raises ValueError /
+    FileNotFoundError before anything is created.
+    """
+    t_start = time.perf_counter()
+    out = Path(out)
+    device = resolve_device(cfg.device)
+    check_run_dir(out, resume)
+    train = D.load_split(cfg.dataset, "train", cfg.data_dir, cfg.train_limit)
+    test = D.load_split(cfg.dataset, "test", cfg.data_dir, cfg.test_limit)
+    channels = cfg.in_channels or DEFAULT_IN_CHANNELS[cfg.model]
+    if train.images.shape[1] not in (1, channels):
+        raise ValueError(f"{cfg.dataset} images have {train.images.shape[1]} channels but {cfg.model} takes "
+                         f"{channels}; pass in_channels={train.images.shape[1]} or choose another model")
+    dist_info = _init_dist(device)
+    if cfg.batch_size < 2 * dist_info.world_size:
+        raise ValueError(f"--batch-size {cfg.batch_size} is the global batch; it must be >= 2 per process")
+    show_progress = not quiet and dist_info.is_main and sys.stderr.isatty()
+
+    torch.manual_seed(cfg.seed)
+    core = build_model(cfg.model, num_classes=train.num_classes, in_channels=channels, omega0=cfg.omega0, stage=1,
+                       binarizer=cfg.binarizer, surrogate=cfg.surrogate).to(device)
+    model: nn.Module = core
+    if dist_info.active:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        model = DDP(core, device_ids=[device.index] if device.type == "cuda" else None)
+
+    if dist_info.is_main:
+        for s in cfg.stages:
+            (out / f"stage{s}").mkdir(parents=True, exist_ok=True)
+    _barrier(dist_info)
+    metrics_path = out / METRICS
+    done = {s: _stage_done(out / f"stage{s}") for s in cfg.stages} if resume else {s: 0 for s in cfg.stages}
+    records = [r for r in _read_metrics(metrics_path) if r.get("epoch", 0) <= done.get(r.get("stage", 0), 0)] \
+        if resume else []
+
+    if resume:
+        _check_same_config(out, cfg, done)
+    summary: dict[str, Any] = {"run_dir": str(out), "config": cfg.to_dict(), "stages": {}}
+    for stage in cfg.stages:
+        stage_dir = out / f"stage{stage}"
+        epochs = cfg.stage_epochs(stage)
+        tau = cfg.stage_tau(stage)
+        if stage == 2:
+            set_stage(core, 2)
+            if done[2] == 0:  # initialise from stage 1's best (official main_stage2.py)
+                core.load_state_dict(_load(out / "stage1" / BEST)["state_dict"])
+                with torch.no_grad():
+                    for _, layer in binary_layers(core):
+                        dims = tuple(range(1, layer.weight.dim()))
+                        layer.beta.copy_(layer.weight.abs().mean(dims).view_as(layer.beta))
+        opt = torch.optim.SGD(core.parameters(), lr=cfg.stage_lr(stage), momentum=cfg.momentum,
+                              weight_decay=cfg.stage_weight_decay(stage))
+        best, start = 0.0, done[stage]
+        if start > 0:
+            ckpt = _load(stage_dir / CHECKPOINT)
+            core.load_state_dict(ckpt["state_dict"])
+            opt.load_state_dict(ckpt["optimizer"])
+            best = float(ckpt["best_prec1"])
+        elif dist_info.is_main:
+            write_config_txt(stage_dir / CONFIG_TXT, cfg, stage)
+        for _, layer in binary_layers(core):
+            layer.tau.fill_(tau)  # stored like the official code (unused in the forward pass)
+        for epoch in range(start, epochs):
+            t0 = time.perf_counter()
+            lr = lr_at(epoch, cfg.stage_lr(stage), epochs, cfg.warmup_epochs)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            train_loss, train_acc = train_one_epoch(model, core, opt, train, cfg, stage, epoch, tau, channels,
+                                                    device, dist_info, show_progress)
+            if dist_info.active:
+                import torch.distributed as dist
+
+                for buf in core.buffers():  # one set of BatchNorm statistics (rank 0's) for eval and the file
+                    dist.broadcast(buf, 0)
+            test_loss, test_acc = evaluate(core, test, channels, device, cfg.test_batch_size, dist_info)
+            is_best = test_acc > best
+            best = max(best, test_acc)
+            record = {"stage": stage, "epoch": epoch + 1, "lr": lr, "train_loss": train_loss,
+                      "train_acc": train_acc, "test_loss": test_loss, "test_acc": test_acc, "best_acc": best,
+                      "time_s": time.perf_counter() - t0, "tau": tau,
+                      "layers": layer_metrics(core, cfg.binarizer, cfg.omega0)}
+            records.append(record)
+            if dist_info.is_main:
+                ckpt = checkpoint_record(core, opt, cfg, stage, epoch + 1, best, lr,
+                                         {"test_acc": test_acc, "world_size": dist_info.world_size})
+                _save(ckpt, stage_dir / CHECKPOINT)
+                if is_best or not (stage_dir / BEST).exists():
+                    _save(ckpt, stage_dir / BEST)
+                _write_metrics(metrics_path, records)
+                if not quiet:
+                    sys.stderr.write(f"stage {stage} epoch {epoch + 1}/{epochs}: loss {train_loss:.4f} "
+                                     f"train {train_acc:.2f}% test {test_acc:.2f}% (best {best:.2f}%) "
+                                     f"lr {lr:.3g} {record['time_s']:.1f}s\n")
+            _barrier(dist_info)
+        stage_records = [r for r in records if r["stage"] == stage]
+        summary["stages"][stage] = {
+            "epochs": epochs,
+            "best_acc": max((r["test_acc"] for r in stage_records), default=None),
+            "last_acc": stage_records[-1]["test_acc"] if stage_records else None,
+        }
+        if epochs == 0 and dist_info.is_main and not (stage_dir / BEST).exists():
+            ckpt = checkpoint_record(core, opt, cfg, stage, 0, 0.0, 0.0, {"world_size": dist_info.world_size})
+            _save(ckpt, stage_dir / CHECKPOINT)
+            _save(ckpt, stage_dir / BEST)
+        _barrier(dist_info)
+    final = summary["stages"][cfg.stages[-1]]
+    summary.update({"best_acc": final["best_acc"], "last_acc": final["last_acc"],
+                    "layers": records[-1]["layers"] if records else [],
+                    "time_s": time.perf_counter() - t_start, "world_size": dist_info.world_size})
+    return summary
+
+
+__all__ = ["train_run", "evaluate", "layer_metrics", "lr_at", "write_config_txt", "read_config_txt",
+           "check_run_dir", "resolve_device", "train_one_epoch", "CHECKPOINT", "BEST", "CONFIG_TXT", "METRICS"]

@@ -1,0 +1,78 @@
+"""``biper-analysis train`` / ``eval``: a tiny run end to end, and bad input as one line, exit 2, nothing left."""
+from __future__ import annotations
+
+import pytest
+
+from biper_analysis.cli import main
+from tests.conftest import assert_one_line_error, run_cli
+from tests.fake_datasets import write_fashion_mnist
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return write_fashion_mnist(tmp_path_factory.mktemp("fmnist"), n_train=64, n_test=32)
+
+
+def _train_args(data_dir, out, *extra):
+    return ["train", "--model", "mlp_1w1a", "--dataset", "fashion-mnist", "--data-dir", str(data_dir),
+            "--epochs1", "1", "--epochs2", "1", "--batch-size", "32", "--device", "cpu", "--quiet", "--out", str(out),
+            *extra]
+
+
+def test_train_then_eval_in_process(data_dir, tmp_path, capsys):
+    assert main(_train_args(data_dir, tmp_path / "r", "--omega0", "25", "--seed", "1")) == 0
+    line = capsys.readouterr().out
+    assert "stage 2: best" in line
+    assert main(["eval", str(tmp_path / "r"), "--data-dir", str(data_dir), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "ω0=25.0 stage 2" in out and "top-1" in out and "(32 test images)" in out
+
+
+@pytest.mark.parametrize("extra, needles", [
+    (["--model", "resnet99"], ["unknown model 'resnet99'"]),
+    (["--dataset", "svhn"], ["unknown dataset 'svhn'"]),
+    (["--omega0", "0"], ["omega0 must be"]),
+    (["--omega0", "-3"], ["omega0 must be"]),
+    (["--epochs1", "-1"], ["epochs1 must be >= 0"]),
+    (["--binarizer", "xnor"], ["unknown binarizer"]),
+    (["--resume"], ["no checkpoint"]),
+    (["--preset", "huge"], ["unknown preset 'huge'"]),
+])
+def test_bad_input_one_line_no_run_dir(data_dir, tmp_path, capsys, extra, needles):
+    out = tmp_path / "never"
+    args = _train_args(data_dir, out)
+    for flag, value in zip(extra[::2], extra[1::2]):  # later options override the defaults above
+        args += [flag, value]
+    if extra == ["--resume"]:
+        args.append("--resume")
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and all(n in err[0] for n in needles), err
+    assert not out.exists()
+
+
+def test_missing_data_dir_subprocess(tmp_path):
+    """The real entry point: one line naming the fix, exit 2, no traceback, no run directory."""
+    proc = run_cli("train", "--dataset", "fashion-mnist", "--data-dir", str(tmp_path / "nodata"), "--out",
+                   str(tmp_path / "run"), "--quiet", timeout=120)
+    assert_one_line_error(proc, "does not exist", "apt-get install dataset-fashion-mnist")
+    assert not (tmp_path / "run").exists()
+
+
+def test_eval_bad_inputs(tmp_path, capsys):
+    assert main(["eval", str(tmp_path / "missing.pth.tar")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    bad = tmp_path / "x.pth.tar"
+    bad.write_text("not a checkpoint")
+    assert main(["eval", str(bad)]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_preset_short_picks_the_small_network(data_dir, tmp_path, capsys):
+    args = ["train", "--preset", "short", "--data-dir", str(data_dir), "--epochs1", "1", "--epochs2", "0",
+            "--device", "cpu", "--quiet", "--out", str(tmp_path / "s")]
+    assert main(args) == 0
+    import torch
+
+    ckpt = torch.load(tmp_path / "s" / "stage1" / "checkpoint.pth.tar", weights_only=True)
+    assert ckpt["model"] == "mlp_1w1a" and ckpt["config"]["batch_size"] == 256 and not ckpt["config"]["augment"]

@@ -1,0 +1,175 @@
+"""Training loop on tiny data in the real formats: files, checkpoint format, metrics, resume, baselines,
+the learning-rate schedule against the official torch schedulers, and checkpoint evaluation."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from biper_analysis import analytic as A
+from biper_analysis.training import TrainConfig, evaluate_checkpoint, lr_at, train_run
+from biper_analysis.training import loop as L
+from tests.fake_datasets import write_fashion_mnist
+
+OFFICIAL_KEYS = {"epoch", "model", "state_dict", "best_prec1", "optimizer", "lr_scheduler"}
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return write_fashion_mnist(tmp_path_factory.mktemp("fmnist"), n_train=96, n_test=40)
+
+
+def tiny(data_dir, **kw) -> TrainConfig:
+    base = dict(model="mlp_1w1a", data_dir=str(data_dir), epochs1=2, epochs2=2, batch_size=32, lr1=0.05,
+                lr2=0.01, warmup_epochs=1, device="cpu", augment=True, seed=3)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_run_files_checkpoint_and_metrics(data_dir, tmp_path):
+    summary = train_run(tiny(data_dir), tmp_path / "run", quiet=True)
+    run = tmp_path / "run"
+    for stage in (1, 2):
+        for name in ("checkpoint.pth.tar", "model_best.pth.tar", "config.txt"):
+            assert (run / f"stage{stage}" / name).is_file()
+    ckpt = torch.load(run / "stage2" / "checkpoint.pth.tar", map_location="cpu", weights_only=True)
+    assert OFFICIAL_KEYS <= set(ckpt)
+    assert (ckpt["omega0"], ckpt["stage"], ckpt["binarizer"], ckpt["surrogate"], ckpt["seed"]) == \
+        (20.0, 2, "biper", "sine", 3)
+    assert ckpt["binarized_layers"] == ["hidden.0.weight", "hidden.1.weight"]
+    assert ckpt["config"]["model"] == "mlp_1w1a" and ckpt["epoch"] == 2
+    assert {"version", "git_revision"} <= set(ckpt["provenance"])
+    assert float(ckpt["state_dict"]["hidden.0.tau"]) == pytest.approx(0.0468)
+    text = (run / "stage2" / "config.txt").read_text().splitlines()
+    assert "freq:  20.0" in text and "model:  mlp_1w1a" in text and "stage2:  True" in text
+    assert L.read_config_txt(run / "stage1" / "config.txt")["tau"] == "0.037"
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["stage"], r["epoch"]) for r in records] == [(1, 1), (1, 2), (2, 1), (2, 2)]
+    # per-layer QE in the metrics = the analytic core's definition applied to the stored weights
+    w = ckpt["state_dict"]["hidden.1.weight"].double()
+    lat = torch.sin(20.0 * w)
+    layer = records[-1]["layers"][1]
+    assert layer["b"] == pytest.approx(float(w.abs().mean()), rel=1e-12)
+    assert layer["qe_opt"] == pytest.approx(float(A._qe_from_moments(float((lat**2).mean()),
+                                                                     float(lat.abs().mean()), None)), rel=1e-12)
+    assert layer["qe_laplace"] == pytest.approx(float(A.qe(20.0, layer["b"])), rel=1e-12)
+    assert summary["best_acc"] == max(r["test_acc"] for r in records[2:])
+    assert summary["last_acc"] == records[-1]["test_acc"]
+    # stage 2 started from stage 1's best, with beta = per-channel mean|w| (official main_stage2.py)
+    best1 = torch.load(run / "stage1" / "model_best.pth.tar", map_location="cpu", weights_only=True)
+    assert torch.equal(best1["state_dict"]["hidden.0.beta"], torch.ones(512))
+    assert not torch.equal(ckpt["state_dict"]["hidden.0.beta"], torch.ones(512))
+
+
+def _final_weights(run):
+    return torch.load(run / "stage2" / "checkpoint.pth.tar", map_location="cpu", weights_only=True)["state_dict"]
+
+
+@pytest.mark.parametrize("interrupt_at", [1, 3])  # mid stage 1; at the start of stage 2's second epoch
+def test_resume_gives_identical_weights(data_dir, tmp_path, monkeypatch, interrupt_at):
+    cfg = tiny(data_dir)
+    train_run(cfg, tmp_path / "a", quiet=True)
+    real = L.train_one_epoch
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):
+        if calls["n"] == interrupt_at:
+            raise KeyboardInterrupt
+        calls["n"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(L, "train_one_epoch", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(cfg, tmp_path / "b", quiet=True)
+    monkeypatch.setattr(L, "train_one_epoch", real)
+    with pytest.raises(ValueError, match="--resume"):
+        train_run(cfg, tmp_path / "b", quiet=True)  # refuses to overwrite
+    train_run(cfg, tmp_path / "b", resume=True, quiet=True)
+    a, b = _final_weights(tmp_path / "a"), _final_weights(tmp_path / "b")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    strip = lambda p: [{k: v for k, v in json.loads(line).items() if k != "time_s"}  # noqa: E731
+                       for line in (p / "metrics.jsonl").read_text().splitlines()]
+    assert strip(tmp_path / "a") == strip(tmp_path / "b")
+
+
+def test_same_seed_is_deterministic_and_seed_matters(data_dir, tmp_path):
+    cfg = tiny(data_dir, epochs1=1, epochs2=0)
+    train_run(cfg, tmp_path / "a", quiet=True)
+    train_run(cfg, tmp_path / "b", quiet=True)
+    train_run(cfg.replace(seed=4), tmp_path / "c", quiet=True)
+    load = lambda p: torch.load(p / "stage1" / "checkpoint.pth.tar", weights_only=True)["state_dict"]  # noqa: E731
+    a, b, c = load(tmp_path / "a"), load(tmp_path / "b"), load(tmp_path / "c")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(a["fc0.weight"], c["fc0.weight"])
+
+
+def test_sign_and_fp_baselines(data_dir, tmp_path):
+    s = train_run(tiny(data_dir, binarizer="sign", epochs1=1, epochs2=1), tmp_path / "sign", quiet=True)
+    assert set(s["stages"]) == {1, 2}
+    assert L.read_config_txt(tmp_path / "sign" / "stage2" / "config.txt")["tau"] == "0.0"
+    ck = torch.load(tmp_path / "sign" / "stage2" / "checkpoint.pth.tar", weights_only=True)
+    assert ck["binarizer"] == "sign" and "qe_gamma1" not in s["layers"][0]
+    assert s["layers"][0]["qe_laplace"] == pytest.approx(A.qe_sign(s["layers"][0]["b"]))
+    f = train_run(tiny(data_dir, binarizer="fp", epochs1=1, epochs2=1), tmp_path / "fp", quiet=True)
+    assert set(f["stages"]) == {1} and f["stages"][1]["epochs"] == 2
+    assert not (tmp_path / "fp" / "stage2").exists()
+
+
+def test_lr_schedule_equals_official_torch_schedulers():
+    """Official loop: warm-up lr·(e+1)/5 for e < 5, CosineAnnealingLR(T_max = E − 4) stepped from epoch 4 on."""
+    base, epochs = 0.021, 12
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=base)
+    for g in opt.param_groups:
+        g["initial_lr"] = base
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs - 4, eta_min=0, last_epoch=-1)
+    official = []
+    for epoch in range(epochs):
+        if epoch < 5:
+            for g in opt.param_groups:
+                g["lr"] = base * (epoch + 1) / 5
+        official.append(opt.param_groups[0]["lr"])
+        opt.step()
+        if epoch >= 4:
+            sched.step()
+    ours = [lr_at(e, base, epochs, 5) for e in range(epochs)]
+    assert ours == pytest.approx(official, rel=1e-12, abs=1e-15)
+    assert lr_at(0, 1.0, 4, 0) == 1.0 and math.isclose(lr_at(2, 1.0, 4, 0), 0.5)
+
+
+def test_evaluate_ours_and_official_format_agree(data_dir, tmp_path):
+    summary = train_run(tiny(data_dir, epochs1=1, epochs2=1, model="resnet20_1w1a", batch_size=48),
+                        tmp_path / "run", quiet=True)
+    ours = evaluate_checkpoint(tmp_path / "run", data_dir=str(data_dir), device="cpu")
+    assert ours["test_acc"] == summary["stages"][2]["best_acc"] and ours["stage"] == 2
+    # the same weights as an official file: only the official keys, DataParallel prefix, tau of shape [1],
+    # and an official config.txt (timestamp line, `key:  value`, freq as a float) beside it
+    ck = torch.load(tmp_path / "run" / "stage2" / "model_best.pth.tar", weights_only=True)
+    sd = {("module." + k): (v.reshape(1) if k.endswith(".tau") else v) for k, v in ck["state_dict"].items()}
+    off = tmp_path / "official"
+    off.mkdir()
+    torch.save({k: ck[k] for k in OFFICIAL_KEYS} | {"state_dict": sd}, off / "model_best.pth.tar")
+    (off / "config.txt").write_text("2024-03-01 12:00:00.000000\n\nmodel:  resnet20_1w1a\ndataset:  cifar10\n"
+                                    "freq:  20.0\ntau:  0.0468\nstage2:  True\n")
+    res = evaluate_checkpoint(off / "model_best.pth.tar", dataset="fashion-mnist", data_dir=str(data_dir),
+                              device="cpu")
+    assert res["format"] == "official" and (res["omega0"], res["stage"]) == (20.0, 2)
+    assert res["test_acc"] == ours["test_acc"] and res["test_loss"] == pytest.approx(ours["test_loss"], rel=1e-6)
+
+
+def test_training_figure_from_metrics(data_dir, tmp_path):
+    from biper_analysis.plotting.training import figure_training, read_metrics
+
+    train_run(tiny(data_dir, epochs1=1, epochs2=1), tmp_path / "run", quiet=True)
+    records = read_metrics(tmp_path / "run")
+    fig = figure_training(records, "tiny")
+    assert len(fig.axes) == 3 and len(fig.axes[1].lines) == 2  # one line per binarised layer
+    with pytest.raises(FileNotFoundError, match="metrics.jsonl"):
+        read_metrics(tmp_path)
+
+
+def test_resume_refuses_a_changed_recipe(data_dir, tmp_path):
+    cfg = tiny(data_dir, epochs1=1, epochs2=0)
+    train_run(cfg, tmp_path / "r", quiet=True)
+    with pytest.raises(ValueError, match="started with omega0=20.0"):
+        train_run(cfg.replace(omega0=30.0), tmp_path / "r", resume=True, quiet=True)
