@@ -31,8 +31,8 @@ RUN_SUMMARY = "summary.json"
 class SweepPlan:
     """Which runs the training sweep makes. Defaults fit ~15 minutes on 2 CPU cores (small network)."""
 
-    omega0s: tuple[float, ...] = (5.0, 20.0, 60.0)  # rad per unit weight; 20 is the published value
-    seeds: tuple[int, ...] = (0, 1)                  # ≥ 2 seeds so accuracies carry a spread
+    omega0s: tuple[float, ...] = (2.0, 5.0, 20.0, 60.0)  # rad per unit weight; 20 is the published value
+    seeds: tuple[int, ...] = (0, 1, 2)                   # ≥ 2 seeds so accuracies carry a spread
     baseline: bool = True                            # also train the sign-STE baseline (ω0 unused by it)
     preset: str = "short"                            # a biper_analysis.training.PRESETS entry (the small CPU net)
     epochs1: int | None = None                       # override the preset's stage-1 epochs

@@ -1,8 +1,8 @@
 r"""Theory figures: each function returns a matplotlib Figure; axes-level helpers take ``ax``.
 
 The figures hold no math of their own: every curve comes from :mod:`biper_analysis.analytic`,
-:mod:`biper_analysis.priors` and :mod:`biper_analysis.inverse` (the triangle wave of
-:func:`triangle_wave` is the only function defined here, for the binarizer illustration).
+:mod:`biper_analysis.priors` and :mod:`biper_analysis.inverse` (the binarizer
+curves come from :mod:`biper_analysis.nn.binarizers` through autograd).
 """
 from __future__ import annotations
 
@@ -23,20 +23,21 @@ def _figure(ncols: int = 1, nrows: int = 1, size: tuple[float, float] | None = N
     return fig, axes
 
 
-def triangle_wave(omega0: float, w: Any) -> np.ndarray:
-    r"""Triangle wave with the zeros and period of sin(ω0 w): :math:`\frac{2}{\pi}\arcsin(\sin(\omega_0 w))`.
+def binarizer_curves(omega0: float, w: Any, surrogate: str = "sine") -> dict[str, np.ndarray]:
+    """What the training code computes on a grid of latent weights w (one definition: biper_analysis.nn).
 
-    Its sign equals sign(sin(ω0 w)); its slope is ±2ω0/π (a surrogate whose gradient never vanishes).
-
-    >>> float(triangle_wave(1.0, math.pi / 2)), round(float(triangle_wave(1.0, math.pi / 4)), 15)
-    (1.0, 0.5)
+    Returns ``latent`` (stage-1 weight p(ω0 w)), ``gradient`` (its autograd derivative, the backward of both
+    stages) and ``binary`` (stage-2 weight sign(sin(ω0 w))), for ``surrogate`` "sine" or "triangle".
     """
-    return (2.0 / math.pi) * np.arcsin(np.clip(np.sin(omega0 * np.asarray(w, dtype=np.float64)), -1.0, 1.0))
+    import torch
 
+    from biper_analysis.nn.binarizers import weight_binarizer
 
-def triangle_wave_gradient(omega0: float, w: Any) -> np.ndarray:
-    """d/dw of :func:`triangle_wave`: (2ω0/π)·sign(cos(ω0 w))."""
-    return (2.0 * omega0 / math.pi) * np.sign(np.cos(omega0 * np.asarray(w, dtype=np.float64)))
+    wt = torch.tensor(np.asarray(w, dtype=np.float64), requires_grad=True)
+    latent = weight_binarizer("biper", omega0, 1, surrogate)(wt)
+    latent.sum().backward()
+    binary = weight_binarizer("biper", omega0, 2, surrogate)(wt.detach())
+    return {"latent": latent.detach().numpy(), "gradient": wt.grad.numpy(), "binary": binary.numpy()}
 
 
 # ------------------------------------------------------------------------------------------- axes helpers
@@ -172,19 +173,19 @@ def fig_binary_periodic(omega0: float = 20.0, w: np.ndarray | None = None) -> An
     """BiPer's binarizer: sign(w) vs sign(sin(ω0 w)); the latent sin(ω0 w) and its gradient ω0 cos(ω0 w);
     the triangle wave with the same zero crossings and its gradient ±2ω0/π."""
     w = np.linspace(-0.4, 0.4, 4001) if w is None else np.asarray(w, dtype=np.float64)
-    s = np.sin(omega0 * w)
+    sine, tri = binarizer_curves(omega0, w, "sine"), binarizer_curves(omega0, w, "triangle")
     fig, axes = _figure(ncols=3, size=(14.0, 3.6))
     ax = axes[0, 0]
     ax.plot(w, np.sign(w), color="0.3", lw=5, alpha=0.3, label="sign(w)")
-    ax.plot(w, np.sign(s), color="C0", lw=1.2, label=f"sign(sin(ω0 w)), ω0 = {omega0:g}")
-    ax.set_title("binary weights (forward)")
+    ax.plot(w, sine["binary"], color="C0", lw=1.2, label=f"sign(sin(ω0 w)), ω0 = {omega0:g}")
+    ax.set_title("binary weights (forward, stage 2)")
     ax = axes[0, 1]
-    ax.plot(w, s, color="C0", label="sin(ω0 w)")
-    ax.plot(w, triangle_wave(omega0, w), color="C1", ls="--", label="triangle wave (same zeros)")
-    ax.set_title("latent weights")
+    ax.plot(w, sine["latent"], color="C0", label="sin(ω0 w)")
+    ax.plot(w, tri["latent"], color="C1", ls="--", label="triangle wave (same zeros)")
+    ax.set_title("latent weights (forward, stage 1)")
     ax = axes[0, 2]
-    ax.plot(w, omega0 * np.cos(omega0 * w), color="C0", label="ω0 cos(ω0 w)")
-    ax.plot(w, triangle_wave_gradient(omega0, w), color="C1", ls="--", label="triangle: ±2ω0/π")
+    ax.plot(w, sine["gradient"], color="C0", label="ω0 cos(ω0 w)")
+    ax.plot(w, tri["gradient"], color="C1", ls="--", label="triangle: ±2ω0/π")
     ax.set_title("gradient (backward)")
     for ax in axes[0]:
         ax.set_xlabel("w")

@@ -122,7 +122,7 @@ def lr_at(epoch: int, base_lr: float, epochs: int, warmup_epochs: int = 5) -> fl
 
 #: Model size presets for quick runs. "short" is the small CPU network at a length the main job's sweep uses.
 PRESETS: dict[str, dict[str, Any]] = {
-    "short": {"model": "mlp_1w1a", "epochs1": 3, "epochs2": 2, "batch_size": 256, "lr1": 0.05, "lr2": 0.01,
+    "short": {"model": "mlp_1w1a", "epochs1": 4, "epochs2": 3, "batch_size": 256, "lr1": 0.2, "lr2": 0.04,
               "weight_decay1": 1e-4, "weight_decay2": 1e-5, "warmup_epochs": 1, "augment": False},
     "anchor": {},
 }

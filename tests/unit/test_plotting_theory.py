@@ -19,18 +19,19 @@ def _close_figures():
     plt.close("all")
 
 
-def test_triangle_wave_has_sines_zeros_and_slope():
+def test_binarizer_curves_come_from_the_training_binarizer():
+    # sine: latent sin(ω0 w), autograd gradient ω0 cos(ω0 w); triangle: same zeros and sign, slope ±2ω0/π
     w = np.linspace(-1, 1, 20001)
     om = 20.0
-    tri = T.triangle_wave(om, w)
+    sine, tri = T.binarizer_curves(om, w, "sine"), T.binarizer_curves(om, w, "triangle")
+    np.testing.assert_allclose(sine["latent"], np.sin(om * w), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(sine["gradient"], om * np.cos(om * w), rtol=0, atol=1e-13)
     s = np.sin(om * w)
     mask = np.abs(s) > 1e-9
-    assert np.array_equal(np.sign(tri[mask]), np.sign(s[mask]))
-    assert np.max(np.abs(tri)) <= 1.0 and abs(np.max(tri) - 1) < 1e-4   # grid step 1e-4 near the peak
-    inner = np.abs(np.cos(om * w[:-1])) > 0.05                       # away from the kinks
-    slope = np.diff(tri) / np.diff(w)
-    np.testing.assert_allclose(np.abs(slope[inner]), 2 * om / math.pi, rtol=1e-3)
-    assert set(np.unique(np.abs(T.triangle_wave_gradient(om, w[:-1][inner])))) == {2 * om / math.pi}
+    assert np.array_equal(np.sign(tri["latent"][mask]), np.sign(s[mask]))
+    assert np.array_equal(sine["binary"][mask], np.sign(s[mask])) and np.array_equal(tri["binary"], sine["binary"])
+    inner = np.abs(np.cos(om * w)) > 0.05
+    np.testing.assert_allclose(np.abs(tri["gradient"][inner]), 2 * om / math.pi, rtol=1e-15)
 
 
 def test_qe_vs_omega0_figure():
