@@ -14,21 +14,24 @@ def fig_predicted_vs_measured(sweep: dict[str, Any]) -> Figure:
     for ax, kind, title in ((axes[0], "biper", "BiPer: sign(sin(ω0 w)) at γ*"),
                             (axes[1], "sign", "sign baseline: sign(w) at γ* = mean|w|")):
         lo, hi = math.inf, -math.inf
-        for run in sweep["runs"]:
-            if run["binarizer"] != kind:
-                continue
+        runs = [r for r in sweep["runs"] if r["binarizer"] == kind]
+        colours = {w: f"C{i}" for i, w in enumerate(sorted({r["omega0"] for r in runs}))}
+        labelled: set[str] = set()
+        for run in runs:
             rows = [r for r in run["analysis"]["layers"] if "normalised" in r]
             pred = [r["normalised"][f"{kind}_pred"] for r in rows]
             emp = [r["normalised"][f"{kind}_emp"] for r in rows]
-            label = f"ω0={run['omega0']:g}, seed {run['seed']}" if kind == "biper" else f"seed {run['seed']}"
-            ax.scatter(pred, emp, s=30, label=label, alpha=0.8)
+            label = f"ω0 = {run['omega0']:g}" if kind == "biper" else "sign runs"
+            ax.scatter(pred, emp, s=30, alpha=0.7, color=colours[run["omega0"]] if kind == "biper" else "C3",
+                       marker="os^vD"[run["seed"] % 5], label=None if label in labelled else label)
+            labelled.add(label)
             lo, hi = min(lo, *pred, *emp), max(hi, *pred, *emp)
         if math.isfinite(lo):
             pad = 0.05 * (hi - lo + 1e-3)
             ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k--", lw=1, label="measured = predicted")
         ax.set_xlabel("predicted under Laplace(0, b̂): QE / E[latent²]")
         ax.set_ylabel("measured on the trained weights")
-        ax.set_title(title)
+        ax.set_title(title + ("  (marker = seed)" if kind == "biper" else ""))
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
     fig.suptitle("Per-layer quantisation error, predicted vs measured (normalised, unit-free)")
@@ -60,8 +63,13 @@ def fig_accuracy_vs_omega0(sweep: dict[str, Any]) -> Figure:
     ax_qe.set(xscale="log", xlabel="ω0", ylabel="weight-count-weighted QE_min",
               title="Quantisation error of the trained BiPer weights")
     ax_qe.legend(fontsize=7)
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
     for ax in (ax_acc, ax_qe):
         ax.grid(alpha=0.3)
+        ax.set_xticks(w)  # label the swept ω0 values themselves, not log decades
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
     fig.tight_layout()
     return fig
 
