@@ -48,6 +48,16 @@ class CheckContext:
     quick: bool = False
 
 
+def cached_sweep(context: CheckContext) -> tuple[dict[str, Any] | None, str]:
+    """The training sweep a network check reads, or (None, why it is missing) — checks never train."""
+    from biper_analysis.experiments import load_training_sweep
+
+    try:
+        return load_training_sweep(context.runs_dir), ""
+    except FileNotFoundError as exc:
+        return None, f"no training sweep: {exc}"
+
+
 def verdict_within(measured: float, reported: float, tolerance: float) -> str:
     """pass when |measured − reported| <= tolerance, else fail.
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 import math
 
 from biper_analysis import paper
-from biper_analysis.checks import INCONCLUSIVE, CheckContext, CheckResult, script_main, verdict_difference
-from biper_analysis.experiments import load_training_sweep
+from biper_analysis.checks import cached_sweep, INCONCLUSIVE, CheckContext, CheckResult, script_main, verdict_difference
 
 K = 2.0  # a difference within 2 standard errors across seeds is not evidence either way
 
@@ -23,10 +22,9 @@ def run(context: CheckContext) -> CheckResult:
                 tolerance=f"pass if mean(BiPer) − mean(sign) > {K:g}·SE of the difference, fail if < −{K:g}·SE, "
                           "else inconclusive",
                 command=f"biper-analysis train-sweep --out {context.runs_dir} && biper-analysis check --only biper_beats_sign")
-    try:
-        sweep = load_training_sweep(context.runs_dir)
-    except FileNotFoundError as exc:
-        return CheckResult(measured=f"no training sweep: {exc}", verdict=INCONCLUSIVE, **base)
+    sweep, missing = cached_sweep(context)
+    if sweep is None:
+        return CheckResult(measured=missing, verdict=INCONCLUSIVE, **base)
     groups = sweep["groups"]
     biper = [g for g in groups if g["binarizer"] == "biper"]
     sign = [g for g in groups if g["binarizer"] == "sign"]

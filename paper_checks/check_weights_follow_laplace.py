@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from biper_analysis import paper
-from biper_analysis.checks import FAIL, INCONCLUSIVE, PASS, CheckContext, CheckResult, script_main
-from biper_analysis.experiments import load_training_sweep
+from biper_analysis.checks import cached_sweep, FAIL, INCONCLUSIVE, PASS, CheckContext, CheckResult, script_main
 
 REL_TOL = 0.10  # the formula is useful for choosing ω0 if it predicts the layer's QE within 10 %
 
@@ -26,10 +25,9 @@ def run(context: CheckContext) -> CheckResult:
                           "at 10⁵ weights any test rejects, so the KS distance is reported as it is. Scope: the small "
                           "network of the training sweep, trained briefly",
                 command=f"biper-analysis fit-b {context.runs_dir}/<run> ; biper-analysis check --only weights_follow_laplace")
-    try:
-        sweep = load_training_sweep(context.runs_dir)
-    except FileNotFoundError as exc:
-        return CheckResult(measured=f"no training sweep: {exc}", verdict=INCONCLUSIVE, **base)
+    sweep, missing = cached_sweep(context)
+    if sweep is None:
+        return CheckResult(measured=missing, verdict=INCONCLUSIVE, **base)
     rows = [r for run in sweep["runs"] if run["binarizer"] == "biper"
             for r in run["analysis"]["layers"] if r["n"] > 0]
     if not rows:

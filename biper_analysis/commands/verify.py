@@ -6,7 +6,7 @@ import math
 import sys
 from typing import Any
 
-from biper_analysis.commands._args import float_list
+from biper_analysis.commands._args import float_list, gamma_value
 
 ORDER = 40
 
@@ -16,21 +16,8 @@ MC_MAX_Z = 4.0
 
 
 def _gamma_list(text: str) -> list[float | None]:
-    out: list[float | None] = []
-    for item in text.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        if item.lower() in {"opt", "optimal"}:
-            out.append(None)
-            continue
-        try:
-            v = float(item)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected 'opt' or numbers >= 0 separated by commas, got {text!r}")
-        if not math.isfinite(v) or v < 0:
-            raise argparse.ArgumentTypeError(f"gamma values must be 'opt' or finite numbers >= 0, got {item!r}")
-        out.append(v)
+    """'opt,0.6,1' -> [None, 0.6, 1.0] (each item parsed by the shared gamma_value)."""
+    out = [gamma_value(item) for item in text.split(",") if item.strip()]
     if not out:
         raise argparse.ArgumentTypeError(f"expected at least one gamma, got {text!r}")
     return out

@@ -51,8 +51,8 @@ def _shortcut(in_planes: int, planes: int, stride: int) -> nn.Module:
     return nn.Identity()
 
 
-class BasicBlock20(nn.Module):
-    """ResNet-20 1w1a block: a residual around each conv (official ``BasicBlock_1w1a``)."""
+class _BinaryBlock(nn.Module):
+    """Two binarised 3×3 convs with BatchNorm and an option-A shortcut; subclasses differ only in forward."""
 
     def __init__(self, in_planes: int, planes: int, stride: int, **opts: object) -> None:
         super().__init__()
@@ -61,22 +61,18 @@ class BasicBlock20(nn.Module):
         self.conv2 = BinaryConv2d(planes, planes, 3, 1, 1, **opts)  # type: ignore[arg-type]
         self.bn2 = nn.BatchNorm2d(planes)
         self.shortcut = _shortcut(in_planes, planes, stride)
+
+
+class BasicBlock20(_BinaryBlock):
+    """ResNet-20 1w1a block: a residual around each conv (official ``BasicBlock_1w1a``)."""
 
     def forward(self, x: Tensor) -> Tensor:
         out = F.hardtanh(self.bn1(self.conv1(x)) + self.shortcut(x))
         return F.hardtanh(self.bn2(self.conv2(out)) + out)
 
 
-class BasicBlock18(nn.Module):
+class BasicBlock18(_BinaryBlock):
     """ResNet-18 1w1a block: out = ht(bn1(conv1 x)); out = ht(bn2(conv2 out) + shortcut x)."""
-
-    def __init__(self, in_planes: int, planes: int, stride: int, **opts: object) -> None:
-        super().__init__()
-        self.conv1 = BinaryConv2d(in_planes, planes, 3, stride, 1, **opts)  # type: ignore[arg-type]
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = BinaryConv2d(planes, planes, 3, 1, 1, **opts)  # type: ignore[arg-type]
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.shortcut = _shortcut(in_planes, planes, stride)
 
     def forward(self, x: Tensor) -> Tensor:
         out = F.hardtanh(self.bn1(self.conv1(x)))
