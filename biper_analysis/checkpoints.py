@@ -212,6 +212,13 @@ def _torch_load(path: Path) -> Any:
     import torch
 
     is_zip = zipfile.is_zipfile(path)
+    if not is_zip:
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+        # torch.save writes a zip archive ("PK", maybe truncated) or a pickle starting with PROTO (0x80)
+        if head and not head.startswith((b"\x80", b"PK")):
+            raise CheckpointError(f"cannot read {path}: not a PyTorch checkpoint (neither a zip archive nor a "
+                                  "pickle) and not .safetensors; pass a .pth/.pt/.pth.tar or .safetensors file")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

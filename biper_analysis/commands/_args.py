@@ -99,3 +99,15 @@ def require(value: Any, message: str) -> None:
         from biper_analysis.cli import CLIError
 
         raise CLIError(message)
+
+
+def sweep_dir(runs: Any) -> Path:
+    """The training-sweep folder of ``--runs``: the default runs/sweep may be absent (callers then skip what
+    needs it), but a folder the user named must hold a sweep.json."""
+    if runs is None:
+        return Path("runs/sweep")
+    if not (Path(runs) / "sweep.json").is_file():
+        from biper_analysis.cli import CLIError
+
+        raise CLIError(f"--runs {str(runs)!r} holds no sweep.json; make it with `biper-analysis train-sweep --out {runs}`")
+    return Path(runs)

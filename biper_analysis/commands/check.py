@@ -18,8 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check", help="run every paper check; write REPORT.md; non-zero if a check fails",
                        description="Run the executable claims in paper_checks/ and write a report.")
     p.add_argument("--checks-dir", type=Path, default=None, help="folder of check_*.py scripts (default: paper_checks/)")
-    p.add_argument("--runs", type=Path, default=Path("runs/sweep"),
-                   help="training-sweep folder the network checks read (made by `biper-analysis train-sweep`)")
+    p.add_argument("--runs", type=Path, default=None,
+                   help="training-sweep folder (default: runs/sweep, skipped when absent; made by `biper-analysis "
+                        "train-sweep`); an explicit --runs must hold a sweep.json")
     p.add_argument("--report", type=Path, default=None, help="report path (default: CHECKS_DIR/REPORT.md)")
     p.add_argument("--only", action="append", default=[], help="run only checks whose name contains this (repeatable)")
     p.add_argument("--quick", action="store_true", help="smaller Monte Carlo and grids (for tests)")
@@ -33,7 +34,9 @@ def run(args: argparse.Namespace) -> int:
     checks_dir = args.checks_dir or default_checks_dir()
     if not checks_dir.is_dir():
         raise CLIError(f"checks folder {str(checks_dir)!r} not found; run from the repository root or pass --checks-dir")
-    context = CheckContext(runs_dir=args.runs, quick=args.quick)
+    from biper_analysis.commands._args import sweep_dir
+
+    context = CheckContext(runs_dir=sweep_dir(args.runs), quick=args.quick)
     results = run_all(checks_dir, context, args.only)
     if not results:
         raise CLIError(f"no check_*.py scripts matched in {str(checks_dir)!r}; check --only or --checks-dir")

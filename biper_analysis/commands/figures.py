@@ -13,7 +13,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Render the paper and analysis figures as PDF + PNG. Real-network figures read "
                                    "the training sweep; this command never trains.")
     p.add_argument("--out", type=Path, default=Path("figures"), help="output folder (default: figures/)")
-    p.add_argument("--runs", type=Path, default=Path("runs/sweep"), help="training sweep folder (default: runs/sweep)")
+    p.add_argument("--runs", type=Path, default=None,
+                   help="training-sweep folder (default: runs/sweep, skipped when absent; made by `biper-analysis "
+                        "train-sweep`); an explicit --runs must hold a sweep.json")
     p.add_argument("--only", action="append", default=[], help="render only figures whose name contains this")
     p.add_argument("--formats", default="pdf,png", help="comma-separated formats (default: pdf,png)")
     p.add_argument("--list", action="store_true", help="list the figures and exit")
@@ -34,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"--formats must be a comma list of pdf, png, svg; got {args.formats!r}")
     if args.only and not any(o in s.name for s in FIGURES for o in args.only):
         raise CLIError(f"no figure name contains {args.only}; see `biper-analysis figures --list`")
-    render_figures(args.out, args.runs, tuple(args.only), formats,
+    from biper_analysis.commands._args import sweep_dir
+
+    render_figures(args.out, sweep_dir(args.runs), tuple(args.only), formats,
                    log=lambda line: sys.stderr.write(line + "\n") if line.startswith("skipping") else print(line))
     return 0

@@ -123,7 +123,7 @@ def fig_checkpoint_summary(report: Any, ncols: int = 6) -> Any:
     from matplotlib.gridspec import GridSpec
 
     names = [r["name"] for r in report.rows if r["name"] in report.histograms]
-    ncols = max(3, min(ncols, len(names) or 3))
+    ncols = max(1, min(ncols, len(names)))  # no empty slots when a network has few binarised layers
     grid_rows = max(1, math.ceil(len(names) / ncols))
     fig = plt.figure(figsize=(max(2.4 * ncols, 13.0), 2.1 * grid_rows + 4.2))
     gs = GridSpec(grid_rows + 1, 1, figure=fig, height_ratios=[2.1] * grid_rows + [4.2], hspace=0.6)

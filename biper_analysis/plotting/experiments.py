@@ -46,8 +46,9 @@ def fig_accuracy_vs_omega0(sweep: dict[str, Any]) -> Figure:
     sign = [g for g in groups if g["binarizer"] == "sign"]
     fig, (ax_acc, ax_qe) = plt.subplots(1, 2, figsize=(10, 4))
     w = [g["omega0"] for g in biper]
-    for key, marker, label in (("best_acc", "o", "best epoch"), ("last_acc", "s", "last epoch")):
-        ax_acc.errorbar(w, [g[key]["mean"] for g in biper], yerr=[_nan0(g[key]["std"]) for g in biper],
+    for key, marker, label, shift in (("best_acc", "o", "best epoch", 0.96), ("last_acc", "s", "last epoch", 1.04)):
+        # best and last often coincide: a small horizontal offset keeps both visible on the log axis
+        ax_acc.errorbar([v * shift for v in w], [g[key]["mean"] for g in biper], yerr=[_nan0(g[key]["std"]) for g in biper],
                         marker=marker, capsize=3, label=f"BiPer, {label}")
     for g in sign:
         m, s = g["best_acc"]["mean"], _nan0(g["best_acc"]["std"])

@@ -190,7 +190,7 @@ def fig_binary_periodic(omega0: float = 20.0, w: np.ndarray | None = None) -> An
     for ax in axes[0]:
         ax.set_xlabel("w")
         ax.axhline(0, color="0.8", lw=0.6)
-        ax.legend(fontsize=7, loc="upper left", framealpha=0.9)
+        ax.legend(fontsize=7, loc="lower right" if ax is axes[0, 0] else "upper left", framealpha=0.9)
     fig.tight_layout()
     return fig
 

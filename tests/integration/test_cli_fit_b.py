@@ -172,3 +172,10 @@ def test_run_directory_of_a_real_mlp_run(tmp_path, capsys):
         w = ck["state_dict"][row["name"]].double().numpy().ravel()
         s = np.sin(25.0 * w)
         assert row["qe_emp"] == pytest.approx(np.mean(s * s) - np.mean(np.abs(s)) ** 2, rel=1e-6)
+
+
+def test_a_text_file_is_not_called_unsafe(tmp_path):
+    path = tmp_path / "notes.pth"
+    path.write_text("not a checkpoint\n")
+    proc = run_cli("fit-b", str(path), "--omega0", "20")
+    assert_one_line_error(proc, "not a PyTorch checkpoint")

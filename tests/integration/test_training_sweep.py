@@ -60,9 +60,15 @@ def test_figures_and_checks_read_the_sweep(sweep_dir: Path, tmp_path: Path):
 
 
 def test_figures_without_a_sweep_say_which_command_makes_it(tmp_path: Path):
-    proc = run_cli("figures", "--out", str(tmp_path / "f"), "--runs", str(tmp_path / "none"), "--only", "fig7")
+    # the default runs/sweep is absent here: skip the network figures and name the command that makes them
+    proc = run_cli("figures", "--out", str(tmp_path / "f"), "--only", "fig7", cwd=tmp_path)
     assert proc.returncode == 0 and "biper-analysis train-sweep" in proc.stderr
     assert not any((tmp_path / "f").iterdir())
+    # a --runs folder the user named must exist: a typo is an error, not a silent skip
+    for command in ("figures", "check"):
+        proc = run_cli(command, "--runs", str(tmp_path / "typo"), "--only", "fig7" if command == "figures" else "x",
+                       cwd=tmp_path)
+        assert_one_line_error(proc, "holds no sweep.json")
 
 
 def test_train_sweep_bad_omega0_is_one_line(tmp_path: Path):
