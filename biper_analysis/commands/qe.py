@@ -117,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     width = max(len(k) for k in result)
     for key, value in result.items():
+        if value is None:
+            continue  # not defined for this prior (e.g. b or df); --json keeps the key as null
         text = f"{value:.16g}" if isinstance(value, float) else str(value)
         sys.stdout.write(f"{key:<{width}}  {text}\n")
     return 0
