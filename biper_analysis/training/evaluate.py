@@ -34,6 +34,15 @@ def find_checkpoint(path: str | os.PathLike[str]) -> Path:
     raise FileNotFoundError(f"checkpoint {str(p)!r} does not exist; pass a run directory or a .pth.tar file")
 
 
+def _official_stage(official: dict[str, str], state: dict[str, Any]) -> int:
+    """Stage of an official file: its config's ``stage2`` line; without one, from β — the official stage 1 leaves
+    β at its initial ones, stage 2 sets it to the per-channel mean|w| of the loaded weights."""
+    if "stage2" in official:
+        return 2 if official["stage2"].lower() == "true" else 1
+    betas = [v for k, v in state.items() if k.endswith(".beta")]
+    return 1 if betas and all(bool(torch.all(b == 1)) for b in betas) else 2
+
+
 def checkpoint_info(path: Path, ckpt: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     """model, ω0, stage, binarizer, surrogate, dataset of a checkpoint (ours or official) with user overrides."""
     if "omega0" in ckpt:
@@ -46,11 +55,17 @@ def checkpoint_info(path: Path, ckpt: dict[str, Any], overrides: dict[str, Any])
         if not official and overrides.get("omega0") is None:
             raise FileNotFoundError(f"{str(path)!r} holds no ω0 and has no {CONFIG_TXT} beside it; "
                                     "pass --omega0 and --stage (and --model)")
+        from biper_analysis.checkpoints import omega0_from_config
+
+        dataset_name = official.get("dataset", "").lower()
+        if dataset_name and dataset_name not in _OFFICIAL_DATASETS and overrides.get("dataset") is None:
+            raise ValueError(f"{CONFIG_TXT} names dataset {dataset_name!r}, which this tool cannot load; "
+                             f"pass --dataset ({', '.join(sorted(set(_OFFICIAL_DATASETS.values())))})")
         info = {"model": official.get("model", ckpt.get("model")),
-                "omega0": float(official["freq"]) if "freq" in official else None,
-                "stage": 2 if official.get("stage2", "").lower() == "true" else 1,
+                "omega0": omega0_from_config(cfg_path),
+                "stage": _official_stage(official, ckpt["state_dict"]),
                 "binarizer": "biper", "surrogate": "sine",
-                "dataset": _OFFICIAL_DATASETS.get(official.get("dataset", "").lower()), "format": "official"}
+                "dataset": _OFFICIAL_DATASETS.get(dataset_name), "format": "official"}
     for key, value in overrides.items():
         if value is not None:
             info[key] = value
@@ -76,7 +91,8 @@ def evaluate_checkpoint(path: str | os.PathLike[str], *, dataset: str | None = N
     info = checkpoint_info(ckpt_path, ckpt, {"model": model, "omega0": omega0, "stage": stage, "dataset": dataset})
     ds = info["dataset"] or "fashion-mnist"
     state = strip_module_prefix(ckpt["state_dict"])
-    first_conv = state.get("conv1.weight", state.get("conv0.weight", state.get("fc0.weight")))
+    # the input layer: VGG-small's stem is conv0 (its conv1 is binarised 128→128), the ResNets' is conv1
+    first_conv = state.get("conv0.weight", state.get("conv1.weight", state.get("fc0.weight")))
     head = state.get("linear.weight", state.get("fc.weight"))
     in_channels = int(first_conv.shape[1]) if first_conv is not None and first_conv.dim() == 4 else None
     kwargs = {"num_classes": int(head.shape[0]) if head is not None else 10, "omega0": info["omega0"],
@@ -87,10 +103,14 @@ def evaluate_checkpoint(path: str | os.PathLike[str], *, dataset: str | None = N
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise ValueError(f"{str(ckpt_path)!r} does not match {info['model']}: {str(exc).splitlines()[0]}") from None
+        detail = "; ".join(line.strip() for line in str(exc).splitlines()[1:3]) or str(exc)
+        raise ValueError(f"{str(ckpt_path)!r} does not match {info['model']}: {detail[:300]}") from None
     dev = resolve_device(device)
     net.to(dev)
     test = D.load_split(ds, "test", data_dir, test_limit)
+    if kwargs["num_classes"] != test.num_classes:
+        raise ValueError(f"the checkpoint has {kwargs['num_classes']} output classes but {ds} has "
+                         f"{test.num_classes}; pass the --dataset it was trained on")
     channels = in_channels or 1
     loss, acc = evaluate(net, test, channels, dev, batch_size)
     return {"checkpoint": str(ckpt_path), **info, "dataset": ds, "test_loss": loss, "test_acc": acc,

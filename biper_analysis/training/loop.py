@@ -165,13 +165,11 @@ def write_config_txt(path: Path, cfg: TrainConfig, stage: int) -> None:
 
 
 def read_config_txt(path: str | os.PathLike[str]) -> dict[str, str]:
-    """``key:  value`` lines of an official (or our) config.txt, values as strings."""
-    out: dict[str, str] = {}
-    for line in Path(path).read_text().splitlines()[1:]:
-        if ":" in line:
-            key, _, value = line.partition(":")
-            out[key.strip()] = value.strip()
-    return out
+    """``key:  value`` lines of an official (or our) config.txt, values as strings (one parser:
+    :func:`biper_analysis.checkpoints.parse_config_txt`)."""
+    from biper_analysis.checkpoints import parse_config_txt
+
+    return parse_config_txt(Path(path).read_text(errors="replace"))
 
 
 def _save(obj: dict[str, Any], path: Path) -> None:
@@ -417,10 +415,12 @@ def train_run(cfg: TrainConfig, out: str | os.PathLike[str], *, resume: bool = F
             if dist_info.is_main:
                 ckpt = checkpoint_record(core, opt, cfg, stage, epoch + 1, best, lr,
                                          {"test_acc": test_acc, "world_size": dist_info.world_size})
-                _save(ckpt, stage_dir / CHECKPOINT)
+                # best, then metrics, then the resume point last: a crash in between never leaves a checkpoint
+                # that claims an epoch whose best model or metrics line was not written
                 if is_best or not (stage_dir / BEST).exists():
                     _save(ckpt, stage_dir / BEST)
                 _write_metrics(metrics_path, records)
+                _save(ckpt, stage_dir / CHECKPOINT)
                 if not quiet:
                     sys.stderr.write(f"stage {stage} epoch {epoch + 1}/{epochs}: loss {train_loss:.4f} "
                                      f"train {train_acc:.2f}% test {test_acc:.2f}% (best {best:.2f}%) "

@@ -157,6 +157,32 @@ def test_evaluate_ours_and_official_format_agree(data_dir, tmp_path):
     assert res["test_acc"] == ours["test_acc"] and res["test_loss"] == pytest.approx(ours["test_loss"], rel=1e-6)
 
 
+def test_official_file_without_stage_line_and_unknown_dataset(data_dir, tmp_path):
+    summary = train_run(tiny(data_dir, epochs1=1, epochs2=1, model="resnet20_1w1a", batch_size=48),
+                        tmp_path / "run", quiet=True)
+    off = tmp_path / "official"
+    off.mkdir()
+    for stage in (1, 2):
+        ck = torch.load(tmp_path / "run" / f"stage{stage}" / "model_best.pth.tar", weights_only=True)
+        torch.save({k: ck[k] for k in OFFICIAL_KEYS}, off / "model_best.pth.tar")
+        # no stage2 line: the stage is read from β (ones after the official stage 1, mean|w| after stage 2)
+        (off / "config.txt").write_text("2024-03-01 12:00:00\nmodel:  resnet20_1w1a\nfreq:  20.0\n")
+        res = evaluate_checkpoint(off / "model_best.pth.tar", dataset="fashion-mnist", data_dir=str(data_dir),
+                                  device="cpu")
+        assert res["stage"] == stage and res["test_acc"] == summary["stages"][stage]["best_acc"]
+    (off / "config.txt").write_text("2024-03-01 12:00:00\nmodel:  resnet20_1w1a\nfreq:  20.0\ndataset:  cifar100\n")
+    with pytest.raises(ValueError, match="cifar100"):
+        evaluate_checkpoint(off / "model_best.pth.tar", data_dir=str(data_dir), device="cpu")
+
+
+def test_eval_vgg_small_uses_its_conv0_stem(data_dir, tmp_path):
+    summary = train_run(tiny(data_dir, epochs1=1, epochs2=1, model="vgg_small_1w1a", batch_size=16),
+                        tmp_path / "vgg", quiet=True)
+    res = evaluate_checkpoint(tmp_path / "vgg", data_dir=str(data_dir), device="cpu")
+    assert res["model"] == "vgg_small_1w1a" and res["stage"] == 2
+    assert res["test_acc"] == summary["stages"][2]["best_acc"]
+
+
 def test_training_figure_from_metrics(data_dir, tmp_path):
     from biper_analysis.plotting.training import figure_training, read_metrics
 
