@@ -280,6 +280,9 @@ def check_run_dir(out: Path, resume: bool) -> None:
         raise ValueError(f"{str(out)!r} already holds a run; pass --resume to continue it or choose a new --out")
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out {str(out)!r} is a file; choose a directory path")
+    if not resume and out.is_dir() and (out / METRICS).exists():
+        # metrics of an earlier run (interrupted before its first checkpoint): never overwrite them silently
+        raise ValueError(f"{str(out)!r} already holds {METRICS} from another run; remove it or choose a new --out")
 
 
 #: Config fields that may change when a run is resumed (where it runs, not what it computes).
