@@ -43,48 +43,48 @@ def interleaved(fns: dict, reps: int) -> dict[str, float]:
 
 
 def bench_closed_form(n: int, reps: int) -> None:
-    from biper_analysis import analytic as A
+    from biper_analysis import analytic
 
     rng = np.random.default_rng(0)
     omega0 = rng.uniform(1.0, 200.0, n)              # the ω0 range of the paper's sweeps
     b = np.exp(rng.uniform(np.log(1e-3), np.log(0.1), n))  # Laplace scales of trained BNN layers
-    default_threads = A._THREADS
+    default_threads = analytic._THREADS
     print(f"[1] closed form on {n:.0e} (ω0, b) points  (x = ω0·b in [{(omega0 * b).min():.2g}, "
           f"{(omega0 * b).max():.3g}]; {os.cpu_count()} CPUs; engine threads {default_threads})")
 
     def with_threads(k, fn):
         def run():
-            A._THREADS = k
+            analytic._THREADS = k
             try:
                 fn()
             finally:
-                A._THREADS = default_threads
+                analytic._THREADS = default_threads
         return run
 
     fns = {"np.exp pass": lambda: np.exp(omega0)}
     for k in sorted({1, default_threads}):
-        fns[f"qe(ω0, b, 0.6)   threads={k}"] = with_threads(k, lambda: A.qe(omega0, b, 0.6))
-        fns[f"qe(ω0, b) = QE_min threads={k}"] = with_threads(k, lambda: A.qe(omega0, b))
-        fns[f"expected_abs_sin threads={k}"] = with_threads(k, lambda: A.expected_abs_sin(omega0, b))
+        fns[f"qe(ω0, b, 0.6)   threads={k}"] = with_threads(k, lambda: analytic.qe(omega0, b, 0.6))
+        fns[f"qe(ω0, b) = QE_min threads={k}"] = with_threads(k, lambda: analytic.qe(omega0, b))
+        fns[f"expected_abs_sin threads={k}"] = with_threads(k, lambda: analytic.expected_abs_sin(omega0, b))
     t = interleaved(fns, reps)
     base = t["np.exp pass"]
     for k, v in t.items():
         print(f"    {k:34s} {v * 1e3:8.1f} ms   {v / base:5.2f}× np.exp   ({v / n * 1e9:5.1f} ns/point)")
     # the textbook (moments then _qe_from_moments, several full-array passes) for comparison
     x = omega0 * b
-    tt = median_time(lambda: A._qe_from_moments(A._e_sin2(x), A._e_abs_sin(x), 0.6), max(2, reps // 2))
+    tt = median_time(lambda: analytic.qe_from_moments(analytic.e_sin2_of_x(x), analytic.e_abs_sin_of_x(x), 0.6),
+                     max(2, reps // 2))
     print(f"    {'unfused kernels (for comparison)':34s} {tt * 1e3:8.1f} ms   {tt / base:5.2f}× np.exp")
 
 
 def bench_quadrature(points: int) -> None:
-    from biper_analysis import analytic as A
-    from biper_analysis import quadrature as Q
+    from biper_analysis import analytic, quadrature
 
     xs = np.geomspace(1e-4, 1e4, points)
-    t_quad = median_time(lambda: [Q.qe(float(x), 1.0, 0.6) for x in xs], 3) / points
-    t_scalar = median_time(lambda: [A.qe(float(x), 1.0, 0.6) for x in xs], 5) / points
-    t_vec = median_time(lambda: A.qe(xs, 1.0, 0.6), 20) / points
-    worst = max(abs(Q.qe(float(x), 1.0, 0.6) / A.qe(float(x), 1.0, 0.6) - 1) for x in xs)
+    t_quad = median_time(lambda: [quadrature.qe(float(x), 1.0, 0.6) for x in xs], 3) / points
+    t_scalar = median_time(lambda: [analytic.qe(float(x), 1.0, 0.6) for x in xs], 5) / points
+    t_vec = median_time(lambda: analytic.qe(xs, 1.0, 0.6), 20) / points
+    worst = max(abs(quadrature.qe(float(x), 1.0, 0.6) / analytic.qe(float(x), 1.0, 0.6) - 1) for x in xs)
     print(f"[2] closed form vs scipy quadrature ({points} points, x from 1e-4 to 1e4; worst rel diff {worst:.1e})")
     print(f"    quadrature      {t_quad * 1e6:10.1f} µs/point")
     print(f"    closed, scalar  {t_scalar * 1e6:10.2f} µs/point   quadrature/closed = {t_quad / t_scalar:8.0f}×")
@@ -92,10 +92,9 @@ def bench_quadrature(points: int) -> None:
 
 
 def bench_montecarlo(n: int) -> None:
-    from biper_analysis import analytic as A
-    from biper_analysis import montecarlo as M
+    from biper_analysis import analytic, montecarlo
 
-    exact = A.qe(20.0, 0.05, 0.6)
+    exact = analytic.qe(20.0, 0.05, 0.6)
     configs = [("numpy", "float64", None, None), ("numpy", "float32", None, None)]
     try:
         import torch
@@ -111,9 +110,9 @@ def bench_montecarlo(n: int) -> None:
     rates = {}
     for backend, dtype, device, threads in configs:
         kw = {"device": device, "threads": threads} if device else {}
-        M.abs_sin_sums(20.0, 0.05, n=min(n, 2_000_000), seed=0, backend=backend, dtype=dtype, **kw)  # warm-up
+        montecarlo.abs_sin_sums(20.0, 0.05, n=min(n, 2_000_000), seed=0, backend=backend, dtype=dtype, **kw)  # warm-up
         t0 = time.perf_counter()
-        sums = M.abs_sin_sums(20.0, 0.05, n=n, seed=1, backend=backend, dtype=dtype, **kw)
+        sums = montecarlo.abs_sin_sums(20.0, 0.05, n=n, seed=1, backend=backend, dtype=dtype, **kw)
         dt = time.perf_counter() - t0
         r = sums.qe(0.6)
         key = f"{backend}/{dtype}" + (f"/{device}" if device else "") + (f"/{threads}thr" if threads else "")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from biper_analysis._version import __version__
 from biper_analysis.analytic import (
     dqe_domega0,
     expected_abs_sin,
@@ -21,12 +22,11 @@ from biper_analysis.analytic import (
     official_l1,
     optimal_gamma,
     qe,
+    qe_from_moments,
     qe_min,
     qe_min_peak,
     qe_sign,
 )
-
-__version__ = "0.1.0"
 
 # name -> module that defines it; resolved on first attribute access (PEP 562).
 _LAZY = {
@@ -44,13 +44,21 @@ _LAZY = {
     "paper": "biper_analysis.paper",
     "nn": "biper_analysis.nn",
     "training": "biper_analysis.training",
+    "weights": "biper_analysis.weights",
+    "laws": "biper_analysis.laws",
+    "witnesses": "biper_analysis.witnesses",
+    "training_sweep": "biper_analysis.training_sweep",
     "omega0_for_qe": "biper_analysis.inverse",
     "analyze_checkpoint": "biper_analysis.report",
+    "weight_stats": "biper_analysis.weights",
+    "fit_law": "biper_analysis.laws",
+    "load_law": "biper_analysis.lawfile",
+    "load_checkpoint": "biper_analysis.checkpoints",
 }
 
 __all__ = [
     "qe", "qe_min", "optimal_gamma", "expected_sin2", "expected_abs_sin", "dqe_domega0", "qe_min_peak",
-    "qe_sign", "normalised_qe", "normalised_qe_sign", "official_l1", "__version__", *_LAZY,
+    "qe_sign", "normalised_qe", "normalised_qe_sign", "official_l1", "qe_from_moments", "__version__", *_LAZY,
 ]
 
 

@@ -6,38 +6,58 @@ Parameterisation (used everywhere in this package):
 * ``omega0`` is the angular frequency of the square wave :math:`\mathrm{sign}(\sin(\omega_0 w))`;
 * ``gamma`` is the scale of the binary weight; ``gamma=None`` means the optimal scale :math:`\gamma^*`.
 
-Everything depends on ``omega0`` and ``b`` only through :math:`x = \omega_0 b`. The private kernels
-``_e_sin2``, ``_e_abs_sin`` ... take ``x``; the public functions validate, broadcast and promote to float64.
-
-Sources: the paper's printed QE (BiPer, CVPR 2024, Sec. 3; quoted in :mod:`biper_analysis.paper`) and the
-derivation in :mod:`biper_analysis.symbolic`, which proves
+Everything depends on ``omega0`` and ``b`` only through :math:`x = \omega_0 b`. Sources: the paper's printed QE
+(BiPer, CVPR 2024, Sec. 3; quoted in :mod:`biper_analysis.paper`) and the derivation in
+:mod:`biper_analysis.symbolic`, which proves
 
 .. math::
     E[\sin^2(\omega_0 w)] = \frac{2x^2}{1+4x^2}, \qquad
     E|\sin(\omega_0 w)| = \frac{x \coth(\pi/(2x))}{1+x^2}, \qquad
     QE = E[\sin^2] - 2\gamma E|\sin| + \gamma^2 = (\gamma - \gamma^*)^2 + QE_{min}
 
-with :math:`\gamma^* = E|\sin|` and :math:`QE_{min} = E[\sin^2] - (E|\sin|)^2`.
+with :math:`\gamma^* = E|\sin|` and :math:`QE_{min} = E[\sin^2] - (E|\sin|)^2` (:func:`qe_from_moments`).
 
-Why not the printed form: :math:`e^{\pi/x}` overflows below x = 0.0044 (NaN) and :math:`e^{\pi/x} - 1` loses
-~1.4 ε x relative accuracy at large x. The private kernels write :math:`\coth(u/2) = (2 + m)/(-m)` with
-:math:`m = \mathrm{expm1}(-u)`, :math:`u = \pi/x`: one transcendental per point, exact limits at both ends.
+**The closed forms are written once**, in the variable :math:`h = \pi/(2x)` (the ``_*_h`` functions below):
 
-Speed: the public functions evaluate through a fused engine (:func:`_chunk`): with :math:`h = \pi/(2x)`,
-:math:`E|\sin| = (\pi/2)\,h/(\tanh(h)(h^2+\pi^2/4))` and :math:`E\sin^2 = (\pi^2/2)/(h^2+\pi^2)` — one tanh per
-point, no cancellation anywhere in 1e-308 < x < 1e308 — run over cache-sized chunks with in-place ufuncs
-(validation folded into three reductions per chunk), on two threads for arrays of 2^20 points or more.
-Measured against the 45-digit reference (tests/reference): ≤ 1.8e-15 relative for 1e-6 ≤ x ≤ 1e6.
+.. math::
+    E\sin^2 = \frac{\pi^2/2}{h^2 + \pi^2}, \qquad E|\sin| = \frac{\pi}{2}\,\frac{h}{\tanh(h)\,(h^2 + \pi^2/4)}
+
+tanh is accurate to a few ulp for every h > 0, so nothing cancels at either end (h → ∞ is x → 0, h → 0 is
+x → ∞), and there is one transcendental per point. The printed form instead overflows to NaN below x = 0.0044
+(:math:`e^{\pi/x}`) and loses ~1.4 ε x relative accuracy at large x (:math:`e^{\pi/x} - 1`).
+
+The public functions validate, broadcast and promote to float64, then run those same functions over
+cache-sized chunks (:func:`_run_chunks`; two threads for arrays of 2^20 points or more, numpy releases the GIL).
+The kernels of x (``e_sin2_of_x`` ...) are public for code that already holds clean float64 x.
+Measured against the 45-digit reference (tests/reference/laplace_reference.json): ≤ 3.1e-15 relative for
+1e-6 ≤ x ≤ 1e6 (the derivative dE|sin|/dx is the worst; the moments and QE ≤ 1.8e-15).
 """
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+from scipy.optimize import brentq
 
-from biper_analysis import _validate as V
+from biper_analysis.paper import printed_qe_numpy
+from biper_analysis.validation import nonnegative, positive, scalar_or_array
+
+__all__ = [
+    "GAMMA_OPT_LIMIT_LARGE_X", "QE_MIN_LIMIT_LARGE_X", "qe_limit_large_x", "qe_from_moments",
+    "e_sin2_of_x", "e_abs_sin_of_x", "e_abs_sin3_of_x", "e_sin4_of_x", "qe_min_of_x", "d_e_sin2_dx",
+    "d_e_abs_sin_dx", "expected_sin2", "expected_abs_sin", "optimal_gamma", "qe_min", "qe", "official_l1",
+    "normalised_qe", "dqe_domega0", "qe_min_peak", "qe_sign", "normalised_qe_sign", "qe_printed_form_naive",
+    "qe_under_prior", "NEAR_ZERO_HALF_WIDTH", "laplace_phase_probs", "laplace_near_zero_frac",
+]
+
+_HALF_PI = 0.5 * math.pi
+_PI_SQ = math.pi * math.pi
+_HALF_PI_SQ = 0.5 * _PI_SQ
+_QUARTER_PI_SQ = 0.25 * _PI_SQ
 
 #: lim_{x→∞} γ*(x): E|sin| of a uniformly distributed phase.
 GAMMA_OPT_LIMIT_LARGE_X = 2.0 / math.pi
@@ -45,226 +65,296 @@ GAMMA_OPT_LIMIT_LARGE_X = 2.0 / math.pi
 QE_MIN_LIMIT_LARGE_X = 0.5 - 4.0 / math.pi**2
 
 
+def qe_limit_large_x(gamma: Any) -> Any:
+    """lim_{x→∞} QE(x; γ) = γ² − 4γ/π + 1/2 (symbolic.py, 'limits'): the phase of ω0·w becomes uniform.
+
+    >>> round(qe_limit_large_x(1.0), 12)
+    0.226760455265
+    """
+    return gamma * gamma - 4.0 * gamma / math.pi + 0.5
+
+
+def qe_from_moments(e_sin2: Any, e_abs_sin: Any, gamma: Any | None) -> Any:
+    r"""QE = E sin² − 2γ E|sin| + γ², computed as (γ − γ*)² + QE_min, a sum of non-negative terms.
+
+    The single definition of QE given the two moments of S = sin(ω0 w): the closed form, every prior and law,
+    and the statistics of real weights (:func:`biper_analysis.weights.weight_stats`) all call this.
+    ``gamma=None`` is the optimal scale γ* = E|sin| (QE_min = E sin² − (E|sin|)², a variance: clipped at 0).
+    Python floats in give a float out; anything else is computed as float64 arrays.
+
+    >>> qe_from_moments(0.5, 0.5, None), qe_from_moments(0.5, 0.5, 1.0)
+    (0.25, 0.5)
+    """
+    plain = (float, _Traced)
+    if not (isinstance(e_sin2, plain) and isinstance(e_abs_sin, plain)):
+        e_sin2 = np.asarray(e_sin2, dtype=np.float64)
+        e_abs_sin = np.asarray(e_abs_sin, dtype=np.float64)
+    if gamma is not None and not isinstance(gamma, plain):
+        gamma = np.asarray(gamma, dtype=np.float64)
+    minimum = _clip0(e_sin2 - e_abs_sin * e_abs_sin)
+    if gamma is None:
+        return minimum
+    d = gamma - e_abs_sin
+    return d * d + minimum
+
+
 # ---------------------------------------------------------------------------------------------------
-# Kernels of x = ω0·b (float64 arrays in, float64 arrays out; no validation)
+# The closed forms in h = π/(2x), written once. Pure arithmetic plus _tanh/_clip0, so the same functions
+# serve Python floats (the scalar path), float64 arrays (the kernels of x) and _Traced placeholders (the
+# chunked runner replays what they record with in-place ufuncs).
 # ---------------------------------------------------------------------------------------------------
-def _coth_half(u: np.ndarray) -> np.ndarray:
-    """coth(u/2) for u > 0 as (2 + m)/(−m), m = expm1(−u): accurate to a few ulp for all u > 0."""
-    m = np.expm1(-u)
-    return (2.0 + m) / (-m)
+def _e_sin2_h(h: Any) -> Any:
+    """E sin² = 2x²/(1+4x²) = (π²/2)/(h² + π²) (symbolic.py, step 'E sin^2')."""
+    return _HALF_PI_SQ / (h * h + _PI_SQ)
 
 
-def _inv_x_plus_inv(x: np.ndarray) -> np.ndarray:
-    """x/(1+x²) written as 1/(x + 1/x) so neither x² nor 1/x² overflows before the limit is reached."""
-    with np.errstate(divide="ignore", over="ignore"):
-        return 1.0 / (x + 1.0 / x)
+def _e_abs_sin_h(h: Any) -> Any:
+    """E|sin| = x coth(π/(2x))/(1+x²) = (π/2) h / (tanh(h)(h² + π²/4)) (symbolic.py, half-period series)."""
+    return _HALF_PI * h / (_tanh(h) * (h * h + _QUARTER_PI_SQ))
 
 
-def _e_sin2(x: np.ndarray) -> np.ndarray:
-    """E[sin²(ω0 w)] = 2x²/(1+4x²) (symbolic.py, step 'E sin^2'), as 1/2 / (1 + 1/(4x²))."""
-    with np.errstate(divide="ignore", over="ignore"):
-        return 0.5 / (1.0 + 0.25 / (x * x))
+def _inv_x2(h: Any) -> Any:
+    """1/x² = 4h²/π²."""
+    return (h * h) / _QUARTER_PI_SQ
 
 
-def _e_abs_sin(x: np.ndarray) -> np.ndarray:
-    """E|sin(ω0 w)| = x coth(π/(2x))/(1+x²) (symbolic.py, half-period geometric series)."""
-    with np.errstate(divide="ignore", over="ignore"):
-        return _coth_half(math.pi / x) * _inv_x_plus_inv(x)
+def _h(x: Any) -> Any:
+    return _HALF_PI / x
 
 
-def _e_abs_sin3(x: np.ndarray) -> np.ndarray:
-    """E|sin|³ = 6x³ coth(π/(2x)) / ((1+x²)(1+9x²)) (symbolic.py); used for Monte Carlo variances."""
-    with np.errstate(divide="ignore", over="ignore"):
-        return 6.0 * _coth_half(math.pi / x) * _inv_x_plus_inv(x) / (9.0 + 1.0 / (x * x))
+class _Traced:
+    """A placeholder that records the arithmetic done on it: a formula written for floats, called once with
+    _Traced inputs, becomes a program of ufunc calls that :class:`_Program` replays on array chunks in place."""
+
+    __slots__ = ("ops", "slot")
+
+    def __init__(self, ops: list[tuple[Any, tuple[Any, ...]]], slot: int) -> None:
+        self.ops, self.slot = ops, slot
+
+    def apply(self, ufunc: Any, *operands: Any) -> _Traced:
+        key = (ufunc, tuple(o.slot if isinstance(o, _Traced) else ("const", o) for o in operands))
+        for i, (fn, args) in enumerate(self.ops):  # the same call twice (h·h in both moments) is computed once
+            if (fn, tuple(o.slot if isinstance(o, _Traced) else ("const", o) for o in args)) == key:
+                return _Traced(self.ops, -(i + 1))
+        self.ops.append((ufunc, operands))
+        return _Traced(self.ops, -len(self.ops))  # negative slots: results of recorded ops (−1 is the first)
+
+    def __add__(self, o: Any) -> _Traced: return self.apply(np.add, self, o)
+    def __radd__(self, o: Any) -> _Traced: return self.apply(np.add, o, self)
+    def __sub__(self, o: Any) -> _Traced: return self.apply(np.subtract, self, o)
+    def __rsub__(self, o: Any) -> _Traced: return self.apply(np.subtract, o, self)
+    def __mul__(self, o: Any) -> _Traced: return self.apply(np.multiply, self, o)
+    def __rmul__(self, o: Any) -> _Traced: return self.apply(np.multiply, o, self)
+    def __truediv__(self, o: Any) -> _Traced: return self.apply(np.divide, self, o)
+    def __rtruediv__(self, o: Any) -> _Traced: return self.apply(np.divide, o, self)
 
 
-def _e_sin4(x: np.ndarray) -> np.ndarray:
-    """E sin⁴ = 24x⁴ / ((1+4x²)(1+16x²)) (symbolic.py); used for Monte Carlo variances."""
-    with np.errstate(divide="ignore", over="ignore"):
-        r = 1.0 / (x * x)
-        return 24.0 / ((4.0 + r) * (16.0 + r))
+def _tanh(h: Any) -> Any:
+    if isinstance(h, float):
+        return math.tanh(h)
+    return h.apply(np.tanh, h) if isinstance(h, _Traced) else np.tanh(h)
 
 
-def _qe_min(x: np.ndarray) -> np.ndarray:
-    """QE_min = E sin² − (E|sin|)² (a variance, hence ≥ 0; clipped at 0 against rounding)."""
-    g = _e_abs_sin(x)
-    return np.maximum(_e_sin2(x) - g * g, 0.0)
+def _clip0(v: Any) -> Any:
+    """max(v, 0): a variance computed as a difference of moments is clipped against rounding."""
+    if isinstance(v, float):
+        return max(v, 0.0)
+    return v.apply(np.maximum, v, 0.0) if isinstance(v, _Traced) else np.maximum(v, 0.0)
 
 
-def _d_e_sin2_dx(x: np.ndarray) -> np.ndarray:
-    """d/dx E sin² = 4x/(1+4x²)² (symbolic.py, derivative step)."""
-    with np.errstate(divide="ignore", over="ignore"):
-        return 4.0 * x / (1.0 + 4.0 * x * x) ** 2
+class _Program:
+    """The recorded ufunc calls of one formula with a static buffer plan: each result overwrites an operand
+    buffer that is dead after the call, or a free scratch buffer, so a chunk runs with no temporaries."""
+
+    def __init__(self, formula: Callable[..., Any], n_inputs: int) -> None:
+        ops: list[tuple[Any, tuple[Any, ...]]] = []
+        result = formula(*(_Traced(ops, i) for i in range(n_inputs)))
+        if not isinstance(result, _Traced) or result.slot >= 0:
+            raise TypeError("a traced formula must compute something from its inputs")
+        self.ops = [(fn, tuple(o.slot if isinstance(o, _Traced) else float(o) for o in operands))
+                    for fn, operands in ops]
+        last_use = {}
+        for i, (_, operands) in enumerate(self.ops):
+            for o in operands:
+                if isinstance(o, int) and o < 0:
+                    last_use[o] = i
+        free: list[int] = []
+        self.register: dict[int, int] = {}   # result slot -> scratch buffer index
+        self.n_buffers = 0
+        for i, (_, operands) in enumerate(self.ops):
+            dead = [self.register[o] for o in operands if isinstance(o, int) and o < 0 and last_use[o] == i]
+            free.extend(b for b in dead if b not in free)
+            if free:
+                self.register[-(i + 1)] = free.pop(0)
+            else:
+                self.register[-(i + 1)] = self.n_buffers
+                self.n_buffers += 1
+
+    def bind(self, inputs: list[Any], out: np.ndarray, scratch: list[np.ndarray]) -> list[tuple[Any, tuple, Any]]:
+        """The calls with every operand resolved (inputs: arrays or floats; the last call writes ``out``)."""
+        last = len(self.ops) - 1
+        return [(fn, tuple(o if isinstance(o, float) else (inputs[o] if o >= 0 else scratch[self.register[o]])
+                           for o in operands), out if i == last else scratch[self.register[-(i + 1)]])
+                for i, (fn, operands) in enumerate(self.ops)]
+
+
+# ----------------------------------------------------------------------------------------- kernels of x
+def e_sin2_of_x(x: Any) -> Any:
+    """E sin²(ω0 w) at x = ω0·b (float or float64 array, no validation).
+
+    >>> round(e_sin2_of_x(1.0), 15)
+    0.4
+    """
+    return _e_sin2_h(_h(x))
+
+
+def e_abs_sin_of_x(x: Any) -> Any:
+    """E|sin(ω0 w)| = γ* at x = ω0·b (float or float64 array, no validation).
+
+    >>> f"{e_abs_sin_of_x(1.0):.15f}"
+    '0.545165705363684'
+    """
+    return _e_abs_sin_h(_h(x))
+
+
+def e_abs_sin3_of_x(x: Any) -> Any:
+    """E|sin|³ = 6x³ coth(π/(2x))/((1+x²)(1+9x²)) = E|sin|·6/(9 + 1/x²) (symbolic.py); for Monte Carlo variances.
+
+    >>> f"{e_abs_sin3_of_x(1.0):.12f}"
+    '0.327099423218'
+    """
+    h = _h(x)
+    return _e_abs_sin_h(h) * 6.0 / (9.0 + _inv_x2(h))
+
+
+def e_sin4_of_x(x: Any) -> Any:
+    """E sin⁴ = 24x⁴/((1+4x²)(1+16x²)) = 24/((4 + 1/x²)(16 + 1/x²)) (symbolic.py); for Monte Carlo variances.
+
+    >>> round(e_sin4_of_x(1.0), 15)
+    0.282352941176471
+    """
+    r = _inv_x2(_h(x))
+    return 24.0 / ((4.0 + r) * (16.0 + r))
+
+
+def qe_min_of_x(x: Any) -> Any:
+    """QE_min = E sin² − (E|sin|)² at x = ω0·b (float or float64 array, no validation).
+
+    >>> f"{qe_min_of_x(1.0):.15f}"
+    '0.102794353695317'
+    """
+    return qe_from_moments(e_sin2_of_x(x), e_abs_sin_of_x(x), None)
+
+
+def d_e_sin2_dx(x: Any) -> Any:
+    """d/dx E sin² = 4x/(1+4x²)² (symbolic.py, derivative step).
+
+    >>> round(d_e_sin2_dx(0.5), 15)
+    0.5
+    """
+    return 4.0 * x / (1.0 + 4.0 * x * x) ** 2
 
 
 def _sinh_minus_identity(t: np.ndarray) -> np.ndarray:
-    """sinh(t) − t without cancellation: Taylor series t³/3! + t⁵/5! + … below t = 1, direct above."""
-    t = np.asarray(t, dtype=np.float64)
+    """sinh(t) − t without cancellation: the series t³/3! + t⁵/5! + … (truncation < 1e-18 for t ≤ 2)."""
     t2 = t * t
-    # Horner on the series up to t^19 (truncation < 1e-18 relative for t ≤ 1).
-    series = t * t2 / 6.0
-    term, acc = t * t2 / 6.0, np.zeros_like(t)
-    for k in range(4, 20, 2):
+    term = t * t2 / 6.0
+    total = term
+    for k in range(4, 24, 2):
         term = term * t2 / (k * (k + 1))
-        acc = acc + term
-    series = series + acc
-    with np.errstate(over="ignore"):
-        direct = np.sinh(t) - t
-    return np.where(t < 1.0, series, direct)
+        total = total + term
+    return total
 
 
-def _d_e_abs_sin_dx(x: np.ndarray) -> np.ndarray:
-    r"""d/dx E|sin| (symbolic.py derives it), in two cancellation-free forms.
+def d_e_abs_sin_dx(x: Any) -> Any:
+    r"""d/dx E|sin| (symbolic.py derives it), differentiated in h = π/(2x), written without overflow.
 
-    x < 1: c(1−x²)/(1+x²)² + (π/(2x²)) csch²(π/(2x)) · x/(1+x²), c = coth(π/(2x)), csch²(u/2) = 4(1+m)/m²,
-    m = expm1(−π/x). x ≥ 1, with y = 1/x and z = πy/2: E|sin| = g(y)/(1+y²), g = y coth z, and
-    d/dx = −y² [g'(y)/(1+y²) − 2y g/(1+y²)²] with g'(y) = (sinh 2z − 2z)/(2 sinh² z): the O(1/x) terms of the
-    first form cancel analytically here, leaving the O(1/x³) result to full precision.
+    With T = tanh h, D = h² + π²/4, a = h²/D = 1/(1 + π²/(4h²)) and q = T − h sech²h
+    = (sinh 2h − 2h)/(2 cosh²h) (series below h = 1, so the small-h cancellation is analytic):
+    :math:`dE|\sin|/dx = -a\,(q - 2aT)/T^2`. Every factor stays finite for 0 < h < ∞ (x from ~1e-308 up).
+
+    >>> f"{d_e_abs_sin_dx(0.5):.12f}"
+    '0.500639995187'
     """
-    x = np.asarray(x, dtype=np.float64)
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        xs = np.minimum(x, 1.0)  # small-x branch evaluated where it is used
-        m = np.expm1(-math.pi / xs)
-        c = (2.0 + m) / (-m)
-        csch2 = 4.0 * (1.0 + m) / (m * m)
-        k = _inv_x_plus_inv(xs)
-        small = c * (1.0 - xs * xs) / (1.0 + xs * xs) ** 2 + 0.5 * math.pi / (xs * xs) * csch2 * k
-        small = np.where(np.isfinite(small), small, 0.0)  # x → 0: csch² underflows, the limit is 1
-
-        y = 1.0 / np.maximum(x, 1.0)
-        z = 0.5 * math.pi * y
-        sh = np.sinh(z)
-        g = y * np.cosh(z) / sh
-        dg = _sinh_minus_identity(2.0 * z) / (2.0 * sh * sh)
-        opy = 1.0 + y * y
-        large = -y * y * (dg / opy - 2.0 * y * g / (opy * opy))
-    return np.where(x < 1.0, small, large)
-
-
-def _qe_from_moments(e_sin2: Any, e_abs_sin: Any, gamma: Any | None) -> np.ndarray:
-    """QE = E sin² − 2γ E|sin| + γ², computed as (γ − γ*)² + QE_min, a sum of non-negative terms.
-
-    The single definition of QE given the two moments: the closed form, every prior, the empirical
-    estimate and the torch training metric all call this.
-    """
-    e_sin2 = np.asarray(e_sin2, dtype=np.float64)
-    e_abs_sin = np.asarray(e_abs_sin, dtype=np.float64)
-    qe_min = np.maximum(e_sin2 - e_abs_sin * e_abs_sin, 0.0)
-    if gamma is None:
-        return qe_min
-    d = np.asarray(gamma, dtype=np.float64) - e_abs_sin
-    return d * d + qe_min
+    h = np.asarray(_h(np.asarray(x, dtype=np.float64)))
+    with np.errstate(over="ignore", under="ignore"):
+        t = np.tanh(h)
+        a = 1.0 / (1.0 + _QUARTER_PI_SQ / (h * h))
+        hs = np.minimum(h, 1.0)
+        cosh_sq = np.cosh(h) ** 2
+        q = np.where(h < 1.0, _sinh_minus_identity(2.0 * hs) / (2.0 * np.cosh(hs) ** 2), t - h / cosh_sq)
+        out = -a * (q - 2.0 * a * t) / (t * t)
+    return float(out) if np.ndim(x) == 0 and not isinstance(x, np.ndarray) else out
 
 
 # ---------------------------------------------------------------------------------------------------
-# Fused evaluation engine for the public functions: cache-sized chunks, in-place ufuncs, one tanh per point
+# One chunked runner for the public functions: cache-sized chunks, two threads for large arrays
 # ---------------------------------------------------------------------------------------------------
-#: Points per chunk: the 256 KiB scratch buffers stay in L2 while every step of the formula runs over them.
+#: Points per chunk: the temporaries of one formula (256 KiB each) stay in L2 while it runs.
 _CHUNK = 32768
 #: Arrays at least this large are split over up to _THREADS worker threads (numpy releases the GIL in ufuncs).
 _PARALLEL_MIN = 1 << 20
 _THREADS = max(1, min(2, os.cpu_count() or 1))
-_HALF_PI = 0.5 * math.pi
-_PI2 = math.pi * math.pi
-_WHATS = ("e_sin2", "e_abs_sin", "qe_min", "qe", "official_l1")
+
+#: what -> formula of (h, γ); each is a composition of the two closed forms above and qe_from_moments.
+_FORMULAS: dict[str, Callable[[Any, Any], Any]] = {
+    "e_sin2": lambda h, g: _e_sin2_h(h),
+    "e_abs_sin": lambda h, g: _e_abs_sin_h(h),
+    "official_l1": lambda h, g: 1.0 - _e_abs_sin_h(h),
+    "qe_min": lambda h, g: qe_from_moments(_e_sin2_h(h), _e_abs_sin_h(h), None),
+    "qe": lambda h, g: qe_from_moments(_e_sin2_h(h), _e_abs_sin_h(h), g),
+}
+#: The same formulas recorded once as in-place ufunc programs for the chunked runner.
+_PROGRAMS = {what: _Program(formula, 2) for what, formula in _FORMULAS.items()}
 
 
-def _chunk(what: str, w: Any, b: Any, g: Any, out: np.ndarray, h: np.ndarray, t: np.ndarray,
-           d: np.ndarray) -> bool:
-    r"""Evaluate ``what`` on one chunk into ``out``; scratch ``h, t, d`` have ``out``'s length.
+def _valid_h(w: Any, b: Any, h: np.ndarray) -> bool:
+    """h = π/(2ω0·b) into ``h``; False when an input is out of range (the caller then raises a precise error).
 
-    With :math:`h = \pi/(2x)`, :math:`T = \tanh h`, :math:`D = h^2 + \pi^2/4` (x = ω0 b):
-
-    * :math:`E|\sin| = x\coth(\pi/(2x))/(1+x^2) = (\pi/2)\,h/(T D)` (symbolic.py),
-    * :math:`E\sin^2 = 2x^2/(1+4x^2) = (\pi^2/2)/(h^2 + \pi^2)`,
-    * QE = E sin² − 2γ E|sin| + γ² (the expansion of :func:`_qe_from_moments`; its terms exceed QE by at most
-      ~9×, so the fused sum keeps ~1e-15 relative accuracy), QE_min = E sin² − (E|sin|)², L1 = 1 − E|sin|.
-
-    tanh is accurate to a few ulp for all h > 0, so there is no cancellation at either end: h → ∞ (x → 0)
-    gives T = 1, D = ∞, E|sin| = 0, E sin² = 0; h → 0 (x → ∞) gives T ≈ h, E|sin| → 2/π, E sin² → 1/2.
-    Returns False when an input is out of range (the caller then raises a precise error).
+    Two or three reductions on cached data: if ω0 > 0 and x = ω0·b > 0 then b > 0, and h in (0, ∞) catches
+    NaN, ±inf, x ≤ 0 and x so small (< ~1e-308) that h overflows.
     """
-    # Validation costs three reductions on cached data: the sign of one factor (if w > 0 and x = w·b > 0 then
-    # b > 0 too; NaN anywhere makes h NaN) and the range of h.
     if isinstance(w, np.ndarray):
         if not w.min() > 0:
             return False
     elif isinstance(b, np.ndarray) and not b.min() > 0:
         return False
-    if b is None:
-        np.divide(_HALF_PI, w, out=h)
-    elif isinstance(w, np.ndarray) or isinstance(b, np.ndarray):
-        np.multiply(w, b, out=d)
-        np.divide(_HALF_PI, d, out=h)
-    else:
-        x = w * b
-        if not 0.0 < x < math.inf:
-            return False
-        h.fill(_HALF_PI / x)
-    # h > 0 and finite: catches NaN, inf, x ≤ 0, and x so small (< ~1e-308) that π/(2x) overflows.
-    if not (h.min() > 0 and h.max() < math.inf):
-        return False
-    np.multiply(h, h, out=d)
-    if what != "e_abs_sin" and what != "official_l1":
-        np.add(d, _PI2, out=out)
-        np.divide(0.5 * _PI2, out, out=out)  # E sin²
-        if what == "e_sin2":
-            return True
-    np.tanh(h, out=t)
-    d += 0.25 * _PI2
-    t *= d
-    if what == "e_abs_sin":
-        np.divide(h, t, out=out)
-        out *= _HALF_PI
-    elif what == "official_l1":
-        np.divide(h, t, out=t)
-        np.multiply(t, -_HALF_PI, out=out)
-        out += 1.0
-    elif what == "qe_min":
-        np.divide(h, t, out=t)
-        t *= t
-        t *= -0.25 * _PI2
-        out += t
-        np.maximum(out, 0.0, out=out)
-    else:  # qe at gamma g (float or array chunk)
-        np.divide(h, t, out=t)
-        if isinstance(g, np.ndarray):
-            t *= g
-            t *= -math.pi
-            out += t
-            np.multiply(g, g, out=d)
-            out += d
-        else:
-            t *= -math.pi * g
-            out += t
-            out += g * g
-    return True
+    np.multiply(w, b, out=h)
+    np.divide(_HALF_PI, h, out=h)
+    return bool(h.min() > 0 and h.max() < math.inf)
 
 
-def _run_flat(what: str, args: list[Any], n: int) -> tuple[np.ndarray, bool]:
-    """Evaluate over flat length-``n`` operands (arrays of length n or floats); threads for large n."""
+def _run_chunks(what: str, args: list[Any], n: int) -> tuple[np.ndarray, bool]:
+    """Evaluate ``what`` over flat length-``n`` operands (arrays of length n or floats) chunk by chunk, with the
+    formula's recorded program and one set of scratch buffers per thread; two threads for large n."""
     out = np.empty(n, dtype=np.float64)
+    program = _PROGRAMS[what]
+    omega0, b, gamma = args
 
     def block(lo: int, hi: int) -> bool:
+        size = 0
+        calls: list[tuple[Any, tuple, Any]] = []
         with np.errstate(all="ignore"):  # out-of-range inputs are detected and reported by the caller
-            return _block(lo, hi)
-
-    def _block(lo: int, hi: int) -> bool:
-        size = min(_CHUNK, hi - lo)
-        h, t, d = np.empty(size), np.empty(size), np.empty(size)
-        for s in range(lo, hi, _CHUNK):
-            e = min(s + _CHUNK, hi)
-            k = e - s
-            if k != size:
-                h, t, d, size = h[:k], t[:k], d[:k], k
-            part = [a[s:e] if isinstance(a, np.ndarray) else a for a in args]
-            if not _chunk(what, part[0], part[1], part[2], out[s:e], h, t, d):
-                return False
+            for s in range(lo, hi, _CHUNK):
+                e = min(s + _CHUNK, hi)
+                dst = out[s:e]
+                if e - s != size or isinstance(gamma, np.ndarray):
+                    if e - s != size:
+                        size = e - s
+                        scratch = [np.empty(size) for _ in range(program.n_buffers + 1)]  # the last holds h
+                    g = gamma[s:e] if isinstance(gamma, np.ndarray) else gamma
+                    calls = program.bind([scratch[-1], g], dst, scratch)
+                else:
+                    fn, operands, _ = calls[-1]
+                    calls[-1] = (fn, operands, dst)
+                part = [v[s:e] if isinstance(v, np.ndarray) else v for v in (omega0, b)]
+                if not _valid_h(part[0], part[1], scratch[-1]):
+                    return False
+                for fn, operands, target in calls:
+                    fn(*operands, out=target)
         return True
 
     if n >= _PARALLEL_MIN and _THREADS > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
         edges = [n * i // _THREADS // _CHUNK * _CHUNK for i in range(_THREADS)] + [n]
         with ThreadPoolExecutor(_THREADS) as pool:
             ok = all(pool.map(lambda i: block(edges[i], edges[i + 1]), range(_THREADS)))
@@ -273,80 +363,62 @@ def _run_flat(what: str, args: list[Any], n: int) -> tuple[np.ndarray, bool]:
     return out, ok
 
 
-def _scalar(what: str, x: float, g: float | None) -> float:
-    """The formulas of :func:`_chunk` for one point with the math module (≈1 µs instead of ~15 ufunc calls)."""
-    h = _HALF_PI / x
-    hh = h * h
-    if what == "e_sin2":
-        return 0.5 * _PI2 / (hh + _PI2)
-    e1 = _HALF_PI * h / (math.tanh(h) * (hh + 0.25 * _PI2))
-    if what == "e_abs_sin":
-        return e1
-    if what == "official_l1":
-        return 1.0 - e1
-    e2 = 0.5 * _PI2 / (hh + _PI2)
-    if what == "qe_min":
-        return max(e2 - e1 * e1, 0.0)
-    assert g is not None
-    return e2 - 2.0 * g * e1 + g * g
+def _scalar_point(omega0: Any, b: Any, gamma: Any, what: str) -> tuple[float, float, float | None] | None:
+    """(ω0, b, γ) as floats when all three are plain in-range scalars (the fast path), else None."""
+    if np.ndim(omega0) or np.ndim(b) or np.ndim(gamma) or isinstance(omega0, str) or isinstance(b, str):
+        return None
+    try:
+        w, bb = float(omega0), float(b)
+        g = float(gamma) if what == "qe" else None
+    except (TypeError, ValueError):
+        return None
+    x = w * bb
+    if not (0.0 < w < math.inf and 0.0 < bb < math.inf and 0.0 < x < math.inf and _HALF_PI / x < math.inf):
+        return None
+    if g is not None and not 0.0 <= g < math.inf:
+        return None
+    return w, bb, g
+
+
+def _operand(name: str, value: Any) -> np.ndarray:
+    if isinstance(value, np.ndarray) and value.dtype == np.float64:
+        return value
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        positive(name, value)  # raises the standard message naming the argument
+        raise
 
 
 def _evaluate(what: str, omega0: Any, b: Any, gamma: Any = None) -> float | np.ndarray:
-    """Validate, broadcast and evaluate ``what`` ∈ _WHATS at (ω0, b[, γ]); float for scalar inputs."""
-    if np.ndim(omega0) == 0 and np.ndim(b) == 0 and np.ndim(gamma) == 0 and not isinstance(omega0, str) \
-            and not isinstance(b, str):
-        try:
-            w, bb = float(omega0), float(b)
-            g = None if what != "qe" else float(gamma)
-        except (TypeError, ValueError):
-            w = bb = math.nan
-            g = None
-        x = w * bb
-        if (0.0 < w < math.inf and 0.0 < bb < math.inf and 0.0 < x < math.inf and _HALF_PI / x < math.inf
-                and (what != "qe" or (g is not None and 0.0 <= g < math.inf))):
-            return _scalar(what, x, g)
-    ops = []
-    for name, value in (("omega0", omega0), ("b", b)):
-        try:
-            ops.append(value if isinstance(value, np.ndarray) and value.dtype == np.float64
-                       else np.asarray(value, dtype=np.float64))
-        except (TypeError, ValueError):
-            V.positive(name, value)  # raises the standard message naming the argument
-            raise
+    """Validate, broadcast and evaluate ``what`` (a key of _FORMULAS) at (ω0, b[, γ]); float for scalars."""
+    point = _scalar_point(omega0, b, gamma, what)
+    if point is not None:
+        return float(_FORMULAS[what](_HALF_PI / (point[0] * point[1]), point[2]))
+    ops = [_operand("omega0", omega0), _operand("b", b)]
     if what == "qe":
-        ops.append(V.nonnegative("gamma", gamma))
+        ops.append(nonnegative("gamma", gamma))
     shape = np.broadcast_shapes(*(o.shape for o in ops))
     n = int(np.prod(shape))
-    args: list[Any] = []
-    for o in ops:
-        if o.size == 1:
-            args.append(float(o.reshape(())))
-        elif o.shape == shape:
-            args.append(o.reshape(-1))  # a view when contiguous
-        else:
-            args.append(np.broadcast_to(o, shape).reshape(-1))
+    args: list[Any] = [float(o.reshape(())) if o.size == 1 else np.broadcast_to(o, shape).reshape(-1) for o in ops]
     if what != "qe":
         args.append(None)
     for name, val in (("omega0", args[0]), ("b", args[1])):
-        if isinstance(val, float) and not (0 < val < math.inf):
-            V.positive(name, val)  # raises with the standard message
-    if n == 0:
-        out, ok = np.empty(0), True
-    else:
-        out, ok = _run_flat(what, args, n)
+        if isinstance(val, float) and not 0 < val < math.inf:
+            positive(name, val)  # raises with the standard message
+    out, ok = _run_chunks(what, args, n) if n else (np.empty(0), True)
     if not ok:
-        V.positive("omega0", omega0)
-        V.positive("b", b)
-        raise ValueError("omega0*b must lie between about 1e-308 and 1e308 (float64 range); "
-                         "rescale omega0 or b")
-    return V.scalar_or_array(out.reshape(shape), *([omega0, b] + ([gamma] if what == "qe" else [])))
+        positive("omega0", omega0)
+        positive("b", b)
+        raise ValueError("omega0*b must lie between about 1e-308 and 1e308 (float64 range); rescale omega0 or b")
+    return scalar_or_array(out.reshape(shape), *([omega0, b] + ([gamma] if what == "qe" else [])))
 
 
 # ---------------------------------------------------------------------------------------------------
 # Public API
 # ---------------------------------------------------------------------------------------------------
 def _x(omega0: Any, b: Any) -> np.ndarray:
-    return V.positive("omega0", omega0) * V.positive("b", b)
+    return positive("omega0", omega0) * positive("b", b)
 
 
 def expected_sin2(omega0: Any, b: Any) -> float | np.ndarray:
@@ -393,9 +465,10 @@ def qe(omega0: Any, b: Any = None, gamma: Any = None, *, prior: Any = None) -> f
     r"""Quantisation error :math:`E[(\sin(\omega_0 w) - \gamma\,\mathrm{sign}(\sin(\omega_0 w)))^2]`.
 
     The paper's closed form (BiPer, CVPR 2024, the QE equation; proved equal in :mod:`biper_analysis.symbolic`)
-    when ``prior`` is None and w ~ Laplace(0, b). With ``prior`` (any object of :mod:`biper_analysis.priors`),
-    the same quantity under that weight law; then ``b`` must be omitted. ``gamma=None`` uses the optimal γ*,
-    i.e. returns QE_min. Broadcasts over ``omega0``, ``b`` and ``gamma``.
+    when ``prior`` is None and w ~ Laplace(0, b). With ``prior`` (any law of :mod:`biper_analysis.priors` or
+    :mod:`biper_analysis.laws`), the same quantity under that weight law; then ``b`` must be omitted. A law
+    fitted at one ω0 evaluated at another gives a warning. ``gamma=None`` uses the optimal γ*, i.e. returns
+    QE_min. Broadcasts over ``omega0``, ``b`` and ``gamma``.
 
     >>> f"{qe(20.0, 0.05, 0.6):.15f}"
     '0.105801153563579'
@@ -403,19 +476,38 @@ def qe(omega0: Any, b: Any = None, gamma: Any = None, *, prior: Any = None) -> f
     '0.102794353695317'
     """
     if prior is not None:
-        gamma_arr = None if gamma is None else V.nonnegative("gamma", gamma)
         if b is not None:
             raise ValueError("pass either b (the Laplace scale) or prior=..., not both; "
                              "use prior=ba.priors.Laplace(b) to be explicit")
-        omega = V.positive("omega0", omega0)
-        out = _qe_from_moments(prior.expected_sin2(omega), prior.expected_abs_sin(omega), gamma_arr)
-        return V.scalar_or_array(out, omega0, *([] if gamma is None else [gamma]))
+        return qe_under_prior(omega0, prior, gamma)
     if b is None:
         raise ValueError("b (the Laplace scale, mean |w|) is required when no prior is given; "
                          "e.g. qe(20.0, 0.05) or qe(20.0, prior=ba.priors.Gaussian(0.05))")
     if gamma is None:
         return _evaluate("qe_min", omega0, b)
     return _evaluate("qe", omega0, b, gamma)  # validates gamma too
+
+
+def qe_under_prior(omega0: Any, prior: Any, gamma: Any = None) -> float | np.ndarray:
+    """QE under any weight law: :func:`qe_from_moments` of the law's E sin² and E|sin| at ω0.
+
+    Warns (``UserWarning``) when the law was fitted at another ω0 (its ``omega0`` attribute): a penalised or
+    comb law describes weights trained at that frequency.
+
+    >>> from biper_analysis.priors import Laplace
+    >>> qe_under_prior(20.0, Laplace(0.05)) == qe(20.0, 0.05)
+    True
+    """
+    gamma_arr = None if gamma is None else nonnegative("gamma", gamma)
+    omega = positive("omega0", omega0)
+    fitted_at = getattr(prior, "omega0", None)
+    if fitted_at is not None and np.any(~np.isclose(omega, fitted_at, rtol=1e-9)):
+        import warnings
+
+        warnings.warn(f"{prior!r} was fitted at omega0 = {fitted_at:g}; its QE at other ω0 describes weights "
+                      "trained at that frequency, not at the new one", UserWarning, stacklevel=3)
+    out = qe_from_moments(prior.expected_sin2(omega), prior.expected_abs_sin(omega), gamma_arr)
+    return scalar_or_array(np.asarray(out), omega0, *([] if gamma is None else [gamma]))
 
 
 def qe_printed_form_naive(omega0: Any, b: Any, gamma: Any) -> float | np.ndarray:
@@ -427,12 +519,10 @@ def qe_printed_form_naive(omega0: Any, b: Any, gamma: Any) -> float | np.ndarray
     >>> import math; math.isnan(qe_printed_form_naive(1.0, 0.001, 0.5))
     True
     """
-    from biper_analysis.paper import printed_qe_numpy
-
     x = _x(omega0, b)
     with np.errstate(over="ignore", invalid="ignore"):
         out = printed_qe_numpy(x, np.asarray(gamma, dtype=np.float64))
-    return V.scalar_or_array(out, omega0, b, gamma)
+    return scalar_or_array(out, omega0, b, gamma)
 
 
 def dqe_domega0(omega0: Any, b: Any, gamma: Any = None) -> float | np.ndarray:
@@ -443,12 +533,11 @@ def dqe_domega0(omega0: Any, b: Any, gamma: Any = None) -> float | np.ndarray:
     >>> f"{dqe_domega0(20.0, 0.05, 1.0):.12f}"
     '-0.006830091164'
     """
-    omega = V.positive("omega0", omega0)
-    bb = V.positive("b", b)
-    x = omega * bb
-    g = _e_abs_sin(x) if gamma is None else V.nonnegative("gamma", gamma)
-    out = bb * (_d_e_sin2_dx(x) - 2.0 * g * _d_e_abs_sin_dx(x))
-    return V.scalar_or_array(out, omega0, b, *([] if gamma is None else [gamma]))
+    bb = positive("b", b)
+    x = positive("omega0", omega0) * bb
+    g = e_abs_sin_of_x(x) if gamma is None else nonnegative("gamma", gamma)
+    out = bb * (d_e_sin2_dx(x) - 2.0 * g * d_e_abs_sin_dx(x))
+    return scalar_or_array(out, omega0, b, *([] if gamma is None else [gamma]))
 
 
 def qe_min_peak(xtol: float = 1e-15) -> tuple[float, float]:
@@ -460,30 +549,27 @@ def qe_min_peak(xtol: float = 1e-15) -> tuple[float, float]:
     >>> f"{x:.7f} {q:.7f}"
     '0.9548825 0.1028346'
     """
-    from scipy.optimize import brentq
-
     def slope(x: float) -> float:
-        xa = np.array(x)
-        return float(_d_e_sin2_dx(xa) - 2.0 * _e_abs_sin(xa) * _d_e_abs_sin_dx(xa))
+        return float(d_e_sin2_dx(x) - 2.0 * e_abs_sin_of_x(x) * d_e_abs_sin_dx(x))
 
     x_peak = brentq(slope, 0.5, 2.0, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=200)
-    return float(x_peak), float(_qe_min(np.array(x_peak)))
+    return float(x_peak), float(qe_min_of_x(float(x_peak)))
 
 
 def qe_sign(b: Any, gamma: Any = None) -> float | np.ndarray:
     r"""Sign-binariser baseline :math:`E[(w - \gamma\,\mathrm{sign}\,w)^2] = 2b^2 - 2\gamma b + \gamma^2`.
 
-    For w ~ Laplace(0, b); the optimal scale is γ* = E|w| = b, giving QE = b² (units of w²; compare with
-    BiPer through :func:`normalised_qe_sign`). Computed as (γ − b)² + b².
+    For w ~ Laplace(0, b): E w² = 2b² and E|w| = b, so this is :func:`qe_from_moments` of those two moments;
+    the optimal scale is γ* = b, giving QE = b² (units of w²; compare with BiPer through
+    :func:`normalised_qe_sign`).
 
     >>> qe_sign(0.5, 0.25)
     0.3125
     """
-    bb = V.positive("b", b)
-    if gamma is None:
-        return V.scalar_or_array(bb * bb, b)
-    g = V.nonnegative("gamma", gamma)
-    return V.scalar_or_array((g - bb) ** 2 + bb * bb, b, gamma)
+    bb = positive("b", b)
+    g = None if gamma is None else nonnegative("gamma", gamma)
+    out = qe_from_moments(2.0 * bb * bb, bb, g)
+    return scalar_or_array(np.asarray(out), b, *([] if gamma is None else [gamma]))
 
 
 def normalised_qe_sign(b: Any, gamma: Any = None) -> float | np.ndarray:
@@ -492,42 +578,77 @@ def normalised_qe_sign(b: Any, gamma: Any = None) -> float | np.ndarray:
     >>> normalised_qe_sign(0.3)
     0.5
     """
-    bb = V.positive("b", b)
-    return V.scalar_or_array(np.asarray(qe_sign(bb, gamma)) / (2.0 * bb * bb), b, *([] if gamma is None else [gamma]))
+    bb = positive("b", b)
+    out = np.asarray(qe_sign(bb, gamma)) / (2.0 * bb * bb)
+    return scalar_or_array(out, b, *([] if gamma is None else [gamma]))
 
 
 def normalised_qe(omega0: Any, b: Any, gamma: Any = None) -> float | np.ndarray:
-    """BiPer QE / E[sin²(ω0 w)] (the latent's second moment): comparable with :func:`normalised_qe_sign`.
+    r"""BiPer QE / E[sin²(ω0 w)] (the latent's second moment): comparable with :func:`normalised_qe_sign`.
+
+    From the two closed forms in h: (E|sin|)²/E sin² = u·(u/D)·(1 + 3π²/(4D))/2 with u = h/tanh h,
+    D = h² + π²/4 — each factor finite for every h > 0 (u/D is written 1/(tanh h·(h + π²/(4h))) above h = 1),
+    tending to 1/2 as x → 0 and 8/π² as x → ∞ — and QE/E sin² = 1 − that ratio + (γ − γ*)²/E sin².
 
     >>> f"{normalised_qe(20.0, 0.05):.12f}"
     '0.256985884238'
     """
-    x = _x(omega0, b)
-    g = None if gamma is None else V.nonnegative("gamma", gamma)
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        # (E|sin|)²/E sin² = coth²(π/2x)(1+4x²)/(2(1+x²)²), written per side of x = 1 so nothing overflows:
-        # it tends to 1/2 as x → 0 and to 8/π² as x → ∞; QE_min/E sin² = 1 − that ratio (a ratio of variances).
-        c = _coth_half(math.pi / x)
-        xs, xl = np.minimum(x, 1.0), np.maximum(x, 1.0)
-        ratio_small = c * c * (1.0 + 4.0 * xs * xs) / (2.0 * (1.0 + xs * xs) ** 2)
-        cl = c / xl
-        ratio_large = cl * cl * (4.0 + 1.0 / (xl * xl)) / (2.0 * (1.0 + 1.0 / (xl * xl)) ** 2)
-        ratio = np.where(x < 1.0, ratio_small, ratio_large)
+    h = _h(_x(omega0, b))
+    g = None if gamma is None else nonnegative("gamma", gamma)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore", under="ignore"):
+        t = np.tanh(h)
+        d = h * h + _QUARTER_PI_SQ
+        u_over_d = np.where(h < 1.0, h / t / d, 1.0 / (t * (h + _QUARTER_PI_SQ / h)))
+        ratio = (h / t) * u_over_d * (1.0 + 3.0 * _QUARTER_PI_SQ / d) / 2.0
         out = np.maximum(1.0 - ratio, 0.0)
         if g is not None:
-            e2, e1 = _e_sin2(x), _e_abs_sin(x)
+            e2, e1 = _e_sin2_h(h), _e_abs_sin_h(h)
             # (γ − γ*)²/E sin²; where E sin² underflows (x ≲ 1e-154): γ* ≪ γ gives +inf, γ = 0 gives the ratio
-            extra = np.where(e2 > 0, (g - e1) ** 2 / e2, np.where(g == 0, ratio, np.inf))
-            out = out + extra
-    return V.scalar_or_array(out, omega0, b, *([] if gamma is None else [gamma]))
+            out = out + np.where(e2 > 0, (g - e1) ** 2 / e2, np.where(g == 0, ratio, np.inf))
+    return scalar_or_array(out, omega0, b, *([] if gamma is None else [gamma]))
 
 
 def official_l1(omega0: Any, b: Any) -> float | np.ndarray:
     r"""The official BiPer script's per-layer "QE": E|sin(ω0 w) − sign(sin(ω0 w))| = 1 − E|sin| (γ = 1, L1).
 
-    Note the official script *sums* this over layers (see :mod:`biper_analysis.conventions`).
+    The official ``cifar10/vis_get_QE.py`` *sums* this over layers (see :mod:`biper_analysis.conventions`).
 
     >>> f"{official_l1(20.0, 0.05):.15f}"
     '0.454834294636316'
     """
     return _evaluate("official_l1", omega0, b)
+
+
+#: Half-width of the "near a zero of sin" window, in phase units (π/8: a uniform phase puts 1/4 there).
+NEAR_ZERO_HALF_WIDTH = math.pi / 8
+
+
+def laplace_phase_probs(x: float, edges: Any) -> np.ndarray:
+    r"""Probability of each phase bin [e_k, e_{k+1}) ⊂ [0, π) of ω0·w mod π under Laplace(0, b), x = ω0·b.
+
+    For w > 0, y = ω0 w ~ Exp(mean x), and y mod π has density g(θ) = e^{−θ/x} / (x (1 − e^{−π/x})); negative
+    weights contribute g(π − θ). Each half carries probability ½. Written with expm1 so small and large x are
+    both stable.
+
+    >>> p = laplace_phase_probs(1.0, np.linspace(0, np.pi, 5))
+    >>> f"{p.sum():.12f}"
+    '1.000000000000'
+    """
+    edges = np.asarray(edges, dtype=np.float64)
+    lo, hi = edges[:-1], edges[1:]
+    denom = -math.expm1(-math.pi / x)
+
+    def mass(a: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return np.exp(-a / x) * -np.expm1(-(c - a) / x) / denom
+
+    return 0.5 * (mass(lo, hi) + mass(math.pi - hi, math.pi - lo))
+
+
+def laplace_near_zero_frac(x: float, half_width: float = NEAR_ZERO_HALF_WIDTH) -> float:
+    """Fraction of Laplace(0, b) weights whose phase lies within ``half_width`` of a zero of sin (x = ω0·b).
+
+    >>> f"{laplace_near_zero_frac(1e6):.6f}"    # phase nearly uniform: 2·(π/8)/π
+    '0.250000'
+    """
+    p = laplace_phase_probs(x, np.array([0.0, half_width, math.pi - half_width, math.pi]))
+    return float(p[0] + p[2])

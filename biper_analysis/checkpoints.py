@@ -1,14 +1,20 @@
-r"""Read checkpoints safely, in any of the formats users bring, and say which tensors are binarised weights.
+r"""The one checkpoint reader: any format users bring, read safely; which tensors are binarised weights.
 
-Formats (BIPER.md, "The official code and checkpoints"; team brief, "Our checkpoint format"):
+fit-b, eval, the figures, the notebooks and a resumed training run all read files through this module.
 
-* **official BiPer** ``model_best.pth.tar`` / ``checkpoint.pth.tar``: a dict with ``epoch, model, state_dict,
-  best_prec1, optimizer, lr_scheduler``; keys may carry DataParallel's ``module.`` prefix; ω0 is *not* inside but
-  in the ``config.txt`` beside it (a timestamp line, then ``key:  value`` lines, ω0 under ``freq``).
-* **ours** (biper_analysis.training): the same dict plus ``omega0``, ``binarized_layers``, ``stage``,
-  ``binarizer``, ...; a run directory ``RUN/stage{1,2}/`` is resolved to ``RUN/stage2/model_best.pth.tar``,
-  falling back to the highest stage present.
+Formats:
+
+* **official BiPer** ``model_best.pth.tar`` / ``checkpoint.pth.tar`` (written by the official repository's
+  ``cifar10/main.py``): a dict with ``epoch, model, state_dict, best_prec1, optimizer, lr_scheduler``; keys may
+  carry DataParallel's ``module.`` prefix; ω0 is *not* inside but in the ``config.txt`` beside it (a timestamp
+  line, then ``key:  value`` lines, ω0 under ``freq``).
+* **ours** (:mod:`biper_analysis.training`): the same dict plus ``omega0``, ``binarized_layers``, ``stage``,
+  ``binarizer``, ``config``, ``provenance``.
 * a plain ``state_dict`` (.pt/.pth), or a ``.safetensors`` file.
+
+Which file of a run folder is read (:func:`resolve_checkpoint_path`, the one rule): the highest
+``stageN/model_best.pth.tar``, else that stage's ``checkpoint.pth.tar``; a folder without stages gives its own
+``model_best.pth.tar`` / ``checkpoint.pth.tar``. Never an initial-weights file (``init.pth.tar``).
 
 Safety: torch files are read with ``torch.load(..., map_location="cpu", weights_only=True)`` (memory-mapped when
 the file is a zip archive, so the optimizer state is never read); a file that needs arbitrary pickled objects
@@ -26,21 +32,31 @@ import re
 import struct
 import warnings
 import zipfile
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
+from biper_analysis.errors import UsageError
+
+__all__ = ["CHECKPOINT_NAMES", "RUN_FOLDER_RULE", "OMEGA0_KEYS", "CheckpointError", "UnsafeCheckpointError",
+           "Checkpoint", "parse_config_txt", "read_config_txt", "omega0_from_config", "resolve_checkpoint_path",
+           "read_torch_file", "select_layers", "load_checkpoint", "describe"]
+
 #: File names looked for inside a stage directory (or an official save directory), in order of preference.
 CHECKPOINT_NAMES = ("model_best.pth.tar", "checkpoint.pth.tar")
+#: The rule of resolve_checkpoint_path, for --help texts.
+RUN_FOLDER_RULE = ("a run folder is read at its highest stageN/model_best.pth.tar, else that stage's "
+                   "checkpoint.pth.tar (never init.pth.tar)")
 #: config.txt keys that hold ω0 (the official scripts call it ``freq``).
 OMEGA0_KEYS = ("freq", "omega0", "omega_0", "w0")
 _STATE_KEYS = ("state_dict", "model_state_dict", "model", "net", "weights")
 _PREFIXES = ("module.", "_orig_mod.")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UsageError):
     """A checkpoint cannot be used; the message names the file, what is wrong and how to fix it."""
 
 
@@ -60,7 +76,18 @@ class Checkpoint:
     layers: list[str]                # binarised weight names, in state-dict order (prefixes stripped)
     selection: str                   # how the layers were chosen
     metadata: dict[str, Any] = field(default_factory=dict)
+    config_txt: dict[str, str] = field(default_factory=dict)   # the official-style config.txt beside the file
     _tensors: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def stored_accuracy(self) -> float | None:
+        """The top-1 accuracy (%) the file says it reached (``best_prec1``), if it says."""
+        value = self.metadata.get("best_prec1")
+        return float(value) if isinstance(value, (int, float)) else None
+
+    def state_dict(self) -> dict[str, Any]:
+        """Every tensor by name (``module.`` / ``_orig_mod.`` prefixes removed), as stored (torch or numpy)."""
+        return dict(self._tensors)
 
     def array(self, name: str) -> np.ndarray:
         """The weights of one layer as a numpy array (float32 / float64 as stored; half widened to float32)."""
@@ -92,21 +119,27 @@ def parse_config_txt(text: str) -> dict[str, str]:
     return out
 
 
+def read_config_txt(path: str | Path) -> dict[str, str]:
+    """The ``key: value`` lines of a config.txt; {} when there is no such file."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    try:
+        return parse_config_txt(path.read_text(errors="replace"))
+    except OSError:
+        return {}
+
+
 def omega0_from_config(config_path: Path) -> float | None:
     """ω0 from a config.txt (key ``freq``, or ``omega0``/``w0``), None when the file or key is absent."""
-    if not config_path.is_file():
-        return None
-    try:
-        config = parse_config_txt(config_path.read_text(errors="replace"))
-    except OSError:
-        return None
+    config = read_config_txt(config_path)
     for key in OMEGA0_KEYS:
         if key in config:
             try:
                 value = float(config[key])
             except ValueError:
                 raise CheckpointError(f"{config_path}: '{key}: {config[key]}' is not a number; fix the file "
-                                      "or pass --omega0")
+                                      "or pass --omega0") from None
             if not math.isfinite(value) or value <= 0:
                 raise CheckpointError(f"{config_path}: ω0 '{key}: {config[key]}' must be a finite number > 0; "
                                       "fix the file or pass --omega0")
@@ -118,10 +151,10 @@ def omega0_from_config(config_path: Path) -> float | None:
 # Locating the file
 # ---------------------------------------------------------------------------------------------------
 def resolve_checkpoint_path(path: str | Path) -> Path:
-    """The checkpoint file meant by ``path``: the file itself, or inside a run / save directory.
+    """The checkpoint file meant by ``path``: the file itself, or inside a run / save folder.
 
-    A run directory RUN resolves to RUN/stage2/model_best.pth.tar, else the highest RUN/stageN present
-    (model_best.pth.tar, then checkpoint.pth.tar); an official save directory to its model_best.pth.tar.
+    A run folder resolves to its highest stageN/model_best.pth.tar, else that stage's checkpoint.pth.tar; a
+    folder without stages (an official save folder) to its model_best.pth.tar, else checkpoint.pth.tar.
     """
     p = Path(path)
     if not p.exists():
@@ -195,7 +228,8 @@ def _safetensors_metadata(path: Path) -> dict[str, Any]:
         try:
             meta["omega0"] = float(meta["omega0"])
         except ValueError:
-            raise CheckpointError(f"{path}: metadata omega0={meta['omega0']!r} is not a number; pass --omega0")
+            raise CheckpointError(f"{path}: metadata omega0={meta['omega0']!r} is not a number; pass --omega0") \
+                from None
     return meta
 
 
@@ -205,8 +239,12 @@ def _first_line(exc: BaseException) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", first)[:200]
 
 
-def _torch_load(path: Path) -> Any:
-    """torch.load with weights_only=True on the CPU; mmap for zip files; errors turned into one clear line."""
+def read_torch_file(path: str | Path) -> Any:
+    """torch.load with weights_only=True on the CPU; mmap for zip files; errors turned into one clear line.
+
+    The one place a torch file is opened (also for resuming a run from its checkpoint.pth.tar).
+    """
+    path = Path(path)
     import pickle
 
     import torch
@@ -361,8 +399,8 @@ def _examples(tensors: Mapping[str, Any], k: int = 4) -> str:
 # Public entry point
 # ---------------------------------------------------------------------------------------------------
 def load_checkpoint(path: str | Path, omega0: float | None = None, layers: str | None = None,
-                    require_omega0: bool = True) -> Checkpoint:
-    """Load ``path`` (a file or run directory) safely and pick its binarised layers and ω0.
+                    require_omega0: bool = True, require_layers: bool = True) -> Checkpoint:
+    """Load ``path`` (a file or run folder) safely and pick its binarised layers and ω0.
 
     ω0: an explicit ``omega0`` wins; else the value stored in our checkpoints; else ``config.txt`` beside the
     file (official format); else :class:`CheckpointError` (when ``require_omega0``).
@@ -381,7 +419,7 @@ def load_checkpoint(path: str | Path, omega0: float | None = None, layers: str |
         fmt = "safetensors"
         meta = _safetensors_metadata(file)
     else:
-        obj = _torch_load(file)
+        obj = read_torch_file(file)
         tensors, meta = _state_dict_of(obj, file)
         if "omega0" in meta or "binarized_layers" in meta:
             fmt = "biper-analysis"
@@ -391,7 +429,7 @@ def load_checkpoint(path: str | Path, omega0: float | None = None, layers: str |
             fmt = "state_dict"
     named = meta.get("binarized_layers") if isinstance(meta.get("binarized_layers"), (list, tuple)) else None
     names, selection = select_layers(tensors, layers, list(named) if named else None)
-    if not names:
+    if not names and require_layers:
         raise CheckpointError(f"no binarised layers found in {file}: no '<name>.weight' has a '<name>.alpha' "
                               f"sibling (names look like {_examples(tensors, 3)}); pass --layers REGEX, "
                               "e.g. --layers '^layer.*conv.*\\.weight$'")
@@ -415,7 +453,8 @@ def load_checkpoint(path: str | Path, omega0: float | None = None, layers: str |
     keep = {k: _plain(v) for k, v in meta.items() if k not in ("optimizer", "lr_scheduler", "state_dict")}
     keep = {k: v for k, v in keep.items() if v is not None}
     return Checkpoint(source=source, path=file, format=fmt, omega0=w0, omega0_source=w0_source, layers=names,
-                      selection=selection, metadata=keep, _tensors=tensors)
+                      selection=selection, metadata=keep, config_txt=read_config_txt(file.parent / "config.txt"),
+                      _tensors=tensors)
 
 
 def describe(ckpt: Checkpoint) -> dict[str, Any]:

@@ -1,9 +1,11 @@
 """The ``biper-analysis`` command-line tool.
 
 Each sub-command lives in :mod:`biper_analysis.commands` as a module with ``register(subparsers)`` and a
-``run(args) -> int``; this file only builds the parser and turns bad input into one line on stderr with
-exit status 2 (never a traceback). Command modules import their heavy dependencies (torch, matplotlib)
-inside ``run`` so ``biper-analysis qe`` starts fast.
+``run(args) -> int`` that parses, calls one library function and prints. This file builds the parser and turns
+bad input into one line on stderr with exit status 2 (a traceback only with ``BIPER_DEBUG=1``). SIGTERM is
+handled like Ctrl-C, so an interrupted command removes its temporary files. Before anything imports torch, the
+CPU code path is pinned (:func:`biper_analysis.reproducible.pin_cpu_code_path`) so that training and
+evaluation give the same bits on every machine of one CPU kind.
 """
 from __future__ import annotations
 
@@ -11,14 +13,21 @@ import argparse
 import importlib
 import os
 import pkgutil
+import signal
 import sys
-from typing import NoReturn, Sequence
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from biper_analysis import commands
+from biper_analysis._version import __version__
+from biper_analysis.errors import UsageError
+from biper_analysis.reproducible import pin_cpu_code_path
+
+__all__ = ["PROG", "CLIError", "build_parser", "main"]
 
 PROG = "biper-analysis"
-
-
-class CLIError(Exception):
-    """Bad input a user can fix: printed as one line on stderr, exit status 2."""
+#: Kept for code written against earlier versions: the command-line error is the library's UsageError.
+CLIError = UsageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,8 +39,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from biper_analysis import __version__, commands
-
     parser = _Parser(prog=PROG, description="Derive, evaluate, witness and measure BiPer's quantisation error.")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -48,23 +55,39 @@ def _one_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _interrupt(signum: int, frame: Any) -> NoReturn:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    pin_cpu_code_path()
     parser = build_parser()
     args = parser.parse_args(argv)
+    debug = os.environ.get("BIPER_DEBUG") == "1"
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        signal.signal(signal.SIGTERM, _interrupt)
+    except ValueError:   # not the main thread (e.g. called from a worker): keep the default
+        previous = None
     try:
         return int(args.func(args) or 0)
-    except (CLIError, ValueError, ArithmeticError, OSError) as exc:  # bad input, bad paths, full disks
+    except (ValueError, ArithmeticError, OSError) as exc:  # bad input (UsageError is a ValueError), paths, disks
+        if debug:
+            raise
         sys.stderr.write(f"{PROG} {args.command}: error: {_one_line(exc)}\n")
         return 2
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG} {args.command}: interrupted; nothing half-written was left\n")
+        return 130
     except Exception as exc:  # a defect of ours: still one line, with the way to the traceback
-        if os.environ.get("BIPER_DEBUG"):
+        if debug:
             raise
         sys.stderr.write(f"{PROG} {args.command}: internal error: {type(exc).__name__}: {_one_line(exc)} "
                          "(rerun with BIPER_DEBUG=1 for the traceback and please report it)\n")
         return 1
-    except KeyboardInterrupt:
-        sys.stderr.write(f"{PROG} {args.command}: interrupted\n")
-        return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

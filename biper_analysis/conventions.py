@@ -1,8 +1,10 @@
 r"""The γ conventions users meet, side by side: one function per convention, each saying when it applies.
 
 All BiPer conventions are the same quantity :math:`E[(|\sin(\omega_0 w)| - \gamma)^2]` (QE, computed from the
-two moments by :func:`biper_analysis.analytic._qe_from_moments`) with a different choice of γ, except the
-official script's metric, which is an L1 error at γ = 1 summed over layers.
+two moments by :func:`biper_analysis.analytic.qe_from_moments`) with a different choice of γ, except the
+official script's metric (``cifar10/vis_get_QE.py`` of the official repository), which is an L1 error at
+γ = 1 summed over layers. The measured side of each convention is
+:func:`biper_analysis.weights.weight_stats` of the weights.
 
 =====================  ==============================================  ============================================
 convention             function (predicted / measured on weights)      when it applies
@@ -23,16 +25,17 @@ normalised             :func:`normalised_qe`, :func:`normalised_qe_    QE / E[la
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
-from biper_analysis import _validate as V
-from biper_analysis import analytic as A
-from biper_analysis.analytic import _qe_from_moments
+from biper_analysis import analytic, validation
+from biper_analysis.weights import WeightStats, weight_stats
 
-#: Weights processed per chunk by the measured conventions (bounds memory).
-_CHUNK = 1 << 22
+__all__ = ["qe_optimal_gamma", "qe_fixed_gamma", "qe_sign", "normalised_qe", "normalised_qe_sign", "qe_measured",
+           "qe_per_channel", "official_l1_layer", "official_l1_summed", "qe_sign_measured", "normalised_qe_measured",
+           "normalised_qe_sign_measured", "compare"]
 
 
 # ----------------------------------------------------------------------------------------------- predicted
@@ -42,7 +45,7 @@ def qe_optimal_gamma(omega0: Any, b: Any = None, *, prior: Any = None) -> float 
     >>> f"{qe_optimal_gamma(20.0, 0.05):.12f}"
     '0.102794353695'
     """
-    return A.qe(omega0, b, None, prior=prior)
+    return analytic.qe(omega0, b, None, prior=prior)
 
 
 def qe_fixed_gamma(omega0: Any, gamma: Any, b: Any = None, *, prior: Any = None) -> float | np.ndarray:
@@ -53,7 +56,7 @@ def qe_fixed_gamma(omega0: Any, gamma: Any, b: Any = None, *, prior: Any = None)
     """
     if gamma is None:
         raise ValueError("gamma is required for the fixed-γ convention; use qe_optimal_gamma for γ*")
-    return A.qe(omega0, b, gamma, prior=prior)
+    return analytic.qe(omega0, b, gamma, prior=prior)
 
 
 def qe_sign(b: Any, gamma: Any = None) -> float | np.ndarray:
@@ -62,7 +65,7 @@ def qe_sign(b: Any, gamma: Any = None) -> float | np.ndarray:
     >>> qe_sign(0.05)
     0.0025000000000000005
     """
-    return A.qe_sign(b, gamma)
+    return analytic.qe_sign(b, gamma)
 
 
 def normalised_qe(omega0: Any, b: Any = None, gamma: Any = None, *, prior: Any = None) -> float | np.ndarray:
@@ -72,10 +75,10 @@ def normalised_qe(omega0: Any, b: Any = None, gamma: Any = None, *, prior: Any =
     '0.256985884238'
     """
     if prior is None:
-        return A.normalised_qe(omega0, b, gamma)
+        return analytic.normalised_qe(omega0, b, gamma)
     with np.errstate(divide="ignore", invalid="ignore"):  # E sin² underflows to 0 only for ω0·scale ≲ 1e-154: NaN
-        return V.scalar_or_array(np.asarray(A.qe(omega0, None, gamma, prior=prior)) /
-                                 np.asarray(prior.expected_sin2(V.positive("omega0", omega0))), omega0)
+        return validation.scalar_or_array(np.asarray(analytic.qe(omega0, None, gamma, prior=prior)) /
+                                 np.asarray(prior.expected_sin2(validation.positive("omega0", omega0))), omega0)
 
 
 def normalised_qe_sign(b: Any, gamma: Any = None) -> float | np.ndarray:
@@ -84,33 +87,25 @@ def normalised_qe_sign(b: Any, gamma: Any = None) -> float | np.ndarray:
     >>> normalised_qe_sign(0.05)
     0.5
     """
-    return A.normalised_qe_sign(b, gamma)
+    return analytic.normalised_qe_sign(b, gamma)
 
 
 # ------------------------------------------------------------------------------------------------ measured
-def _weights(weights: Any) -> np.ndarray:
-    arr = V.as_float_array("weights", weights)
-    if arr.size == 0:
+def _stats(weights: Any, omega0: Any = None) -> WeightStats:
+    """weight_stats of a user's array, with the conventions' argument checks."""
+    w = validation.as_float_array("weights", weights)
+    if w.size == 0:
         raise ValueError("weights is empty; pass a layer's weight array")
-    return arr
-
-
-def _sin_moments(w: np.ndarray, omega0: float) -> tuple[float, float]:
-    """(mean sin²(ω0 w), mean |sin(ω0 w)|) over all of ``w``, float64, chunked."""
-    flat = w.ravel()
-    s2 = sa = 0.0
-    for i in range(0, flat.size, _CHUNK):
-        s = np.sin(omega0 * flat[i:i + _CHUNK])
-        s2 += float(np.sum(s * s))
-        sa += float(np.sum(np.abs(s)))
-    return s2 / flat.size, sa / flat.size
-
-
-def _omega(omega0: Any) -> float:
-    arr = V.positive("omega0", omega0)
-    if arr.ndim:
+    if omega0 is None:
+        return weight_stats(w)
+    om = validation.positive("omega0", omega0)
+    if om.ndim:
         raise ValueError("omega0 must be a single number for a measured convention")
-    return float(arr)
+    return weight_stats(w, float(om))
+
+
+def _gamma(gamma: Any) -> float | None:
+    return None if gamma is None else float(validation.nonnegative("gamma", gamma))
 
 
 def qe_measured(weights: Any, omega0: Any, gamma: Any = None) -> float:
@@ -119,8 +114,7 @@ def qe_measured(weights: Any, omega0: Any, gamma: Any = None) -> float:
     >>> f"{qe_measured([0.01, -0.03, 0.07], 20.0, 1.0):.12f}"
     '0.277292909246'
     """
-    e2, ea = _sin_moments(_weights(weights), _omega(omega0))
-    return float(_qe_from_moments(e2, ea, None if gamma is None else float(V.nonnegative("gamma", gamma))))
+    return _stats(weights, omega0).qe(_gamma(gamma))
 
 
 def qe_per_channel(weights: Any, omega0: Any) -> dict[str, Any]:
@@ -134,14 +128,12 @@ def qe_per_channel(weights: Any, omega0: Any) -> dict[str, Any]:
     >>> f"{r['qe']:.12f}", float(r["qe_per_channel"][1])
     ('0.016742042638', 0.0)
     """
-    w = _weights(weights)
-    if w.ndim < 1:
+    w = validation.as_float_array("weights", weights)
+    if w.ndim < 1 or w.size == 0:
         raise ValueError("weights must have an output-channel axis first, shape [C_out, ...]")
-    w2 = w.reshape(w.shape[0], -1)
-    om = _omega(omega0)
-    mom = np.array([_sin_moments(row, om) for row in w2])
-    q = _qe_from_moments(mom[:, 0], mom[:, 1], mom[:, 1])
-    return {"qe": float(np.mean(q)), "qe_per_channel": q, "gamma_per_channel": mom[:, 1]}
+    per = [_stats(row, omega0) for row in w.reshape(w.shape[0], -1)]
+    q = np.array([st.qe() for st in per])
+    return {"qe": float(np.mean(q)), "qe_per_channel": q, "gamma_per_channel": np.array([st.e_abs_sin for st in per])}
 
 
 def official_l1_layer(weights: Any, omega0: Any) -> float:
@@ -152,17 +144,12 @@ def official_l1_layer(weights: Any, omega0: Any) -> float:
     >>> f"{official_l1_layer([0.01, -0.03, 0.07], 20.0):.12f}"
     '0.417079488607'
     """
-    w = _weights(weights).ravel()
-    om = _omega(omega0)
-    total = 0.0
-    for i in range(0, w.size, _CHUNK):
-        s = np.sin(om * w[i:i + _CHUNK])
-        total += float(np.sum(np.abs(s - np.sign(s))))
-    return total / w.size
+    return _stats(weights, omega0).official_l1
 
 
 def official_l1_summed(layers: Mapping[str, Any] | Iterable[Any], omega0: Any) -> dict[str, Any]:
-    """The official script's report: per-layer L1 metric and b = mean|w|, each *summed* over layers.
+    """The official script's report (``cifar10/vis_get_QE.py``): per-layer L1 metric and b = mean|w|, each
+    *summed* over layers.
 
     ``layers``: a mapping name → weights (or a sequence). Returns ``{"qe_sum", "b_sum", "n_layers",
     "per_layer": {name: {"l1", "b"}}}``. The sums grow with the number of layers, so they are not comparable
@@ -175,8 +162,8 @@ def official_l1_summed(layers: Mapping[str, Any] | Iterable[Any], omega0: Any) -
     items = list(layers.items()) if isinstance(layers, Mapping) else [(str(i), w) for i, w in enumerate(layers)]
     if not items:
         raise ValueError("layers is empty; pass at least one binarised layer's weights")
-    per = {name: {"l1": official_l1_layer(w, omega0), "b": float(np.mean(np.abs(_weights(w))))}
-           for name, w in items}
+    stats = {name: _stats(w, omega0) for name, w in items}
+    per = {name: {"l1": st.official_l1, "b": st.b} for name, st in stats.items()}
     return {"qe_sum": sum(v["l1"] for v in per.values()), "b_sum": sum(v["b"] for v in per.values()),
             "n_layers": len(per), "per_layer": per}
 
@@ -187,22 +174,17 @@ def qe_sign_measured(weights: Any, gamma: Any = None) -> float:
     >>> qe_sign_measured([1.0, -3.0])
     1.0
     """
-    w = _weights(weights).ravel()
-    e2, ea = float(np.mean(w * w)), float(np.mean(np.abs(w)))
-    return float(_qe_from_moments(e2, ea, None if gamma is None else float(V.nonnegative("gamma", gamma))))
+    return _stats(weights).qe_sign(_gamma(gamma))
 
 
 def normalised_qe_measured(weights: Any, omega0: Any, gamma: Any = None) -> float:
     """BiPer QE / mean sin²(ω0 w), measured on weights."""
-    w = _weights(weights)
-    e2, _ = _sin_moments(w, _omega(omega0))
-    return qe_measured(w, omega0, gamma) / e2
+    return _stats(weights, omega0).normalised_qe(_gamma(gamma))
 
 
 def normalised_qe_sign_measured(weights: Any, gamma: Any = None) -> float:
     """Sign baseline QE / mean w², measured on weights (1 − (mean|w|)²/mean w² at γ*)."""
-    w = _weights(weights).ravel()
-    return qe_sign_measured(w, gamma) / float(np.mean(w * w))
+    return _stats(weights).normalised_qe_sign(_gamma(gamma))
 
 
 def compare(omega0: float, b: float, gamma: float = 1.0) -> dict[str, float]:
@@ -216,8 +198,8 @@ def compare(omega0: float, b: float, gamma: float = 1.0) -> dict[str, float]:
         "qe_optimal": float(qe_optimal_gamma(omega0, b)),
         "qe_fixed": float(qe_fixed_gamma(omega0, gamma, b)),
         "gamma_fixed": float(gamma),
-        "gamma_opt": float(A.optimal_gamma(omega0, b)),
-        "official_l1_per_layer": float(A.official_l1(omega0, b)),
+        "gamma_opt": float(analytic.optimal_gamma(omega0, b)),
+        "official_l1_per_layer": float(analytic.official_l1(omega0, b)),
         "qe_sign_optimal": float(qe_sign(b)),
         "normalised_qe_optimal": float(normalised_qe(omega0, b)),
         "normalised_qe_fixed": float(normalised_qe(omega0, b, gamma)),

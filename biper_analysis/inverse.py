@@ -17,9 +17,11 @@ import math
 from typing import Any
 
 import numpy as np
+from scipy.optimize import brentq
 
-from biper_analysis import _validate as V
-from biper_analysis import analytic as A
+from biper_analysis import analytic, validation
+
+__all__ = ["attainable_range", "omega0_for_qe", "omega0_report"]
 
 #: Scan grid for the fixed-γ / general-prior case: x = ω0·scale from 1e-8 to 1e8.
 _SCAN_LOG10 = (-8.0, 8.0)
@@ -29,26 +31,29 @@ _SCAN_POINTS_PRIOR = 801
 
 def _brent_log(f: Any, lo: float, hi: float) -> float:
     """Root of f(x) on [lo, hi] (sign change assumed), solved in log x to full double precision."""
-    from scipy.optimize import brentq
-
     r = brentq(lambda u: f(math.exp(u)), math.log(lo), math.log(hi), xtol=1e-15, rtol=4 * np.finfo(float).eps,
                maxiter=500)
     return math.exp(r)
 
 
 def _qe_min_x(x: float) -> float:
-    return float(A._qe_min(np.array(x)))
+    return float(analytic.qe_min_of_x(float(x)))
+
+
+def _qe_of_x(g: float) -> Any:
+    """QE(x; γ) of Laplace weights as a function of x = ω0·b (the closed form's kernels)."""
+    return lambda x: analytic.qe_from_moments(analytic.e_sin2_of_x(x), analytic.e_abs_sin_of_x(x), g)
 
 
 def _roots_optimal_gamma(target: float) -> list[float]:
-    x_peak, q_peak = A.qe_min_peak()
-    limit = A.QE_MIN_LIMIT_LARGE_X
+    x_peak, q_peak = analytic.qe_min_peak()
+    limit = analytic.QE_MIN_LIMIT_LARGE_X
     if not 0.0 < target <= q_peak * (1 + 1e-15):
         raise ValueError(f"target QE {target!r} is not attainable with the optimal γ*: QE_min takes values in "
                          f"(0, {q_peak:.10f}] (peak at ω0·b = {x_peak:.7f}); pass a target in that range")
     if target >= q_peak:
         return [x_peak]
-    f = lambda x: _qe_min_x(x) - target  # noqa: E731
+    f = lambda x: _qe_min_x(x) - target
     lo = math.sqrt(target) / 4.0
     while f(lo) >= 0.0:
         lo /= 4.0
@@ -96,11 +101,11 @@ def attainable_range(gamma: Any = None) -> tuple[float, float]:
     1.0
     """
     if gamma is None:
-        return 0.0, A.qe_min_peak()[1]
-    g = float(V.nonnegative("gamma", gamma))
+        return 0.0, analytic.qe_min_peak()[1]
+    g = float(validation.nonnegative("gamma", gamma))
     xs = np.logspace(*_SCAN_LOG10, _SCAN_POINTS)
-    vals = A._qe_from_moments(A._e_sin2(xs), A._e_abs_sin(xs), g)
-    ends = (g * g, g * g - 4.0 * g / math.pi + 0.5)
+    vals = _qe_of_x(g)(xs)
+    ends = (g * g, analytic.qe_limit_large_x(g))
     return min(float(vals.min()), *ends), max(float(vals.max()), *ends)
 
 
@@ -114,11 +119,11 @@ def omega0_for_qe(target: Any, b: Any = None, gamma: Any = None, *, prior: Any =
     >>> [f"{w:.6f}" for w in omega0_for_qe(0.10, b=1.0)]
     ['0.692250', '1.610309']
     """
-    t = V.positive("target", target)
+    t = validation.positive("target", target)
     if t.ndim:
         raise ValueError("target must be a single QE value; call omega0_for_qe once per target")
     tval = float(t)
-    g = None if gamma is None else float(V.nonnegative("gamma", gamma))
+    g = None if gamma is None else float(validation.nonnegative("gamma", gamma))
     if prior is not None:
         if b is not None:
             raise ValueError("pass either b (the Laplace scale) or prior=..., not both")
@@ -126,22 +131,52 @@ def omega0_for_qe(target: Any, b: Any = None, gamma: Any = None, *, prior: Any =
 
         def qe_of_x(x: np.ndarray) -> np.ndarray:
             omega = np.asarray(x, dtype=np.float64) / scale
-            return A._qe_from_moments(prior.expected_sin2(omega), prior.expected_abs_sin(omega), g)
+            return analytic.qe_from_moments(prior.expected_sin2(omega), prior.expected_abs_sin(omega), g)
 
         lim0 = 0.0 if g is None else g * g
-        lim_inf = A.QE_MIN_LIMIT_LARGE_X if g is None else g * g - 4.0 * g / math.pi + 0.5
+        lim_inf = analytic.QE_MIN_LIMIT_LARGE_X if g is None else analytic.qe_limit_large_x(g)
         xs = _scan_roots(qe_of_x, tval, _SCAN_POINTS_PRIOR, (lim0, lim_inf),
                          f"under {prior!r} with " + ("γ*" if g is None else f"γ = {g}"))
         return np.sort(np.asarray(xs) / scale)
     if b is None:
         raise ValueError("b (the Laplace scale, mean|w|) is required, e.g. omega0_for_qe(0.1, b=0.037), "
                          "or pass prior=...")
-    bb = V.positive("b", b)
+    bb = validation.positive("b", b)
     if bb.ndim:
         raise ValueError("b must be a single number")
     if g is None:
         xs = _roots_optimal_gamma(tval)
     else:
-        xs = _scan_roots(lambda x: A._qe_from_moments(A._e_sin2(x), A._e_abs_sin(x), g), tval, _SCAN_POINTS,
-                         (g * g, g * g - 4.0 * g / math.pi + 0.5), f"with γ = {g}")
+        xs = _scan_roots(_qe_of_x(g), tval, _SCAN_POINTS, (g * g, analytic.qe_limit_large_x(g)), f"with γ = {g}")
     return np.sort(np.asarray(xs, dtype=np.float64) / float(bb))
+
+
+def omega0_report(target: float, b: float | None = None, gamma: float | None = None, *, prior: Any = None
+                  ) -> dict[str, Any]:
+    """Every ω0 giving ``target`` with its context, as one record (what ``biper-analysis omega0`` prints).
+
+    For Laplace weights (``b``) the branch of each root at γ* (rising below the peak x_peak, falling above)
+    and the attainable range; for any other law (``prior``) the roots and the QE at each.
+
+    >>> r = omega0_report(0.10, b=0.037)
+    >>> [round(w, 4) for w in r["omega0"]], r["branches"]
+    ([18.7095, 43.5219], ['rising', 'falling'])
+    """
+    g = None if gamma is None else float(validation.nonnegative("gamma", gamma))
+    roots = [float(r) for r in omega0_for_qe(target, b=b, gamma=g, prior=prior)]
+    x_peak, q_peak = analytic.qe_min_peak()
+    scale = float(b) if prior is None else float(prior.scale)
+    if prior is None:
+        at_roots = [float(analytic.qe(r, b, g)) for r in roots]
+        lo, hi = attainable_range(g)
+        branches = ["rising" if r * scale <= x_peak else "falling" for r in roots] if g is None else None
+    else:
+        at_roots = [float(analytic.qe_from_moments(float(prior.expected_sin2(r)), float(prior.expected_abs_sin(r)),
+                                                   g)) for r in roots]
+        lo = hi = None
+        branches = None
+    return {"target_qe": float(target), "b": None if prior is not None else float(b),
+            "law": None if prior is None else repr(prior), "gamma": "opt" if g is None else g, "omega0": roots,
+            "x": [r * scale for r in roots], "qe_at_roots": at_roots, "branches": branches,
+            "attainable": None if lo is None else [lo, hi], "qe_min_peak": q_peak, "x_peak": x_peak,
+            "qe_min_limit_large_x": analytic.QE_MIN_LIMIT_LARGE_X}

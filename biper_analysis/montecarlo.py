@@ -34,12 +34,13 @@ True
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from biper_analysis import _validate as V
+from biper_analysis import validation
 
 __all__ = ["MCResult", "AbsSinSums", "abs_sin_sums", "qe", "expected_sin2", "expected_abs_sin", "DEFAULT_CHUNK"]
 
@@ -136,7 +137,7 @@ def _laplace_scale(b: Any, prior: Any) -> float | None:
     if prior is None:
         if b is None:
             raise ValueError("pass b (the Laplace scale, mean |w|) or prior=...")
-        return float(V.positive("b", b))
+        return float(validation.positive("b", b))
     if b is not None:
         raise ValueError("pass either b or prior=..., not both")
     if getattr(prior, "name", "") == "laplace":
@@ -148,7 +149,8 @@ def _laplace_scale(b: Any, prior: Any) -> float | None:
 
 def abs_sin_sums(omega0: float, b: float | None = None, *, prior: Any = None, n: int, seed: Any,
                  backend: str = "numpy", device: str | None = None, dtype: str | None = None,
-                 chunk_size: int | None = None, threads: int | None = 1) -> AbsSinSums:
+                 chunk_size: int | None = None, threads: int | None = 1,
+                 progress: Callable[[int], None] | None = None) -> AbsSinSums:
     """Stream ``n`` samples of A = |sin(ω0 w)| in chunks and return their shifted power sums (float64).
 
     ``seed``: int or numpy Generator (required). ``backend``: "numpy" or "torch". ``dtype``: sampling precision,
@@ -156,9 +158,10 @@ def abs_sin_sums(omega0: float, b: float | None = None, *, prior: Any = None, n:
     chunk (default by backend: 2^20 numpy, 2^18 torch CPU, 2^24 CUDA). ``threads``: torch CPU threads for this
     call (torch's global setting is restored afterwards; None leaves it alone). Default 1: ~100 M samples/s on
     one core here; 2 threads gave 1.4× that on an idle 2-core machine but 10–40× *less* when other processes
-    kept the cores busy (torch's OpenMP workers spin-wait), so more threads are opt-in.
+    kept the cores busy (torch's OpenMP workers spin-wait), so more threads are opt-in. ``progress(m)`` is
+    called after each chunk of m samples (for a progress bar).
     """
-    omega = float(V.positive("omega0", omega0))
+    omega = float(validation.positive("omega0", omega0))
     if not isinstance(n, (int, np.integer)) or n < 2:
         raise ValueError(f"n (number of samples) must be an int >= 2, got {n!r}")
     if chunk_size is not None and (not isinstance(chunk_size, (int, np.integer)) or chunk_size < 2):
@@ -170,11 +173,11 @@ def abs_sin_sums(omega0: float, b: float | None = None, *, prior: Any = None, n:
     scale = _laplace_scale(b, prior)
     if backend == "numpy":
         return _sums_numpy(omega, scale, prior, n, rng, np.dtype(dtype or "float64"),
-                           int(chunk_size or DEFAULT_CHUNK))
+                           int(chunk_size or DEFAULT_CHUNK), progress)
     if backend == "torch":
         if scale is None:
             raise ValueError("the torch backend samples Laplace weights only; use backend='numpy' for prior=...")
-        return _sums_torch(omega * scale, n, rng, device, dtype or "float32", chunk_size, threads)
+        return _sums_torch(omega * scale, n, rng, device, dtype or "float32", chunk_size, threads, progress)
     raise ValueError(f"backend must be 'numpy' or 'torch', got {backend!r}")
 
 
@@ -187,7 +190,7 @@ def _accumulate(d: np.ndarray, acc: list[float]) -> None:
 
 
 def _sums_numpy(omega: float, scale: float | None, prior: Any, n: int, rng: np.random.Generator,
-                dtype: np.dtype, chunk: int) -> AbsSinSums:
+                dtype: np.dtype, chunk: int, progress: Callable[[int], None] | None) -> AbsSinSums:
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype}")
     acc = [0.0, 0.0, 0.0, 0.0]
@@ -206,11 +209,13 @@ def _sums_numpy(omega: float, scale: float | None, prior: Any, n: int, rng: np.r
         a -= a.dtype.type(shift)
         _accumulate(a, acc)
         done += m
+        if progress is not None:
+            progress(m)
     return AbsSinSums(n, float(shift), *acc)
 
 
 def _sums_torch(x: float, n: int, rng: np.random.Generator, device: str | None, dtype: str,
-                chunk: int | None, threads: int | None) -> AbsSinSums:
+                chunk: int | None, threads: int | None, progress: Callable[[int], None] | None) -> AbsSinSums:
     import torch
 
     tdtype = {"float32": torch.float32, "float64": torch.float64}.get(str(dtype))
@@ -219,17 +224,17 @@ def _sums_torch(x: float, n: int, rng: np.random.Generator, device: str | None, 
     dev = _torch_device(device)
     chunk = int(chunk or (TORCH_CUDA_CHUNK if dev.type == "cuda" else TORCH_CPU_CHUNK))
     if threads is None or dev.type == "cuda":
-        return _torch_loop(torch, x, n, rng, dev, tdtype, chunk)
+        return _torch_loop(torch, x, n, rng, dev, tdtype, chunk, progress)
     previous = torch.get_num_threads()
     torch.set_num_threads(int(threads))
     try:
-        return _torch_loop(torch, x, n, rng, dev, tdtype, chunk)
+        return _torch_loop(torch, x, n, rng, dev, tdtype, chunk, progress)
     finally:
         torch.set_num_threads(previous)
 
 
 def _torch_loop(torch: Any, x: float, n: int, rng: np.random.Generator, dev: Any, tdtype: Any,
-                chunk: int) -> AbsSinSums:
+                chunk: int, progress: Callable[[int], None] | None) -> AbsSinSums:
     gen = torch.Generator(device=dev)
     gen.manual_seed(int(rng.integers(0, 2**63 - 1)))
     buf = torch.empty(min(chunk, n), dtype=tdtype, device=dev)
@@ -253,6 +258,8 @@ def _torch_loop(torch: Any, x: float, n: int, rng: np.random.Generator, dev: Any
             acc64[2] += torch.dot(d2, d64)
             acc64[3] += torch.dot(d2, d2)
             done += m
+            if progress is not None:
+                progress(m)
     s = acc64.cpu().tolist()
     return AbsSinSums(n, float(shift), *s)
 
@@ -267,7 +274,7 @@ def qe(omega0: float, b: float | None = None, gamma: float | None = None, *, pri
     True
     """
     if gamma is not None:
-        gamma = float(V.nonnegative("gamma", gamma))
+        gamma = float(validation.nonnegative("gamma", gamma))
     sums = abs_sin_sums(omega0, b, prior=prior, n=n, seed=seed, backend=backend, device=device, dtype=dtype,
                         chunk_size=chunk_size, threads=threads)
     return sums.qe(gamma)

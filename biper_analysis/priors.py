@@ -29,22 +29,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import stats
+from scipy.special import gammaln, kve
 
-from biper_analysis import _validate as V
+from biper_analysis import analytic, validation
+from biper_analysis.spectral import e_abs_sin_series, gaussian_e_abs_sin
+from biper_analysis.weights import weight_stats
 
 #: ω0 × weights processed at once by the empirical prior (bounds its memory to ~32 MiB per array).
 _EMPIRICAL_CHUNK = 1 << 22
 
 
 def _positive_scalar(name: str, value: Any) -> float:
-    arr = V.positive(name, value)
+    arr = validation.positive(name, value)
     if arr.ndim:
         raise ValueError(f"{name} must be a single number, got an array of shape {arr.shape}")
     return float(arr)
 
 
 def _samples(name: str, samples: Any) -> np.ndarray:
-    arr = V.as_float_array(name, samples).ravel()
+    arr = validation.as_float_array(name, samples).ravel()
     if arr.size == 0:
         raise ValueError(f"{name} is empty; pass at least one weight")
     return arr
@@ -77,6 +81,21 @@ class Laplace:
         w = np.asarray(w, dtype=np.float64)
         return np.exp(-np.abs(w) / self.b) / (2.0 * self.b)
 
+    def logpdf(self, w: Any) -> np.ndarray:
+        """log pdf = −|w|/b − log(2b)."""
+        w = np.asarray(w, dtype=np.float64)
+        return -np.abs(w) / self.b - math.log(2.0 * self.b)
+
+    def cdf(self, w: Any) -> np.ndarray:
+        """F(w) = ½e^{w/b} for w < 0 and 1 − ½e^{−w/b} for w ≥ 0 (each tail without cancellation; monotone).
+
+        >>> float(Laplace(0.5).cdf(-1.0)) == 0.5 * math.exp(-2.0)
+        True
+        """
+        w = np.asarray(w, dtype=np.float64)
+        half = 0.5 * np.exp(-np.abs(w) / self.b)
+        return np.where(w < 0, half, 1.0 - half)
+
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         return rng.laplace(0.0, self.b, size=size).astype(np.float64, copy=False)
 
@@ -93,23 +112,20 @@ class Laplace:
         return 2.0 * self.b * self.b
 
     def expected_sin2(self, omega0: Any) -> float | np.ndarray:
-        from biper_analysis.analytic import expected_sin2
-
-        return expected_sin2(omega0, self.b)
+        return analytic.expected_sin2(omega0, self.b)
 
     def expected_abs_sin(self, omega0: Any) -> float | np.ndarray:
-        from biper_analysis.analytic import expected_abs_sin
-
-        return expected_abs_sin(omega0, self.b)
+        return analytic.expected_abs_sin(omega0, self.b)
 
     @classmethod
-    def fit(cls, samples: Any) -> "Laplace":
-        """MLE of b with the location fixed at 0: b̂ = mean|w| (unbiased; BIPER.md).
+    def fit(cls, samples: Any) -> Laplace:
+        """MLE of b with the location fixed at 0: b̂ = mean|w| (unbiased), from
+        :func:`biper_analysis.weights.weight_stats`.
 
         >>> round(Laplace.fit([-0.1, 0.3, 0.2]).b, 15)
         0.2
         """
-        return cls(float(np.mean(np.abs(_samples("samples", samples)))))
+        return cls(weight_stats(_samples("samples", samples)).b)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -139,6 +155,21 @@ class Gaussian:
         z = np.asarray(w, dtype=np.float64) / self.sigma
         return np.exp(-0.5 * z * z) / (self.sigma * math.sqrt(2.0 * math.pi))
 
+    def logpdf(self, w: Any) -> np.ndarray:
+        """log pdf = −w²/(2σ²) − log(σ√(2π))."""
+        z = np.asarray(w, dtype=np.float64) / self.sigma
+        return -0.5 * z * z - math.log(self.sigma * math.sqrt(2.0 * math.pi))
+
+    def cdf(self, w: Any) -> np.ndarray:
+        """F(w) = Φ(w/σ) (scipy.special.ndtr: accurate in both tails).
+
+        >>> f"{float(Gaussian(2.0).cdf(-2.0)):.12f}"
+        '0.158655253931'
+        """
+        from scipy.special import ndtr
+
+        return ndtr(np.asarray(w, dtype=np.float64) / self.sigma)
+
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         return rng.normal(0.0, self.sigma, size=size).astype(np.float64, copy=False)
 
@@ -155,24 +186,21 @@ class Gaussian:
         return self.sigma * self.sigma
 
     def expected_sin2(self, omega0: Any) -> float | np.ndarray:
-        s = V.positive("omega0", omega0) * self.sigma
-        return V.scalar_or_array(-0.5 * np.expm1(-2.0 * s * s), omega0)
+        s = validation.positive("omega0", omega0) * self.sigma
+        return validation.scalar_or_array(-0.5 * np.expm1(-2.0 * s * s), omega0)
 
     def expected_abs_sin(self, omega0: Any) -> float | np.ndarray:
-        from biper_analysis.spectral import gaussian_e_abs_sin
-
-        s = V.positive("omega0", omega0) * self.sigma
-        return V.scalar_or_array(gaussian_e_abs_sin(s), omega0)
+        s = validation.positive("omega0", omega0) * self.sigma
+        return validation.scalar_or_array(gaussian_e_abs_sin(s), omega0)
 
     @classmethod
-    def fit(cls, samples: Any) -> "Gaussian":
+    def fit(cls, samples: Any) -> Gaussian:
         """MLE of σ with the mean fixed at 0: σ̂ = sqrt(mean w²).
 
         >>> Gaussian.fit([-3.0, 4.0]).sigma == math.sqrt(12.5)
         True
         """
-        w = _samples("samples", samples)
-        return cls(float(np.sqrt(np.mean(w * w))))
+        return cls(math.sqrt(weight_stats(_samples("samples", samples)).mean_w2))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -202,7 +230,6 @@ class StudentT:
         object.__setattr__(self, "scale", _positive_scalar("scale", self.scale))
 
     def pdf(self, w: Any) -> np.ndarray:
-        from scipy.special import gammaln
 
         nu, s = self.df, self.scale
         z = np.asarray(w, dtype=np.float64) / s
@@ -213,7 +240,6 @@ class StudentT:
         return self.scale * rng.standard_t(self.df, size=size).astype(np.float64, copy=False)
 
     def characteristic_function(self, t: Any) -> np.ndarray:
-        from scipy.special import gammaln, kve
 
         mu = 0.5 * self.df
         z = math.sqrt(self.df) * self.scale * np.abs(np.asarray(t, dtype=np.float64))
@@ -231,7 +257,6 @@ class StudentT:
 
     def _one_minus_cf_mixture(self, t: np.ndarray) -> np.ndarray:
         """1 − φ(t) = E[−expm1(−a/G)], a = (s t)²/2, G ~ Gamma(μ, rate μ), μ = ν/2 (trapezoid in y = log G)."""
-        from scipy.special import gammaln
 
         mu = 0.5 * self.df
         a = 0.5 * (self.scale * t) ** 2
@@ -272,21 +297,17 @@ class StudentT:
         return math.inf if nu > 1 else math.nan
 
     def expected_sin2(self, omega0: Any) -> float | np.ndarray:
-        omega = V.positive("omega0", omega0)
-        return V.scalar_or_array(0.5 * self.one_minus_cf(2.0 * omega), omega0)
+        omega = validation.positive("omega0", omega0)
+        return validation.scalar_or_array(0.5 * self.one_minus_cf(2.0 * omega), omega0)
 
     def expected_abs_sin(self, omega0: Any) -> float | np.ndarray:
-        from biper_analysis.spectral import e_abs_sin_series
-
-        omega = V.positive("omega0", omega0)
-        return V.scalar_or_array(e_abs_sin_series(self.one_minus_cf, self.characteristic_function, omega),
+        omega = validation.positive("omega0", omega0)
+        return validation.scalar_or_array(e_abs_sin_series(self.one_minus_cf, self.characteristic_function, omega),
                                  omega0)
 
     @classmethod
-    def fit(cls, samples: Any) -> "StudentT":
+    def fit(cls, samples: Any) -> StudentT:
         """MLE of (df, scale) with the location fixed at 0 (scipy.stats.t.fit with floc=0)."""
-        from scipy import stats
-
         w = _samples("samples", samples)
         if w.size < 3:
             raise ValueError(f"StudentT.fit needs at least 3 samples, got {w.size}")
@@ -298,9 +319,10 @@ class StudentT:
 class Empirical:
     r"""The empirical law of a sample (e.g. one layer's weights): moments are sample means, computed directly.
 
-    E sin²(ω w) ≈ mean sin²(ω w_i) and E|sin(ω w)| ≈ mean |sin(ω w_i)| in float64, chunked so that at most
-    ~4M values are held at once. The law is not assumed symmetric: ``characteristic_function`` returns the
-    complex mean of exp(i t w). ``scale`` is mean|w| (the Laplace MLE of the sample).
+    E sin²(ω w) ≈ mean sin²(ω w_i) and E|sin(ω w)| ≈ mean |sin(ω w_i)|: the measured statistics of
+    :func:`biper_analysis.weights.weight_stats`, one call per ω. The law is not assumed symmetric:
+    ``characteristic_function`` returns the complex mean of exp(i t w). ``scale`` is mean|w| (the Laplace MLE
+    of the sample).
 
     >>> p = Empirical([-0.1, 0.05, 0.1])
     >>> f"{p.expected_abs_sin(10.0):.12f}", f"{p.scale:.6f}"
@@ -309,54 +331,59 @@ class Empirical:
 
     name = "empirical"
     is_symmetric = False
+    omega0 = None
 
     def __init__(self, weights: Any) -> None:
         self.weights = _samples("weights", weights)
         self.weights.setflags(write=False)
-        self.scale = float(np.mean(np.abs(self.weights)))
+        self.scale = weight_stats(self.weights).b
 
     def __repr__(self) -> str:
         return f"Empirical(n={self.weights.size}, scale={self.scale:.6g})"
 
     def pdf(self, w: Any) -> np.ndarray:
         raise TypeError("Empirical prior has no pdf (it is a finite sample); use expected_sin2/expected_abs_sin "
-                        "(sample means) or sample(), or fit a parametric prior with Laplace.fit(weights)")
+                        "(sample means) or sample(), or fit a law with ba.fit_law(weights, ...)")
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """Bootstrap: ``size`` draws with replacement from the weights."""
         return rng.choice(self.weights, size=size, replace=True)
 
-    def _mean_over_weights(self, fn: Any, omega: np.ndarray) -> np.ndarray:
-        flat = omega.ravel()
+    def _sine_moment(self, field_name: str, omega0: Any) -> float | np.ndarray:
+        omega = validation.positive("omega0", omega0)
+        values = [getattr(weight_stats(self.weights, float(om)), field_name) for om in omega.ravel()]
+        return validation.scalar_or_array(np.array(values).reshape(omega.shape), omega0)
+
+    def _mean_over_weights(self, fn: Any, t: np.ndarray) -> np.ndarray:
+        """mean_i fn(t·w_i) for every t, chunked over the weights (at most ~4M values held at once)."""
+        flat = t.ravel()
         w = self.weights
         per = max(1, _EMPIRICAL_CHUNK // max(1, flat.size))
-        total = np.zeros(flat.shape, dtype=fn(np.zeros(1)).dtype)
+        total = np.zeros(flat.shape, dtype=complex)
         for i in range(0, w.size, per):
             total = total + np.sum(fn(flat[:, None] * w[None, i:i + per]), axis=1)
-        return (total / w.size).reshape(omega.shape)
+        return (total / w.size).reshape(t.shape)
 
     def characteristic_function(self, t: Any) -> np.ndarray:
-        t = V.as_float_array("t", t)
+        t = validation.as_float_array("t", t)
         return self._mean_over_weights(lambda u: np.exp(1j * u), t)
 
     def one_minus_cf(self, t: Any) -> np.ndarray:
         """1 − φ(t) = mean(2 sin²(t w/2)) − i mean(sin(t w)) (real part without cancellation)."""
-        t = V.as_float_array("t", t)
+        t = validation.as_float_array("t", t)
         return self._mean_over_weights(lambda u: 2.0 * np.sin(0.5 * u) ** 2 - 1j * np.sin(u), t)
 
     def variance(self) -> float:
         return float(np.var(self.weights))
 
     def expected_sin2(self, omega0: Any) -> float | np.ndarray:
-        omega = V.positive("omega0", omega0)
-        return V.scalar_or_array(self._mean_over_weights(lambda u: np.sin(u) ** 2, omega), omega0)
+        return self._sine_moment("e_sin2", omega0)
 
     def expected_abs_sin(self, omega0: Any) -> float | np.ndarray:
-        omega = V.positive("omega0", omega0)
-        return V.scalar_or_array(self._mean_over_weights(lambda u: np.abs(np.sin(u)), omega), omega0)
+        return self._sine_moment("e_abs_sin", omega0)
 
     @classmethod
-    def fit(cls, samples: Any) -> "Empirical":
+    def fit(cls, samples: Any) -> Empirical:
         """The empirical law is its own MLE (the nonparametric MLE of a distribution)."""
         return cls(samples)
 

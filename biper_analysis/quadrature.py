@@ -25,11 +25,13 @@ Both agree with the closed form to ~1e-14 relative for Laplace (tests assert 1e-
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+from scipy.integrate import quad
 
-from biper_analysis import _validate as V
+from biper_analysis import validation
 
 __all__ = ["expectation", "expected_sin2", "expected_abs_sin", "qe", "moments"]
 
@@ -41,8 +43,6 @@ MAX_HALF_PERIODS = 200_000
 
 def _quad(func: Callable[[float], float], lo: float, hi: float, points: list[float] | None = None,
           epsrel: float = EPSREL) -> float:
-    from scipy.integrate import quad
-
     pts = [p for p in (points or []) if lo < p < hi] or None
     value, _err = quad(func, lo, hi, points=pts, epsabs=0.0, epsrel=epsrel, limit=200)
     return float(value)
@@ -95,16 +95,16 @@ def expectation(f: Callable[[Any], Any], omega0: Any, b: Any = None, *, prior: A
     >>> round(float(expectation(lambda s: s * s, 20.0, 0.05)), 13)
     0.4
     """
-    omega = V.positive("omega0", omega0)
+    omega = validation.positive("omega0", omega0)
     if (b is None) == (prior is None):
         raise ValueError("pass exactly one of b (the Laplace scale) or prior=... (an object with a pdf)")
     if prior is None:
-        bb = V.positive("b", b)
+        bb = validation.positive("b", b)
         x = np.broadcast_arrays(omega, bb)
         out = np.array([_laplace_expectation(f, float(o * s), epsrel) for o, s in zip(x[0].ravel(), x[1].ravel())])
-        return V.scalar_or_array(out.reshape(x[0].shape), omega0, b)
+        return validation.scalar_or_array(out.reshape(x[0].shape), omega0, b)
     out = np.array([_prior_expectation(f, float(o), prior, epsrel) for o in omega.ravel()])
-    return V.scalar_or_array(out.reshape(omega.shape), omega0)
+    return validation.scalar_or_array(out.reshape(omega.shape), omega0)
 
 
 def expected_sin2(omega0: Any, b: Any = None, *, prior: Any = None) -> float | np.ndarray:
@@ -151,6 +151,6 @@ def qe(omega0: Any, b: Any = None, gamma: Any = None, *, prior: Any = None) -> f
         out = np.array([float(expectation(lambda s, gg=gg: (abs(s) - gg) ** 2, o, None if b is None else bv,
                                           prior=prior))
                         for gg, o, bv in zip(gs, om.ravel(), bb.ravel())])
-        return V.scalar_or_array(out.reshape(om.shape), omega0, *([] if b is None else [b]))
-    gv = float(V.nonnegative("gamma", gamma))
+        return validation.scalar_or_array(out.reshape(om.shape), omega0, *([] if b is None else [b]))
+    gv = float(validation.nonnegative("gamma", gamma))
     return expectation(lambda s: (abs(s) - gv) ** 2, omega0, b, prior=prior)

@@ -1,6 +1,6 @@
 r"""E sin² and E|sin| of ω·w for any symmetric weight law, through its characteristic function φ.
 
-A witness of :mod:`biper_analysis.analytic` that needs no closed form (BIPER.md, "Any symmetric weight law").
+A witness of :mod:`biper_analysis.analytic` that needs no closed form.
 For a symmetric law with characteristic function :math:`\varphi(t) = E[\cos(t w)]` and
 :math:`\psi(t) = 1 - \varphi(t)`:
 
@@ -31,11 +31,14 @@ after a few terms; the rest of the sum is the exact telescoped tail).
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+from scipy.special import dawsn
 
-from biper_analysis import _validate as V
+from biper_analysis import validation
+from biper_analysis.analytic import qe_from_moments
 
 #: Number of directly summed terms before the Euler–Maclaurin (Gregory) tail.
 K_DIRECT = 128
@@ -139,7 +142,6 @@ def gaussian_e_abs_sin(s: Any) -> np.ndarray:
     >>> f"{float(gaussian_e_abs_sin(1.0)):.15f}"
     '0.579153218723036'
     """
-    from scipy.special import dawsn
 
     s = np.asarray(s, dtype=np.float64)
     flat = s.ravel()
@@ -162,9 +164,10 @@ def e_abs_sin(prior: Any, omega0: Any) -> float | np.ndarray:
     >>> f"{e_abs_sin(Gaussian(0.05), 20.0):.13f}"
     '0.5791532187230'
     """
-    omega = V.positive("omega0", omega0)
+    omega = validation.positive("omega0", omega0)
     _require_symmetric(prior)
-    return V.scalar_or_array(e_abs_sin_series(prior.one_minus_cf, prior.characteristic_function, omega), omega0)
+    out = e_abs_sin_series(prior.one_minus_cf, prior.characteristic_function, omega)
+    return validation.scalar_or_array(out, omega0)
 
 
 def e_sin2(prior: Any, omega0: Any) -> float | np.ndarray:
@@ -174,24 +177,22 @@ def e_sin2(prior: Any, omega0: Any) -> float | np.ndarray:
     >>> f"{e_sin2(Gaussian(0.05), 20.0):.15f}"
     '0.432332358381694'
     """
-    omega = V.positive("omega0", omega0)
+    omega = validation.positive("omega0", omega0)
     _require_symmetric(prior)
-    return V.scalar_or_array(e_sin2_from_cf(prior.one_minus_cf, omega), omega0)
+    return validation.scalar_or_array(e_sin2_from_cf(prior.one_minus_cf, omega), omega0)
 
 
 def qe(prior: Any, omega0: Any, gamma: Any = None) -> float | np.ndarray:
-    """QE through the characteristic function (the single QE definition, analytic._qe_from_moments).
+    """QE through the characteristic function (the single QE definition, analytic.qe_from_moments).
 
     >>> from biper_analysis.priors import Laplace
     >>> f"{qe(Laplace(0.05), 20.0, 0.6):.12f}"
     '0.105801153564'
     """
-    from biper_analysis.analytic import _qe_from_moments
-
-    omega = V.positive("omega0", omega0)
-    g = None if gamma is None else V.nonnegative("gamma", gamma)
-    out = _qe_from_moments(e_sin2(prior, omega), e_abs_sin(prior, omega), g)
-    return V.scalar_or_array(out, omega0, *([] if gamma is None else [gamma]))
+    omega = validation.positive("omega0", omega0)
+    g = None if gamma is None else validation.nonnegative("gamma", gamma)
+    out = qe_from_moments(e_sin2(prior, omega), e_abs_sin(prior, omega), g)
+    return validation.scalar_or_array(out, omega0, *([] if gamma is None else [gamma]))
 
 
 def _require_symmetric(prior: Any) -> None:

@@ -1,9 +1,11 @@
-r"""Parameter sweeps of QE over (ω0, scale) at one γ, as a column table; CSV with provenance in a header comment.
+r"""The QE table: QE and its moments over ω0 for one or more weight laws, at one γ — the one place the QE report
+is assembled (``biper-analysis qe`` prints one row, ``biper-analysis sweep`` writes a grid); CSV with provenance.
 
-A sweep only *calls* the single definitions: :mod:`biper_analysis.analytic` for Laplace(0, b) (pdf
-:math:`e^{-|w|/b}/(2b)`, ``b`` the scale) and, for other weight laws, the prior's ``expected_sin2`` /
-``expected_abs_sin`` combined by :func:`biper_analysis.analytic._qe_from_moments`. One row per (ω0, scale, γ);
-``gamma=None`` means the optimal γ* of each row.
+Every column only *calls* the single definitions: a law's ``expected_sin2`` / ``expected_abs_sin`` (for
+Laplace(0, b) the closed forms of :mod:`biper_analysis.analytic`, pdf :math:`e^{-|w|/b}/(2b)`), combined by
+:func:`biper_analysis.analytic.qe_from_moments`; ``official_l1`` = 1 − E|sin|; ``normalised_qe`` = QE / E sin²;
+``dqe_domega0`` for Laplace only. One row per (law, ω0), law-major; ``gamma=None`` means the optimal γ* of each
+row.
 
 >>> t = qe_sweep([20.0], [0.05], gamma=0.6)
 >>> f"{t['qe'][0]:.12f}"
@@ -12,96 +14,123 @@ A sweep only *calls* the single definitions: :mod:`biper_analysis.analytic` for 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from biper_analysis import _validate as V
-from biper_analysis import analytic as A
+from biper_analysis import analytic, validation
+from biper_analysis.atomic import atomic_open
+from biper_analysis.priors import PRIOR_NAMES, Laplace, make_prior
 
-__all__ = ["PRIORS", "COLUMNS", "qe_sweep", "write_csv", "read_csv"]
+__all__ = ["PRIORS", "COLUMNS", "qe_table", "qe_point", "qe_sweep", "write_csv", "read_csv"]
 
-#: Weight laws a sweep accepts (the scale is b for Laplace, σ for Gaussian, the scale of Student-t).
-PRIORS = ("laplace", "gaussian", "student-t")
+#: Weight-law families a sweep accepts by name (the scale is b for Laplace, σ for Gaussian, the Student-t scale).
+PRIORS = PRIOR_NAMES
 #: CSV columns, in order.
 COLUMNS = ("prior", "scale", "df", "omega0", "x", "gamma", "gamma_is_optimal", "qe", "qe_min", "gamma_opt",
-           "e_sin2", "e_abs_sin", "official_l1")
+           "e_sin2", "e_abs_sin", "official_l1", "normalised_qe", "dqe_domega0")
+_ROWS_PER_BLOCK = 100_000  # CSV rows formatted at once (bounds memory; one progress step each)
 
 
-def _moments(omega0: np.ndarray, scale: float, prior: str, df: float | None) -> tuple[np.ndarray, np.ndarray]:
-    """(E sin², E|sin|) over the ω0 grid for one scale."""
-    if prior == "laplace":
-        return (np.asarray(A.expected_sin2(omega0, scale), dtype=np.float64),
-                np.asarray(A.expected_abs_sin(omega0, scale), dtype=np.float64))
-    from biper_analysis.priors import make_prior  # helper module with Gaussian, Student-t, ...
+def _law_columns(om: np.ndarray, law: Any, g: float | None) -> dict[str, np.ndarray]:
+    """Every column for one law over the ω0 grid."""
+    n = om.size
+    e2 = np.asarray(law.expected_sin2(om), dtype=np.float64).reshape(n)
+    e1 = np.asarray(law.expected_abs_sin(om), dtype=np.float64).reshape(n)
+    qe = np.asarray(analytic.qe_from_moments(e2, e1, g), dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):  # E sin² underflows only for ω0·scale ≲ 1e-154
+        normalised = (np.asarray(analytic.normalised_qe(om, law.b, g), dtype=np.float64).reshape(n)
+                      if isinstance(law, Laplace) else qe / e2)
+    derivative = (np.asarray(analytic.dqe_domega0(om, law.b, g), dtype=np.float64).reshape(n)
+                  if isinstance(law, Laplace) else np.full(n, np.nan))
+    return {
+        "prior": np.full(n, law.name, dtype=object), "scale": np.full(n, float(law.scale)),
+        "df": np.full(n, float(getattr(law, "df", math.nan))), "omega0": om, "x": om * law.scale,
+        "gamma": e1 if g is None else np.full(n, g), "gamma_is_optimal": np.full(n, g is None),
+        "qe": qe, "qe_min": np.asarray(analytic.qe_from_moments(e2, e1, None), dtype=np.float64),
+        "gamma_opt": e1, "e_sin2": e2, "e_abs_sin": e1, "official_l1": 1.0 - e1, "normalised_qe": normalised,
+        "dqe_domega0": derivative,
+    }
 
-    p = make_prior(prior, scale, df)
-    return (np.asarray(p.expected_sin2(omega0), dtype=np.float64),
-            np.asarray(p.expected_abs_sin(omega0), dtype=np.float64))
+
+def qe_table(omega0: Sequence[float] | np.ndarray, laws: Sequence[Any], gamma: float | None = None
+             ) -> dict[str, np.ndarray]:
+    """QE and its moments on the grid ω0 × laws (law-major order) at one ``gamma`` (None = γ* per row).
+
+    ``laws``: prior or law objects (:mod:`biper_analysis.priors`, :mod:`biper_analysis.laws`). Returns a dict of
+    equal-length columns named as :data:`COLUMNS`.
+    """
+    om = np.atleast_1d(validation.positive("omega0", omega0)).ravel()
+    g = validation.parse_gamma(gamma)
+    parts = [_law_columns(om, law, g) for law in laws]
+    if not parts:
+        raise ValueError("qe_table needs at least one weight law")
+    return {c: np.concatenate([p[c] for p in parts]) for c in COLUMNS}
+
+
+def qe_point(omega0: float, law: Any, gamma: float | None = None) -> dict[str, Any]:
+    """One row of :func:`qe_table` as plain Python values (``b`` is the Laplace scale, None for other laws).
+
+    >>> r = qe_point(20.0, Laplace(0.05), 0.6)
+    >>> f"{r['qe']:.12f}", r["b"]
+    ('0.105801153564', 0.05)
+    """
+    table = qe_table([omega0], [law], gamma)
+    row: dict[str, Any] = {}
+    for c in COLUMNS:
+        value = table[c][0]
+        row[c] = value.item() if isinstance(value, np.generic) else value
+    row["b"] = float(law.b) if isinstance(law, Laplace) else None
+    for key in ("df", "dqe_domega0"):
+        if isinstance(row[key], float) and math.isnan(row[key]):
+            row[key] = None
+    return row
 
 
 def qe_sweep(omega0: Sequence[float] | np.ndarray, scales: Sequence[float], gamma: float | None = None,
              prior: str = "laplace", df: float | None = None) -> dict[str, np.ndarray]:
-    """QE and its moments on the grid ω0 × scales (scale-major order) at one ``gamma`` (None = γ* per row).
-
-    Returns a dict of equal-length columns named as :data:`COLUMNS`.
-    """
+    """:func:`qe_table` for a named family at several scales (scale-major order)."""
     if prior not in PRIORS:
         raise ValueError(f"prior must be one of {', '.join(PRIORS)}, got {prior!r}")
-    if prior == "student-t" and df is None:
-        raise ValueError("df (degrees of freedom) is required for the student-t prior, e.g. df=4")
     if prior != "student-t" and df is not None:
         raise ValueError(f"df applies only to the student-t prior, not {prior!r}; drop it")
-    if df is not None:
-        V.positive("df", df)
-    om = np.atleast_1d(V.positive("omega0", omega0)).ravel()
-    sc = np.atleast_1d(V.positive("scale (b)", scales)).ravel()
-    g = None if gamma is None else float(V.nonnegative("gamma", gamma))
-    cols: dict[str, list[np.ndarray]] = {c: [] for c in COLUMNS}
-    for s in sc:
-        e2, e1 = _moments(om, float(s), prior, df)
-        used = e1 if g is None else np.full_like(om, g)
-        n = om.size
-        cols["prior"].append(np.full(n, prior, dtype=object))
-        cols["scale"].append(np.full(n, s))
-        cols["df"].append(np.full(n, np.nan if df is None else float(df)))
-        cols["omega0"].append(om)
-        cols["x"].append(om * s)
-        cols["gamma"].append(used)
-        cols["gamma_is_optimal"].append(np.full(n, g is None))
-        if prior == "laplace":  # the closed form's own evaluation (fused engine of analytic.py)
-            cols["qe"].append(np.asarray(A.qe(om, float(s), g), dtype=np.float64))
-            cols["qe_min"].append(np.asarray(A.qe_min(om, float(s)), dtype=np.float64))
-        else:
-            cols["qe"].append(A._qe_from_moments(e2, e1, used))
-            cols["qe_min"].append(A._qe_from_moments(e2, e1, None))
-        cols["gamma_opt"].append(e1)
-        cols["e_sin2"].append(e2)
-        cols["e_abs_sin"].append(e1)
-        cols["official_l1"].append(1.0 - e1)
-    return {c: np.concatenate(v) for c, v in cols.items()}
+    sc = np.atleast_1d(validation.positive("scale (b)", scales)).ravel()
+    return qe_table(omega0, [make_prior(prior, float(s), df) for s in sc], gamma)
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, (bool, np.bool_)):
-        return "true" if v else "false"
-    if isinstance(v, (float, np.floating)):
-        return "" if np.isnan(v) else repr(float(v))
-    return str(v)
+# ---------------------------------------------------------------------------------------------------------
+# CSV
+# ---------------------------------------------------------------------------------------------------------
+def _format_column(values: np.ndarray) -> list[str]:
+    """Shortest round-trip text of each value (repr), '' for NaN, true/false for booleans."""
+    if values.dtype == bool:
+        return ["true" if v else "false" for v in values.tolist()]
+    if values.dtype == object:
+        return [str(v) for v in values.tolist()]
+    return ["" if v != v else repr(v) for v in values.tolist()]
 
 
-def write_csv(table: dict[str, np.ndarray], path: str | Path, provenance_record: dict[str, Any]) -> Path:
-    """Write ``table`` atomically as CSV; line 1 is ``# provenance: {json}``, line 2 the header."""
-    from biper_analysis.atomic import atomic_open
+def write_csv(table: dict[str, np.ndarray], path: str | Path, provenance_record: dict[str, Any],
+              progress: Callable[[int], None] | None = None) -> Path:
+    """Write ``table`` atomically as CSV; line 1 is ``# provenance: {json}``, line 2 the header.
 
+    Formatted a block of rows at a time, column by column; ``progress(rows)`` is called after each block. An
+    error or interruption leaves no file behind (the temporary file is removed).
+    """
     path = Path(path)
     n = len(next(iter(table.values())))
     with atomic_open(path, "w", newline="") as fh:
         fh.write("# provenance: " + json.dumps(provenance_record, sort_keys=True) + "\n")
         fh.write(",".join(COLUMNS) + "\n")
-        for i in range(n):
-            fh.write(",".join(_fmt(table[c][i]) for c in COLUMNS) + "\n")
+        for start in range(0, n, _ROWS_PER_BLOCK):
+            stop = min(start + _ROWS_PER_BLOCK, n)
+            cols = [_format_column(np.asarray(table[c][start:stop])) for c in COLUMNS]
+            fh.write("\n".join(",".join(cells) for cells in zip(*cols)) + "\n")
+            if progress is not None:
+                progress(stop - start)
     return path
 
 

@@ -29,10 +29,14 @@ True
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import sympy as sp
+from sympy.simplify.fu import TR8
+
+from biper_analysis.paper import printed_qe_sympy
 
 __all__ = ["Step", "Derivation", "derive", "derivation_steps", "results", "proves_printed_form", "lambdified",
            "SYMBOLS"]
@@ -77,16 +81,9 @@ def _coth_form(expr: Any) -> Any:
                         lambda e: sp.coth(e.base.args[0]))
 
 
-def _is_zero(expr: Any) -> bool:
-    """True when sympy simplifies ``expr`` (rewritten in exponentials) to exactly 0."""
-    return sp.simplify(sp.expand(expr)) == 0 or sp.simplify(expr.rewrite(sp.exp)) == 0
-
-
 def _integrate_linearised(power: Any, weight: Any, var: Any, lo: Any, hi: Any) -> Any:
     """∫ power·weight d var with the trigonometric power first rewritten as a sum of sines/cosines of multiple
     angles (sympy's TR8): the same integral, integrated term by term, several times faster than as a power."""
-    from sympy.simplify.fu import TR8
-
     terms = sp.Add.make_args(sp.expand(TR8(power)))
     return sp.factor(sp.together(sp.Add(*[sp.integrate(term * weight, (var, lo, hi)) for term in terms])))
 
@@ -94,8 +91,6 @@ def _integrate_linearised(power: Any, weight: Any, var: Any, lo: Any, hi: Any) -
 @functools.lru_cache(maxsize=1)
 def derive() -> Derivation:
     """Run the whole derivation once (a few seconds) and return its steps, results and the final proof."""
-    from biper_analysis.paper import printed_qe_sympy
-
     x, w0, b, g = SYMBOLS["x"], SYMBOLS["omega0"], SYMBOLS["b"], SYMBOLS["gamma"]
     w, t, s, k, q = SYMBOLS["w"], SYMBOLS["t"], SYMBOLS["s"], SYMBOLS["k"], SYMBOLS["q"]
     pi = sp.pi
@@ -143,7 +138,7 @@ def derive() -> Derivation:
     steps.append(Step("E sin^4", sp.Eq(sp.Symbol("E_sin4"), e_sin4)))
 
     # 4. QE from its definition: with S = sin, σ = sign S, write S = σ a, a = |S|, σ² = 1.
-    sig, a = sp.Symbol("sigma"), sp.Symbol("a", nonnegative=True)
+    a = sp.Symbol("a", nonnegative=True)
     per_sample = {sv: sp.expand((sv * a - g * sv) ** 2) for sv in (1, -1)}
     assert per_sample[1] == per_sample[-1]
     steps.append(Step("(S - γ sign S)² with S = σ a, σ = ±1, a = |S|", sp.Eq(sp.Symbol("Y"), per_sample[1]),

@@ -29,7 +29,7 @@ def binarised_conv_names(arch: str) -> list[str]:
 
 
 def make_state_dict(arch: str = "resnet20_1w1a", b: float | list[float] = 0.03, seed: int = 0,
-                    num_classes: int = 10) -> "OrderedDict[str, Any]":
+                    num_classes: int = 10) -> OrderedDict[str, Any]:
     """A state_dict with the official names; binarised conv weights ~ Laplace(0, b) (b per layer if a list)."""
     import torch
 
@@ -59,7 +59,7 @@ def make_state_dict(arch: str = "resnet20_1w1a", b: float | list[float] = 0.03, 
     return sd
 
 
-def official_checkpoint(sd: "OrderedDict[str, Any]", arch: str, module_prefix: bool = False,
+def official_checkpoint(sd: OrderedDict[str, Any], arch: str, module_prefix: bool = False,
                         optimizer_state: bool = False) -> dict[str, Any]:
     """The official training script's dict (keys epoch, model, state_dict, best_prec1, optimizer, lr_scheduler)."""
     import torch

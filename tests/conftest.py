@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,15 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m biper_analysis ARGS`` in a subprocess and capture its output."""
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m biper_analysis ARGS`` in a subprocess and capture its output.
+
+    The default working folder is a new empty one, so a command's default outputs never land in the repository.
+    """
+    cwd = cwd or Path(tempfile.mkdtemp(prefix="biper-cli-"))
     return subprocess.run([sys.executable, "-m", "biper_analysis", *args], capture_output=True, text=True,
-                          cwd=cwd or REPO_ROOT, timeout=timeout)
+                          cwd=cwd, timeout=timeout, env=env)
 
 
 @pytest.fixture

@@ -5,16 +5,22 @@ import argparse
 import sys
 from pathlib import Path
 
+from biper_analysis.commands.check import sweep_folder
+from biper_analysis.errors import UsageError
+from biper_analysis.figures import FIGURES, plan_figures, render_figures
+from biper_analysis.outputs import claim_folder
+
 ORDER = 80
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("figures", help="render every figure (theory now; real networks from the cached sweep)",
-                       description="Render the paper and analysis figures as PDF + PNG. Real-network figures read "
-                                   "the training sweep; this command never trains.")
+                       description="Render the paper and analysis figures as PDF + PNG into a folder. Real-network "
+                                   "figures read the training sweep; this command never trains. A figure file is "
+                                   "replaced only if an earlier `figures` run wrote it.")
     p.add_argument("--out", type=Path, default=Path("figures"), help="output folder (default: figures/)")
     p.add_argument("--runs", type=Path, default=None,
-                   help="training-sweep folder (default: runs/sweep, skipped when absent; made by `biper-analysis "
+                   help="training-sweep folder (default: runs/sweep when it exists; made by `biper-analysis "
                         "train-sweep`); an explicit --runs must hold a sweep.json")
     p.add_argument("--only", action="append", default=[], help="render only figures whose name contains this")
     p.add_argument("--formats", default="pdf,png", help="comma-separated formats (default: pdf,png)")
@@ -23,9 +29,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from biper_analysis.cli import CLIError
-    from biper_analysis.figures import FIGURES, render_figures
-
     if args.list:
         for spec in FIGURES:
             sys.stdout.write(f"{spec.name:<28} {'(needs train-sweep) ' if spec.needs_sweep else ''}{spec.caption}\n")
@@ -33,11 +36,13 @@ def run(args: argparse.Namespace) -> int:
     formats = tuple(f.strip().lstrip(".") for f in args.formats.split(",") if f.strip())
     bad = [f for f in formats if f not in ("pdf", "png", "svg")]
     if bad or not formats:
-        raise CLIError(f"--formats must be a comma list of pdf, png, svg; got {args.formats!r}")
+        raise UsageError(f"--formats must be a comma list of pdf, png, svg; got {args.formats!r}")
     if args.only and not any(o in s.name for s in FIGURES for o in args.only):
-        raise CLIError(f"no figure name contains {args.only}; see `biper-analysis figures --list`")
-    from biper_analysis.commands._args import sweep_dir
-
-    render_figures(args.out, sweep_dir(args.runs), tuple(args.only), formats,
+        raise UsageError(f"no figure name contains {args.only}; see `biper-analysis figures --list`")
+    runs = sweep_folder(args.runs)
+    out = claim_folder(args.out, option="--out")
+    if out.is_dir():
+        plan_figures(out, tuple(args.only), formats)   # refuse foreign files before any work
+    render_figures(out, runs, tuple(args.only), formats,
                    log=lambda line: sys.stderr.write(line + "\n") if line.startswith("skipping") else print(line))
     return 0

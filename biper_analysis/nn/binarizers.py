@@ -28,18 +28,18 @@ and the zero padding of the convolutions is applied *after* binarisation, so it 
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 from torch.autograd import Function
 
+from biper_analysis.training.config import SURROGATES, WEIGHT_BINARIZERS
+
 #: sign(0) — the official ``torch.sign`` convention (a true 0 at exactly 0). Named so tests pin it.
 SIGN_OF_ZERO = 0.0
 #: Added to the per-sample variance before the square root (official code).
 ACTIVATION_VAR_EPS = 1e-5
-WEIGHT_BINARIZERS = ("biper", "sign", "fp")
-SURROGATES = ("sine", "triangle")
 
 
 def binary_sign(x: Tensor) -> Tensor:

@@ -18,7 +18,7 @@ surrogate="sine")``; these names and keywords are a stable API.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch.nn.functional as F
 from torch import Tensor, nn

@@ -7,11 +7,18 @@ curves come from :mod:`biper_analysis.nn.binarizers` through autograd).
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from biper_analysis import analytic as A
+from biper_analysis import analytic, sweeps
+from biper_analysis.inverse import omega0_for_qe
+from biper_analysis.plotting.sweep import draw_qe_vs_omega0
+from biper_analysis.priors import Gaussian, Laplace, StudentT
+
+__all__ = ["binarizer_curves", "draw_qe_min", "draw_gamma_opt", "fig_qe_vs_omega0", "fig_qe_min",
+           "fig_priors_equal_variance", "fig_inverse_map", "fig_binary_periodic"]
 
 _BS = (0.01, 0.037, 0.05, 0.1)
 
@@ -41,31 +48,16 @@ def binarizer_curves(omega0: float, w: Any, surrogate: str = "sine") -> dict[str
 
 
 # ------------------------------------------------------------------------------------------- axes helpers
-def plot_qe_vs_omega0(ax: Any, omega0: np.ndarray, bs: Sequence[float] = _BS, gamma: float | None = None) -> None:
-    """QE(ω0) for each Laplace scale b, at γ* (``gamma=None``) or at a fixed ``gamma``."""
-    for i, b in enumerate(bs):
-        ax.plot(omega0, A.qe(omega0, b, gamma), color=f"C{i}", label=f"b = {b:g}")
-    if gamma is None:
-        ax.axhline(A.qe_min_peak()[1], color="0.5", lw=0.8, ls=":", label="peak 0.102835")
-        ax.axhline(A.QE_MIN_LIMIT_LARGE_X, color="C3", lw=0.8, ls="--", label="1/2 − 4/π²")
-    else:
-        ax.axhline(gamma * gamma - 4 * gamma / math.pi + 0.5, color="C3", lw=0.8, ls="--",
-                   label="γ² − 4γ/π + 1/2 (ω0 → ∞)")
-    ax.set_xlabel("ω0")
-    ax.set_ylabel("QE" + (" at γ*" if gamma is None else f" at γ = {gamma:g}"))
-    ax.set_xscale("log")
-    ax.legend(fontsize=7)
-
-
-def plot_qe_min(ax: Any, x: np.ndarray) -> None:
+def draw_qe_min(ax: Any, x: np.ndarray) -> None:
     """QE_min(x) with the peak, the small-x asymptote x² and the large-x limit 1/2 − 4/π² marked."""
-    x_peak, q_peak = A.qe_min_peak()
-    ax.plot(x, A.qe_min(x, 1.0), color="C0", label="QE_min(x)")
+    x_peak, q_peak = analytic.qe_min_peak()
+    ax.plot(x, analytic.qe_min(x, 1.0), color="C0", label="QE_min(x)")
     ax.plot(x, np.minimum(x * x, 0.2), color="C0", ls=":", lw=1, label="x² (x → 0)")
-    ax.axhline(A.QE_MIN_LIMIT_LARGE_X, color="C3", ls="--", lw=1, label="1/2 − 4/π² (x → ∞)")
+    ax.axhline(analytic.QE_MIN_LIMIT_LARGE_X, color="C3", ls="--", lw=1, label="1/2 − 4/π² (x → ∞)")
     ax.plot([x_peak], [q_peak], "o", color="k", ms=4)
-    ax.annotate(f"peak {q_peak:.6f}\nat x = {x_peak:.6f}", (x_peak, q_peak), textcoords="offset points",
-                xytext=(10, -28), fontsize=7)
+    # the label sits above the curve, right of the peak, clear of the asymptote line below it
+    ax.annotate(f"peak (x, QE_min) = ({x_peak:.6f}, {q_peak:.6f})", (x_peak, q_peak), textcoords="offset points",
+                xytext=(12, 8), fontsize=7, arrowprops={"arrowstyle": "-", "color": "0.4", "lw": 0.6})
     ax.set_xscale("log")
     ax.set_ylim(0, 0.12)
     ax.set_xlabel("x = ω0·b")
@@ -73,10 +65,10 @@ def plot_qe_min(ax: Any, x: np.ndarray) -> None:
     ax.legend(fontsize=7, loc="upper left")
 
 
-def plot_gamma_opt(ax: Any, x: np.ndarray) -> None:
+def draw_gamma_opt(ax: Any, x: np.ndarray) -> None:
     """γ*(x) = E|sin| rising from 0 to 2/π."""
-    ax.plot(x, A.optimal_gamma(x, 1.0), color="C2", label="γ*(x)")
-    ax.axhline(A.GAMMA_OPT_LIMIT_LARGE_X, color="C2", ls="--", lw=1, label="2/π")
+    ax.plot(x, analytic.optimal_gamma(x, 1.0), color="C2", label="γ*(x)")
+    ax.axhline(analytic.GAMMA_OPT_LIMIT_LARGE_X, color="C2", ls="--", lw=1, label="2/π")
     ax.set_xscale("log")
     ax.set_xlabel("x = ω0·b")
     ax.set_ylabel("γ*")
@@ -89,8 +81,8 @@ def fig_qe_vs_omega0(omega0: np.ndarray | None = None, bs: Sequence[float] = _BS
     """QE vs ω0 for several Laplace scales b: at γ* (left) and at a fixed γ (right, default 1)."""
     omega0 = np.geomspace(0.1, 1000.0, 400) if omega0 is None else np.asarray(omega0, dtype=np.float64)
     fig, axes = _figure(ncols=2)
-    plot_qe_vs_omega0(axes[0, 0], omega0, bs, None)
-    plot_qe_vs_omega0(axes[0, 1], omega0, bs, gamma)
+    draw_qe_vs_omega0(axes[0, 0], sweeps.qe_sweep(omega0, bs, None))
+    draw_qe_vs_omega0(axes[0, 1], sweeps.qe_sweep(omega0, bs, gamma))
     axes[0, 0].set_title("optimal scale γ*")
     axes[0, 1].set_title(f"fixed scale γ = {gamma:g}")
     fig.suptitle("QE vs ω0, Laplace(0, b) weights", fontsize=10)
@@ -102,8 +94,8 @@ def fig_qe_min(x: np.ndarray | None = None) -> Any:
     """QE_min(x) with peak and both limits (left) and γ*(x) (right)."""
     x = np.geomspace(1e-3, 1e3, 600) if x is None else np.asarray(x, dtype=np.float64)
     fig, axes = _figure(ncols=2)
-    plot_qe_min(axes[0, 0], x)
-    plot_gamma_opt(axes[0, 1], x)
+    draw_qe_min(axes[0, 0], x)
+    draw_gamma_opt(axes[0, 1], x)
     axes[0, 0].set_title("QE at the optimal scale")
     axes[0, 1].set_title("optimal scale γ*")
     fig.tight_layout()
@@ -113,8 +105,6 @@ def fig_qe_min(x: np.ndarray | None = None) -> Any:
 def fig_priors_equal_variance(variance: float = 2 * 0.05 ** 2, df: float = 4.0,
                               omega0: np.ndarray | None = None, gamma: float | None = None) -> Any:
     """QE vs ω0 for Laplace, Gaussian and Student-t(df) weights of the same variance (γ* by default)."""
-    from biper_analysis.priors import Gaussian, Laplace, StudentT
-
     if df <= 2:
         raise ValueError(f"equal variance needs a Student-t with df > 2, got df={df}")
     omega0 = np.geomspace(0.5, 2000.0, 240) if omega0 is None else np.asarray(omega0, dtype=np.float64)
@@ -124,10 +114,10 @@ def fig_priors_equal_variance(variance: float = 2 * 0.05 ** 2, df: float = 4.0,
               f"Student-t ν = {df:g}, s = {priors[2].scale:.4g}"]
     fig, axes = _figure(ncols=2)
     for i, (p, lab) in enumerate(zip(priors, labels)):
-        q = A.qe(omega0, gamma=gamma, prior=p)
+        q = analytic.qe(omega0, gamma=gamma, prior=p)
         axes[0, 0].plot(omega0, q, color=f"C{i}", label=lab)
         axes[0, 1].plot(omega0, p.expected_abs_sin(omega0), color=f"C{i}", label=lab)
-    axes[0, 0].axhline(A.QE_MIN_LIMIT_LARGE_X, color="0.5", ls="--", lw=0.8)
+    axes[0, 0].axhline(analytic.QE_MIN_LIMIT_LARGE_X, color="0.5", ls="--", lw=0.8)
     for ax, ylab in zip(axes[0], ["QE" + (" (γ*)" if gamma is None else f" (γ = {gamma:g})"), "γ* = E|sin(ω0 w)|"]):
         ax.set_xscale("log")
         ax.set_xlabel("ω0")
@@ -140,10 +130,8 @@ def fig_priors_equal_variance(variance: float = 2 * 0.05 ** 2, df: float = 4.0,
 
 def fig_inverse_map(targets: np.ndarray | None = None) -> Any:
     """The inverse map target QE → ω0·b at γ*: the rising branch (all targets) and the falling branch."""
-    from biper_analysis.inverse import omega0_for_qe
-
-    x_peak, q_peak = A.qe_min_peak()
-    limit = A.QE_MIN_LIMIT_LARGE_X
+    x_peak, q_peak = analytic.qe_min_peak()
+    limit = analytic.QE_MIN_LIMIT_LARGE_X
     if targets is None:
         targets = np.concatenate([np.geomspace(1e-4, limit, 120), np.linspace(limit, q_peak, 200)[1:]])
     rising, falling = [], []
@@ -158,7 +146,7 @@ def fig_inverse_map(targets: np.ndarray | None = None) -> Any:
     ax.plot(r[:, 0], r[:, 1], color="C0", label="rising branch (x < x_peak)")
     if len(f):
         ax.plot(f[:, 0], f[:, 1], color="C1", label="falling branch (x > x_peak)")
-    ax.plot([q_peak], [x_peak], "o", color="k", ms=4, label=f"peak ({q_peak:.6f}, {x_peak:.6f})")
+    ax.plot([q_peak], [x_peak], "o", color="k", ms=4, label=f"peak (x, QE_min) = ({x_peak:.6f}, {q_peak:.6f})")
     ax.axvline(limit, color="C3", ls="--", lw=1, label="1/2 − 4/π²")
     ax.set_yscale("log")
     ax.set_xlabel("target QE (γ*)")
@@ -194,11 +182,3 @@ def fig_binary_periodic(omega0: float = 20.0, w: np.ndarray | None = None) -> An
     fig.tight_layout()
     return fig
 
-
-FIGURES = {
-    "qe_vs_omega0": fig_qe_vs_omega0,
-    "qe_min": fig_qe_min,
-    "priors_equal_variance": fig_priors_equal_variance,
-    "inverse_map": fig_inverse_map,
-    "binary_periodic": fig_binary_periodic,
-}

@@ -5,25 +5,29 @@ axes helpers take ``ax``. The QE values are the ones the training loop computed 
 """
 from __future__ import annotations
 
-import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
+
+from biper_analysis.jsonio import read_jsonl
+
+__all__ = ["read_metrics", "draw_accuracy", "draw_layer_quantity", "fig_training"]
 
 
 def read_metrics(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The per-epoch records of a run directory (``metrics.jsonl``), in order."""
+    """The per-epoch records of a run folder (``metrics.jsonl``), in order."""
     path = Path(run_dir) / "metrics.jsonl"
     if not path.is_file():
-        raise FileNotFoundError(f"no metrics.jsonl in {str(run_dir)!r}; is it a run directory of `train`?")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        raise FileNotFoundError(f"no metrics.jsonl in {str(run_dir)!r}; is it a run folder of `train`?")
+    return read_jsonl(path)
 
 
 def _global_epochs(records: Sequence[dict[str, Any]]) -> list[int]:
     return list(range(1, len(records) + 1))
 
 
-def plot_accuracy(ax: Any, records: Sequence[dict[str, Any]], label: str = "") -> None:
+def draw_accuracy(ax: Any, records: Sequence[dict[str, Any]], label: str = "") -> None:
     """Train and test accuracy (%) against the epoch counted over both stages; a line marks stage 2's start."""
     x = _global_epochs(records)
     ax.plot(x, [r["test_acc"] for r in records], marker="o", ms=3, label=f"{label} test".strip())
@@ -36,7 +40,7 @@ def plot_accuracy(ax: Any, records: Sequence[dict[str, Any]], label: str = "") -
     ax.legend(fontsize=8)
 
 
-def plot_layer_quantity(ax: Any, records: Sequence[dict[str, Any]], key: str) -> None:
+def draw_layer_quantity(ax: Any, records: Sequence[dict[str, Any]], key: str) -> None:
     """One line per binarised layer: ``key`` (e.g. "b", "qe_opt", "qe_laplace") against the epoch."""
     if not records or not records[0].get("layers"):
         ax.text(0.5, 0.5, "no binarised layers", ha="center", transform=ax.transAxes)
@@ -51,14 +55,14 @@ def plot_layer_quantity(ax: Any, records: Sequence[dict[str, Any]], key: str) ->
         ax.legend(fontsize=7)
 
 
-def figure_training(records: Sequence[dict[str, Any]], title: str = "") -> Any:
+def fig_training(records: Sequence[dict[str, Any]], title: str = "") -> Any:
     """Accuracy, per-layer b = mean|w| and per-layer QE (γ*) of one run."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    plot_accuracy(axes[0], records)
-    plot_layer_quantity(axes[1], records, "b")
-    plot_layer_quantity(axes[2], records, "qe_opt")
+    draw_accuracy(axes[0], records)
+    draw_layer_quantity(axes[1], records, "b")
+    draw_layer_quantity(axes[2], records, "qe_opt")
     if title:
         fig.suptitle(title)
     fig.tight_layout()

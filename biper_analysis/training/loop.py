@@ -6,17 +6,18 @@ cross-entropy + τ·Σ_layers mean sin²(ω0 w) (BiPer only); stage 2 starts fro
 same ω0, a fresh optimiser, and ``beta`` set to the per-channel mean|w| (as ``main_stage2.py``).
 
 Each epoch appends one JSON line to ``RUN/metrics.jsonl``: loss, train/test accuracy (%), learning rate, and per
-binarised layer b = mean|w| with the quantisation error computed from the weights' empirical moments by the
-analytic core's single definition (:func:`biper_analysis.analytic._qe_from_moments`) next to the Laplace
-prediction :func:`biper_analysis.analytic.qe` at the same b.
+binarised layer the statistics of its weights by the package's one definition
+(:func:`biper_analysis.weights.weight_stats`) next to the Laplace prediction at the same b. ``RUN/init.pth.tar``
+holds the initial weights, so every statement about trained weights can be made against them.
 
-Determinism: the model is initialised from ``seed``; each epoch's data order and augmentation come from a
-generator seeded by (seed, stage, epoch[, rank]), so a run resumed from ``checkpoint.pth.tar`` ends with the
-same weights as an uninterrupted one on CPU.
+Determinism: the model is initialised from ``seed`` (:func:`initial_model`); each epoch's data order and
+augmentation come from a generator seeded by (seed, stage, epoch[, rank]), so a run resumed from
+``checkpoint.pth.tar`` ends with the same weights as an uninterrupted one on CPU. Bit-identical results across
+thread counts and machines of one CPU kind need one thread and pinned CPU code paths
+(:mod:`biper_analysis.reproducible`); the environment is recorded in every checkpoint's provenance.
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -30,13 +31,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from biper_analysis import analytic
 from biper_analysis.atomic import atomic_open, atomic_path
+from biper_analysis.checkpoints import read_torch_file
+from biper_analysis.jsonio import read_jsonl, write_jsonl
 from biper_analysis.nn.layers import binary_layers
 from biper_analysis.nn.models import DEFAULT_IN_CHANNELS, binary_layer_names, build_model, set_stage
-from biper_analysis.training import data as D
-from biper_analysis.training.config import TrainConfig, lr_at
+from biper_analysis.provenance import compute_environment, provenance
+from biper_analysis.training import data as image_data
+from biper_analysis.training.config import RESUMABLE_FIELDS, TrainConfig, lr_at
+from biper_analysis.weights import weight_stats
 
 CHECKPOINT = "checkpoint.pth.tar"
+INIT = "init.pth.tar"
 BEST = "model_best.pth.tar"
 CONFIG_TXT = "config.txt"
 METRICS = "metrics.jsonl"
@@ -104,36 +111,31 @@ def _barrier(dist_info: Dist) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Metrics from the analytic core (never re-derived here)
+# Per-epoch metrics: the statistics of the weights, by the package's one definition
 # ---------------------------------------------------------------------------------------------------
 def layer_metrics(model: nn.Module, binarizer: str, omega0: float) -> list[dict[str, Any]]:
-    """Per binarised layer: b = mean|w| and QE from the weights' moments, by the analytic core's definitions.
+    """Per binarised layer, :func:`biper_analysis.weights.weight_stats` of its latent weights.
 
-    BiPer: moments of the latent sin(ω0 w): ``qe_opt`` (γ = γ* = mean|sin|), ``qe_gamma1`` (γ = 1, the binary
-    weight ±1 the network uses), ``qe_laplace`` = :func:`analytic.qe` (QE_min of Laplace(0, b) at the same b),
-    ``official_l1`` = mean|sin − sign(sin)|. Sign baseline: moments of w (``qe_opt`` = E w² − (E|w|)²) and
-    ``qe_laplace`` = :func:`analytic.qe_sign`. ``normalised_qe`` = qe_opt / E[latent²].
+    ``b`` = mean|w|; for BiPer the moments of sin(ω0 w) (the paper's QE, whatever the surrogate): ``qe_opt``
+    (γ* = mean|sin|), ``qe_gamma1`` (γ = 1, the ±1 weights the network uses), ``official_l1`` and ``qe_laplace``
+    (QE_min of Laplace(0, b) at the same b); for the sign baseline the moments of w (``qe_opt`` = mean w² −
+    (mean|w|)², ``qe_laplace`` = b²). ``normalised_qe`` = qe_opt / mean(latent²).
     """
-    from biper_analysis import analytic as A
-
     rows = []
     for name, layer in binary_layers(model):
-        w = layer.weight.detach().to(torch.float64)
-        b = float(w.abs().mean())
-        row: dict[str, Any] = {"name": f"{name}.weight", "b": b}
+        w = layer.weight.detach().cpu().numpy()
         if binarizer == "fp":
-            rows.append(row)
+            rows.append({"name": f"{name}.weight", "b": weight_stats(w).b})
             continue
-        lat = torch.sin(omega0 * w) if binarizer == "biper" else w
-        e2, e1 = float(lat.pow(2).mean()), float(lat.abs().mean())
-        qe_opt = float(A._qe_from_moments(e2, e1, None))
-        row.update({"gamma_opt": e1, "qe_opt": qe_opt, "normalised_qe": qe_opt / e2 if e2 > 0 else None})
+        stats = weight_stats(w, omega0 if binarizer == "biper" else None)
+        row: dict[str, Any] = {"name": f"{name}.weight", "b": stats.b}
         if binarizer == "biper":
-            row["qe_gamma1"] = float(A._qe_from_moments(e2, e1, 1.0))
-            row["official_l1"] = float((lat - torch.sign(lat)).abs().mean())
-            row["qe_laplace"] = float(A.qe(omega0, b)) if b > 0 else None
+            row.update({"gamma_opt": stats.e_abs_sin, "qe_opt": stats.qe(), "normalised_qe": stats.normalised_qe(),
+                        "qe_gamma1": stats.qe(1.0), "official_l1": stats.official_l1,
+                        "qe_laplace": float(analytic.qe(omega0, stats.b)) if stats.b > 0 else None})
         else:
-            row["qe_laplace"] = float(A.qe_sign(b)) if b > 0 else None
+            row.update({"gamma_opt": stats.b, "qe_opt": stats.qe_sign(), "normalised_qe": stats.normalised_qe_sign(),
+                        "qe_laplace": float(analytic.qe_sign(stats.b)) if stats.b > 0 else None})
         rows.append(row)
     return rows
 
@@ -164,35 +166,9 @@ def write_config_txt(path: Path, cfg: TrainConfig, stage: int) -> None:
             fh.write(f"{key}:  {value}\n")
 
 
-def read_config_txt(path: str | os.PathLike[str]) -> dict[str, str]:
-    """``key:  value`` lines of an official (or our) config.txt, values as strings (one parser:
-    :func:`biper_analysis.checkpoints.parse_config_txt`)."""
-    from biper_analysis.checkpoints import parse_config_txt
-
-    return parse_config_txt(Path(path).read_text(errors="replace"))
-
-
 def _save(obj: dict[str, Any], path: Path) -> None:
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-
-
-def _load(path: Path) -> dict[str, Any]:
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
-def _read_metrics(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def _write_metrics(path: Path, records: list[dict[str, Any]]) -> None:
-    from biper_analysis.commands._args import jsonable
-
-    with atomic_open(path) as fh:
-        for rec in records:
-            fh.write(json.dumps(jsonable(rec)) + "\n")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -210,14 +186,14 @@ def _progress(iterable: Any, desc: str, enabled: bool) -> Any:
     return tqdm(iterable, desc=desc, leave=False, dynamic_ncols=True)
 
 
-def train_one_epoch(model: nn.Module, core: nn.Module, opt: torch.optim.Optimizer, train: D.ImageData,
+def train_one_epoch(model: nn.Module, core: nn.Module, opt: torch.optim.Optimizer, train: image_data.ImageData,
                     cfg: TrainConfig, stage: int, epoch: int, tau: float, channels: int, device: torch.device,
                     dist_info: Dist, show_progress: bool) -> tuple[float, float]:
     """One pass over the training set; returns (mean loss incl. penalty, accuracy %) over all processes."""
     model.train()
     order = torch.Generator().manual_seed(_epoch_seed(cfg.seed, stage, epoch, 0))
     aug = torch.Generator().manual_seed(_epoch_seed(cfg.seed, stage, epoch, 1 + dist_info.rank))
-    batches = D.batch_indices(len(train), cfg.batch_size, order, dist_info.rank, dist_info.world_size)
+    batches = image_data.batch_indices(len(train), cfg.batch_size, order, dist_info.rank, dist_info.world_size)
     layers = [m for _, m in binary_layers(core)] if tau > 0 else []
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)  # accumulated on the device: no sync per step
     correct = torch.zeros((), dtype=torch.float64, device=device)
@@ -225,8 +201,8 @@ def train_one_epoch(model: nn.Module, core: nn.Module, opt: torch.optim.Optimize
     for idx in _progress(batches, f"stage {stage} epoch {epoch + 1}", show_progress):
         images = train.images[idx]
         if cfg.augment:
-            images = D.augment(images, aug)
-        x = D.to_input(images, train.mean, train.std, channels).to(device, non_blocking=True)
+            images = image_data.augment(images, aug)
+        x = image_data.to_input(images, train.mean, train.std, channels).to(device, non_blocking=True)
         y = train.labels[idx].to(device, non_blocking=True)
         out = model(x)
         loss = F.cross_entropy(out, y)
@@ -244,7 +220,7 @@ def train_one_epoch(model: nn.Module, core: nn.Module, opt: torch.optim.Optimize
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data: D.ImageData, channels: int, device: torch.device, batch_size: int = 1000,
+def evaluate(model: nn.Module, data: image_data.ImageData, channels: int, device: torch.device, batch_size: int = 1000,
              dist_info: Dist = Dist()) -> tuple[float, float]:
     """(mean cross-entropy, top-1 accuracy %) on ``data``; under torchrun each process takes a shard."""
     model.eval()
@@ -252,7 +228,7 @@ def evaluate(model: nn.Module, data: D.ImageData, channels: int, device: torch.d
     loss_sum, correct = 0.0, 0.0
     for start in range(0, idx_all.numel(), batch_size):
         idx = idx_all[start:start + batch_size]
-        x = D.to_input(data.images[idx], data.mean, data.std, channels).to(device)
+        x = image_data.to_input(data.images[idx], data.mean, data.std, channels).to(device)
         y = data.labels[idx].to(device)
         out = model(x)
         loss_sum += float(F.cross_entropy(out, y, reduction="sum"))
@@ -267,7 +243,7 @@ def evaluate(model: nn.Module, data: D.ImageData, channels: int, device: torch.d
 def _stage_done(stage_dir: Path) -> int:
     """Epochs completed in a stage directory (0 when it holds no checkpoint)."""
     ckpt = stage_dir / CHECKPOINT
-    return int(_load(ckpt)["epoch"]) if ckpt.exists() else 0
+    return int(read_torch_file(ckpt)["epoch"]) if ckpt.exists() else 0
 
 
 def check_run_dir(out: Path, resume: bool) -> None:
@@ -285,16 +261,12 @@ def check_run_dir(out: Path, resume: bool) -> None:
         raise ValueError(f"{str(out)!r} already holds {METRICS} from another run; remove it or choose a new --out")
 
 
-#: Config fields that may change when a run is resumed (where it runs, not what it computes).
-RESUMABLE_CHANGES = ("device", "data_dir")
-
-
 def _check_same_config(out: Path, cfg: TrainConfig, done: dict[int, int]) -> None:
     """--resume must continue the same recipe: any other change would break "same weights as uninterrupted"."""
     stage = max((s for s, n in done.items() if n > 0), default=1)
-    stored = _load(out / f"stage{stage}" / CHECKPOINT).get("config", {})
+    stored = read_torch_file(out / f"stage{stage}" / CHECKPOINT).get("config", {})
     for key, value in cfg.to_dict().items():
-        if key not in RESUMABLE_CHANGES and key in stored and stored[key] != value:
+        if key not in RESUMABLE_FIELDS and key in stored and stored[key] != value:
             flag = "--" + key.replace("_", "-")
             raise ValueError(f"--resume: {str(out)!r} was started with {key}={stored[key]!r}, not {value!r}; "
                              f"pass {flag} {stored[key]} (the original options)")
@@ -303,8 +275,6 @@ def _check_same_config(out: Path, cfg: TrainConfig, done: dict[int, int]) -> Non
 def checkpoint_record(core: nn.Module, opt: torch.optim.Optimizer, cfg: TrainConfig, stage: int, epochs_done: int,
                       best: float, lr: float, extra: dict[str, Any]) -> dict[str, Any]:
     """Official keys (epoch, model, state_dict, best_prec1, optimizer, lr_scheduler) plus ours."""
-    from biper_analysis.provenance import provenance
-
     config = cfg.to_dict()
     return {
         "epoch": epochs_done,
@@ -322,9 +292,28 @@ def checkpoint_record(core: nn.Module, opt: torch.optim.Optimizer, cfg: TrainCon
         "binarized_layers": binary_layer_names(core),
         "config": config,
         "seed": cfg.seed,
-        "provenance": provenance(config, cfg.seed, stage=stage),
+        "provenance": provenance(config, cfg.seed, command="train", stage=stage, environment=compute_environment()),
         **extra,
     }
+
+
+def initial_model(cfg: TrainConfig, num_classes: int, in_channels: int) -> nn.Module:
+    """The model a run starts from: seeded with ``cfg.seed``, built at stage 1 (the one definition, so that
+    ``RUN/init.pth.tar`` can be rebuilt bit for bit from the seed)."""
+    torch.manual_seed(cfg.seed)
+    return build_model(cfg.model, num_classes=num_classes, in_channels=in_channels, omega0=cfg.omega0, stage=1,
+                       binarizer=cfg.binarizer, surrogate=cfg.surrogate, **cfg.model_kwargs())
+
+
+def initial_record(core: nn.Module, cfg: TrainConfig) -> dict[str, Any]:
+    """``RUN/init.pth.tar``: the initial weights with the run's metadata (stage 0: before any training)."""
+    config = cfg.to_dict()
+    return {"epoch": 0, "model": cfg.model, "state_dict": {k: v.detach().cpu().clone() for k, v in
+                                                           core.state_dict().items()},
+            "omega0": float(cfg.omega0), "stage": 0, "binarizer": cfg.binarizer, "surrogate": cfg.surrogate,
+            "binarized_layers": binary_layer_names(core), "config": config, "seed": cfg.seed,
+            "provenance": provenance(config, cfg.seed, command="train", what="initial weights",
+                                     environment=compute_environment())}
 
 
 def train_run(cfg: TrainConfig, out: str | os.PathLike[str], *, resume: bool = False, quiet: bool = False
@@ -339,8 +328,8 @@ def train_run(cfg: TrainConfig, out: str | os.PathLike[str], *, resume: bool = F
     out = Path(out)
     device = resolve_device(cfg.device)
     check_run_dir(out, resume)
-    train = D.load_split(cfg.dataset, "train", cfg.data_dir, cfg.train_limit)
-    test = D.load_split(cfg.dataset, "test", cfg.data_dir, cfg.test_limit)
+    train = image_data.load_split(cfg.dataset, "train", cfg.data_dir, cfg.train_limit)
+    test = image_data.load_split(cfg.dataset, "test", cfg.data_dir, cfg.test_limit)
     channels = cfg.in_channels or DEFAULT_IN_CHANNELS[cfg.model]
     if train.images.shape[1] not in (1, channels):
         raise ValueError(f"{cfg.dataset} images have {train.images.shape[1]} channels but {cfg.model} takes "
@@ -350,9 +339,7 @@ def train_run(cfg: TrainConfig, out: str | os.PathLike[str], *, resume: bool = F
         raise ValueError(f"--batch-size {cfg.batch_size} is the global batch; it must be >= 2 per process")
     show_progress = not quiet and dist_info.is_main and sys.stderr.isatty()
 
-    torch.manual_seed(cfg.seed)
-    core = build_model(cfg.model, num_classes=train.num_classes, in_channels=channels, omega0=cfg.omega0, stage=1,
-                       binarizer=cfg.binarizer, surrogate=cfg.surrogate).to(device)
+    core = initial_model(cfg, train.num_classes, channels).to(device)
     model: nn.Module = core
     if dist_info.active:
         from torch.nn.parallel import DistributedDataParallel as DDP
@@ -362,10 +349,12 @@ def train_run(cfg: TrainConfig, out: str | os.PathLike[str], *, resume: bool = F
     if dist_info.is_main:
         for s in cfg.stages:
             (out / f"stage{s}").mkdir(parents=True, exist_ok=True)
+        if not (out / INIT).exists():
+            _save(initial_record(core, cfg), out / INIT)
     _barrier(dist_info)
     metrics_path = out / METRICS
     done = {s: _stage_done(out / f"stage{s}") for s in cfg.stages} if resume else {s: 0 for s in cfg.stages}
-    records = [r for r in _read_metrics(metrics_path) if r.get("epoch", 0) <= done.get(r.get("stage", 0), 0)] \
+    records = [r for r in read_jsonl(metrics_path) if r.get("epoch", 0) <= done.get(r.get("stage", 0), 0)] \
         if resume else []
 
     if resume:
@@ -378,7 +367,7 @@ def train_run(cfg: TrainConfig, out: str | os.PathLike[str], *, resume: bool = F
         if stage == 2:
             set_stage(core, 2)
             if done[2] == 0:  # initialise from stage 1's best (official main_stage2.py)
-                core.load_state_dict(_load(out / "stage1" / BEST)["state_dict"])
+                core.load_state_dict(read_torch_file(out / "stage1" / BEST)["state_dict"])
                 with torch.no_grad():
                     for _, layer in binary_layers(core):
                         dims = tuple(range(1, layer.weight.dim()))
@@ -387,7 +376,7 @@ def train_run(cfg: TrainConfig, out: str | os.PathLike[str], *, resume: bool = F
                               weight_decay=cfg.stage_weight_decay(stage))
         best, start = 0.0, done[stage]
         if start > 0:
-            ckpt = _load(stage_dir / CHECKPOINT)
+            ckpt = read_torch_file(stage_dir / CHECKPOINT)
             core.load_state_dict(ckpt["state_dict"])
             opt.load_state_dict(ckpt["optimizer"])
             best = float(ckpt["best_prec1"])
@@ -422,7 +411,7 @@ def train_run(cfg: TrainConfig, out: str | os.PathLike[str], *, resume: bool = F
                 # that claims an epoch whose best model or metrics line was not written
                 if is_best or not (stage_dir / BEST).exists():
                     _save(ckpt, stage_dir / BEST)
-                _write_metrics(metrics_path, records)
+                write_jsonl(metrics_path, records)
                 _save(ckpt, stage_dir / CHECKPOINT)
                 if not quiet:
                     sys.stderr.write(f"stage {stage} epoch {epoch + 1}/{epochs}: loss {train_loss:.4f} "
@@ -435,10 +424,6 @@ def train_run(cfg: TrainConfig, out: str | os.PathLike[str], *, resume: bool = F
             "best_acc": max((r["test_acc"] for r in stage_records), default=None),
             "last_acc": stage_records[-1]["test_acc"] if stage_records else None,
         }
-        if epochs == 0 and dist_info.is_main and not (stage_dir / BEST).exists():
-            ckpt = checkpoint_record(core, opt, cfg, stage, 0, 0.0, 0.0, {"world_size": dist_info.world_size})
-            _save(ckpt, stage_dir / CHECKPOINT)
-            _save(ckpt, stage_dir / BEST)
         _barrier(dist_info)
     final = summary["stages"][cfg.stages[-1]]
     summary.update({"best_acc": final["best_acc"], "last_acc": final["last_acc"],
@@ -447,5 +432,6 @@ def train_run(cfg: TrainConfig, out: str | os.PathLike[str], *, resume: bool = F
     return summary
 
 
-__all__ = ["train_run", "evaluate", "layer_metrics", "lr_at", "write_config_txt", "read_config_txt",
-           "check_run_dir", "resolve_device", "train_one_epoch", "CHECKPOINT", "BEST", "CONFIG_TXT", "METRICS"]
+__all__ = ["train_run", "evaluate", "layer_metrics", "lr_at", "write_config_txt",
+           "check_run_dir", "resolve_device", "train_one_epoch", "initial_model", "initial_record", "CHECKPOINT",
+           "BEST", "CONFIG_TXT", "METRICS", "INIT"]

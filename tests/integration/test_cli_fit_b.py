@@ -8,13 +8,11 @@ import pickle
 import subprocess
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from tests.checkpoint_factory import (binarised_conv_names, make_state_dict, official_checkpoint,  # noqa: E402
-                                      save_official)
-from biper_analysis.cli import main  # noqa: E402
-from tests.conftest import assert_one_line_error, run_cli  # noqa: E402
+from biper_analysis.cli import main
+from tests.checkpoint_factory import binarised_conv_names, make_state_dict, official_checkpoint, save_official
+from tests.conftest import assert_one_line_error, run_cli
 
 R20 = "resnet20_1w1a"
 
@@ -30,8 +28,9 @@ def test_table_json_csv_plot(official, tmp_path):
                    "--plot", str(out_png))
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0].split()[:3] == ["layer", "n", "b"]
-    assert [line.split()[0] for line in lines[1:19]] == binarised_conv_names(R20)
+    assert lines[0] == f"reading {official}"                  # the file chosen in the run folder is named
+    assert lines[1].split()[:3] == ["layer", "n", "b=mean|w|"]
+    assert [line.split()[0] for line in lines[2:20]] == binarised_conv_names(R20)
     assert "summed L1 QE" in proc.stdout
     d = json.loads(out_json.read_text())
     assert d["omega0"] == 20.0 and len(d["layers"]) == 18 and "provenance" in d

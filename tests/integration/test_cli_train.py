@@ -33,7 +33,13 @@ def test_train_then_eval_in_process(data_dir, tmp_path, capsys):
     (["--dataset", "svhn"], ["unknown dataset 'svhn'"]),
     (["--omega0", "0"], ["omega0 must be"]),
     (["--omega0", "-3"], ["omega0 must be"]),
-    (["--epochs1", "-1"], ["epochs1 must be >= 0"]),
+    (["--epochs1", "-1"], ["epochs1 must be >= 1"]),
+    (["--epochs2", "0"], ["epochs2 must be >= 1"]),
+    (["--seed", "-1"], ["seed must be >= 0"]),
+    (["--binarizer", "sign", "--surrogate", "triangle"], ["--surrogate triangle applies to --binarizer biper only"]),
+    (["--width", "64", "--model", "resnet20_1w1a"], ["--width applies to mlp_1w1a only"]),
+    (["--set", "momentum"], ["--set 'momentum'"]),
+    (["--set", "colour=red"], ["KEY one of"]),
     (["--binarizer", "xnor"], ["unknown binarizer"]),
     (["--resume"], ["no checkpoint"]),
     (["--preset", "huge"], ["unknown preset 'huge'"]),
@@ -69,10 +75,34 @@ def test_eval_bad_inputs(tmp_path, capsys):
 
 
 def test_preset_short_picks_the_small_network(data_dir, tmp_path, capsys):
-    args = ["train", "--preset", "short", "--data-dir", str(data_dir), "--epochs1", "1", "--epochs2", "0",
-            "--device", "cpu", "--quiet", "--out", str(tmp_path / "s")]
+    args = ["train", "--preset", "short", "--data-dir", str(data_dir), "--epochs1", "1", "--epochs2", "1",
+            "--device", "cpu", "--quiet", "--out", str(tmp_path / "s"), "--set", "momentum=0.8"]
     assert main(args) == 0
     import torch
 
     ckpt = torch.load(tmp_path / "s" / "stage1" / "checkpoint.pth.tar", weights_only=True)
     assert ckpt["model"] == "mlp_1w1a" and ckpt["config"]["batch_size"] == 256 and not ckpt["config"]["augment"]
+    assert ckpt["config"]["momentum"] == 0.8
+    env = ckpt["provenance"]["environment"]
+    assert env["torch_threads"] == 1 and env["torch"] == torch.__version__ and "cpu" in env
+
+
+def test_the_old_preset_name_still_works_with_a_warning(data_dir, tmp_path, capsys):
+    args = ["train", "--preset", "anchor", "--model", "mlp_1w1a", "--data-dir", str(data_dir), "--epochs1", "1",
+            "--epochs2", "1", "--batch-size", "32", "--no-augment", "--device", "cpu", "--quiet", "--out",
+            str(tmp_path / "a")]
+    assert main(args) == 0
+    assert "'anchor' is now called 'official'" in capsys.readouterr().err
+
+
+def test_the_option_list_is_pinned():
+    """Every option of today's train command keeps its name (the options are generated from TrainConfig)."""
+    from biper_analysis.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices["train"]
+    flags = {opt for action in sub._actions for opt in action.option_strings}
+    assert flags >= {"--model", "--dataset", "--data-dir", "--binarizer", "--surrogate", "--omega0", "--epochs1",
+                     "--epochs2", "--batch-size", "--lr1", "--lr2", "--weight-decay1", "--weight-decay2", "--tau1",
+                     "--tau2", "--warmup-epochs", "--no-augment", "--preset", "--out", "--device", "--train-limit",
+                     "--test-limit", "--resume", "--seed", "--quiet", "--threads", "--set", "--width",
+                     "--test-batch-size", "--momentum", "--in-channels"}

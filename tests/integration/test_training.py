@@ -8,9 +8,8 @@ import math
 import pytest
 import torch
 
-from biper_analysis import analytic as A
-from biper_analysis.training import TrainConfig, evaluate_checkpoint, lr_at, train_run
-from biper_analysis.training import loop as L
+from biper_analysis.checkpoints import read_config_txt
+from biper_analysis.training import TrainConfig, evaluate_checkpoint, loop, lr_at, train_run
 from tests.fake_datasets import write_fashion_mnist
 
 OFFICIAL_KEYS = {"epoch", "model", "state_dict", "best_prec1", "optimizer", "lr_scheduler"}
@@ -43,17 +42,28 @@ def test_run_files_checkpoint_and_metrics(data_dir, tmp_path):
     assert float(ckpt["state_dict"]["hidden.0.tau"]) == pytest.approx(0.0468)
     text = (run / "stage2" / "config.txt").read_text().splitlines()
     assert "freq:  20.0" in text and "model:  mlp_1w1a" in text and "stage2:  True" in text
-    assert L.read_config_txt(run / "stage1" / "config.txt")["tau"] == "0.037"
+    assert read_config_txt(run / "stage1" / "config.txt")["tau"] == "0.037"
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [(r["stage"], r["epoch"]) for r in records] == [(1, 1), (1, 2), (2, 1), (2, 2)]
-    # per-layer QE in the metrics = the analytic core's definition applied to the stored weights
+    # per-layer metrics of the stored weights, against a direct float64 computation (float32 weights: the
+    # package takes sin in float32, so 1e-6 relative)
     w = ckpt["state_dict"]["hidden.1.weight"].double()
     lat = torch.sin(20.0 * w)
     layer = records[-1]["layers"][1]
     assert layer["b"] == pytest.approx(float(w.abs().mean()), rel=1e-12)
-    assert layer["qe_opt"] == pytest.approx(float(A._qe_from_moments(float((lat**2).mean()),
-                                                                     float(lat.abs().mean()), None)), rel=1e-12)
-    assert layer["qe_laplace"] == pytest.approx(float(A.qe(20.0, layer["b"])), rel=1e-12)
+    direct = float((lat**2).mean()) - float(lat.abs().mean()) ** 2
+    assert layer["qe_opt"] == pytest.approx(direct, rel=1e-6)
+    assert layer["qe_gamma1"] == pytest.approx(float(((lat.abs() - 1.0) ** 2).mean()), rel=1e-6)
+    assert layer["official_l1"] == pytest.approx(float((lat - torch.sign(lat)).abs().mean()), rel=1e-6)
+    # the Laplace column: the closed form written out (not the library) at the same b
+    x = 20.0 * layer["b"]
+    e2, e1 = 2 * x * x / (1 + 4 * x * x), x / math.tanh(math.pi / (2 * x)) / (1 + x * x)
+    assert layer["qe_laplace"] == pytest.approx(e2 - e1 * e1, rel=1e-12)
+    # the initial weights are saved and rebuilt bit for bit from the seed
+    init = torch.load(run / "init.pth.tar", map_location="cpu", weights_only=True)
+    rebuilt = loop.initial_model(tiny(data_dir), num_classes=10, in_channels=1).state_dict()
+    assert init["stage"] == 0 and set(init["state_dict"]) == set(rebuilt)
+    assert all(torch.equal(init["state_dict"][k], rebuilt[k]) for k in rebuilt)
     assert summary["best_acc"] == max(r["test_acc"] for r in records[2:])
     assert summary["last_acc"] == records[-1]["test_acc"]
     # stage 2 started from stage 1's best, with beta = per-channel mean|w| (official main_stage2.py)
@@ -70,7 +80,7 @@ def _final_weights(run):
 def test_resume_gives_identical_weights(data_dir, tmp_path, monkeypatch, interrupt_at):
     cfg = tiny(data_dir)
     train_run(cfg, tmp_path / "a", quiet=True)
-    real = L.train_one_epoch
+    real = loop.train_one_epoch
     calls = {"n": 0}
 
     def flaky(*args, **kwargs):
@@ -79,26 +89,26 @@ def test_resume_gives_identical_weights(data_dir, tmp_path, monkeypatch, interru
         calls["n"] += 1
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(L, "train_one_epoch", flaky)
+    monkeypatch.setattr(loop, "train_one_epoch", flaky)
     with pytest.raises(KeyboardInterrupt):
         train_run(cfg, tmp_path / "b", quiet=True)
-    monkeypatch.setattr(L, "train_one_epoch", real)
+    monkeypatch.setattr(loop, "train_one_epoch", real)
     with pytest.raises(ValueError, match="--resume"):
         train_run(cfg, tmp_path / "b", quiet=True)  # refuses to overwrite
     train_run(cfg, tmp_path / "b", resume=True, quiet=True)
     a, b = _final_weights(tmp_path / "a"), _final_weights(tmp_path / "b")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    strip = lambda p: [{k: v for k, v in json.loads(line).items() if k != "time_s"}  # noqa: E731
+    strip = lambda p: [{k: v for k, v in json.loads(line).items() if k != "time_s"}
                        for line in (p / "metrics.jsonl").read_text().splitlines()]
     assert strip(tmp_path / "a") == strip(tmp_path / "b")
 
 
 def test_same_seed_is_deterministic_and_seed_matters(data_dir, tmp_path):
-    cfg = tiny(data_dir, epochs1=1, epochs2=0)
+    cfg = tiny(data_dir, epochs1=1, epochs2=1)
     train_run(cfg, tmp_path / "a", quiet=True)
     train_run(cfg, tmp_path / "b", quiet=True)
     train_run(cfg.replace(seed=4), tmp_path / "c", quiet=True)
-    load = lambda p: torch.load(p / "stage1" / "checkpoint.pth.tar", weights_only=True)["state_dict"]  # noqa: E731
+    load = lambda p: torch.load(p / "stage1" / "checkpoint.pth.tar", weights_only=True)["state_dict"]
     a, b, c = load(tmp_path / "a"), load(tmp_path / "b"), load(tmp_path / "c")
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not torch.equal(a["fc0.weight"], c["fc0.weight"])
@@ -107,10 +117,10 @@ def test_same_seed_is_deterministic_and_seed_matters(data_dir, tmp_path):
 def test_sign_and_fp_baselines(data_dir, tmp_path):
     s = train_run(tiny(data_dir, binarizer="sign", epochs1=1, epochs2=1), tmp_path / "sign", quiet=True)
     assert set(s["stages"]) == {1, 2}
-    assert L.read_config_txt(tmp_path / "sign" / "stage2" / "config.txt")["tau"] == "0.0"
+    assert read_config_txt(tmp_path / "sign" / "stage2" / "config.txt")["tau"] == "0.0"
     ck = torch.load(tmp_path / "sign" / "stage2" / "checkpoint.pth.tar", weights_only=True)
     assert ck["binarizer"] == "sign" and "qe_gamma1" not in s["layers"][0]
-    assert s["layers"][0]["qe_laplace"] == pytest.approx(A.qe_sign(s["layers"][0]["b"]))
+    assert s["layers"][0]["qe_laplace"] == pytest.approx(s["layers"][0]["b"] ** 2, rel=1e-12)  # Laplace: QE = b²
     f = train_run(tiny(data_dir, binarizer="fp", epochs1=1, epochs2=1), tmp_path / "fp", quiet=True)
     assert set(f["stages"]) == {1} and f["stages"][1]["epochs"] == 2
     assert not (tmp_path / "fp" / "stage2").exists()
@@ -184,18 +194,18 @@ def test_eval_vgg_small_uses_its_conv0_stem(data_dir, tmp_path):
 
 
 def test_training_figure_from_metrics(data_dir, tmp_path):
-    from biper_analysis.plotting.training import figure_training, read_metrics
+    from biper_analysis.plotting.training import fig_training, read_metrics
 
     train_run(tiny(data_dir, epochs1=1, epochs2=1), tmp_path / "run", quiet=True)
     records = read_metrics(tmp_path / "run")
-    fig = figure_training(records, "tiny")
+    fig = fig_training(records, "tiny")
     assert len(fig.axes) == 3 and len(fig.axes[1].lines) == 2  # one line per binarised layer
     with pytest.raises(FileNotFoundError, match="metrics.jsonl"):
         read_metrics(tmp_path)
 
 
 def test_resume_refuses_a_changed_recipe(data_dir, tmp_path):
-    cfg = tiny(data_dir, epochs1=1, epochs2=0)
+    cfg = tiny(data_dir, epochs1=1, epochs2=1)
     train_run(cfg, tmp_path / "r", quiet=True)
     with pytest.raises(ValueError, match="started with omega0=20.0"):
         train_run(cfg.replace(omega0=30.0), tmp_path / "r", resume=True, quiet=True)

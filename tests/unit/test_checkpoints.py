@@ -7,12 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from biper_analysis import checkpoints as C  # noqa: E402
-from tests.checkpoint_factory import (binarised_conv_names, make_state_dict, official_checkpoint,  # noqa: E402
-                                      save_official, write_config_txt)
+from biper_analysis import checkpoints
+from tests.checkpoint_factory import (
+    binarised_conv_names,
+    make_state_dict,
+    official_checkpoint,
+    save_official,
+    write_config_txt,
+)
 
 R20 = "resnet20_1w1a"
 
@@ -23,7 +27,7 @@ def official(tmp_path_factory) -> Path:
 
 
 def test_official_checkpoint_layers_and_omega0_from_config(official):
-    ck = C.load_checkpoint(official)
+    ck = checkpoints.load_checkpoint(official)
     assert ck.format == "official"
     assert ck.omega0 == 20.0 and ck.omega0_source == "config.txt"
     assert ck.layers == binarised_conv_names(R20)
@@ -32,32 +36,32 @@ def test_official_checkpoint_layers_and_omega0_from_config(official):
     w = ck.array("layer1.0.conv1.weight")
     assert w.shape == (16, 16, 3, 3) and w.dtype == np.float32
     # the same directory as a save directory
-    assert C.load_checkpoint(official.parent).path == official
+    assert checkpoints.load_checkpoint(official.parent).path == official
 
 
 def test_module_prefix_is_stripped(tmp_path):
     path = save_official(tmp_path, R20, module_prefix=True)
-    ck = C.load_checkpoint(path)
+    ck = checkpoints.load_checkpoint(path)
     assert ck.layers == binarised_conv_names(R20)
     ref = make_state_dict(R20)
     np.testing.assert_array_equal(ck.array("layer3.2.conv2.weight"), ref["layer3.2.conv2.weight"].numpy())
 
 
 def test_config_txt_parsing_and_missing_omega0(tmp_path):
-    assert C.parse_config_txt("2024-03-28 11:02:13.5\nmodel:  vgg\nfreq:  20.0\n") == {"model": "vgg",
+    assert checkpoints.parse_config_txt("2024-03-28 11:02:13.5\nmodel:  vgg\nfreq:  20.0\n") == {"model": "vgg",
                                                                                         "freq": "20.0"}
     path = save_official(tmp_path, R20, omega0=None)
-    with pytest.raises(C.CheckpointError, match="--omega0"):
-        C.load_checkpoint(path)
-    ck = C.load_checkpoint(path, omega0=30.0)
+    with pytest.raises(checkpoints.CheckpointError, match="--omega0"):
+        checkpoints.load_checkpoint(path)
+    ck = checkpoints.load_checkpoint(path, omega0=30.0)
     assert ck.omega0 == 30.0 and ck.omega0_source == "--omega0"
     (tmp_path / "config.txt").write_text("2024\nfreq:  abc\n")
-    with pytest.raises(C.CheckpointError, match="not a number"):
-        C.load_checkpoint(path)
+    with pytest.raises(checkpoints.CheckpointError, match="not a number"):
+        checkpoints.load_checkpoint(path)
 
 
 def test_explicit_omega0_overrides_config(official):
-    ck = C.load_checkpoint(official, omega0=25.0)
+    ck = checkpoints.load_checkpoint(official, omega0=25.0)
     assert ck.omega0 == 25.0 and "overridden" in ck.omega0_source
 
 
@@ -65,14 +69,14 @@ def test_plain_state_dict_needs_layers_regex(tmp_path):
     sd = {k: v for k, v in make_state_dict(R20).items() if not k.endswith((".alpha", ".beta", ".tau"))}
     path = tmp_path / "resnet.pth"
     torch.save(sd, path)
-    with pytest.raises(C.CheckpointError, match="--layers"):
-        C.load_checkpoint(path, omega0=20.0)
-    ck = C.load_checkpoint(path, omega0=20.0, layers=r"^layer.*conv.*\.weight$")
+    with pytest.raises(checkpoints.CheckpointError, match="--layers"):
+        checkpoints.load_checkpoint(path, omega0=20.0)
+    ck = checkpoints.load_checkpoint(path, omega0=20.0, layers=r"^layer.*conv.*\.weight$")
     assert ck.format == "state_dict" and ck.layers == binarised_conv_names(R20)
-    with pytest.raises(C.CheckpointError, match="matches no"):
-        C.load_checkpoint(path, omega0=20.0, layers="^nothing$")
-    with pytest.raises(C.CheckpointError, match="regular expression"):
-        C.load_checkpoint(path, omega0=20.0, layers="(")
+    with pytest.raises(checkpoints.CheckpointError, match="matches no"):
+        checkpoints.load_checkpoint(path, omega0=20.0, layers="^nothing$")
+    with pytest.raises(checkpoints.CheckpointError, match="regular expression"):
+        checkpoints.load_checkpoint(path, omega0=20.0, layers="(")
 
 
 def test_safetensors(tmp_path):
@@ -81,13 +85,13 @@ def test_safetensors(tmp_path):
     sd = {k: v.numpy() for k, v in make_state_dict(R20).items()}
     path = tmp_path / "model.safetensors"
     save_file(sd, str(path))
-    ck = C.load_checkpoint(path, omega0=20.0)
+    ck = checkpoints.load_checkpoint(path, omega0=20.0)
     assert ck.format == "safetensors" and ck.layers == binarised_conv_names(R20)
     np.testing.assert_array_equal(ck.array("layer2.0.conv1.weight"), sd["layer2.0.conv1.weight"])
-    with pytest.raises(C.CheckpointError, match="--omega0"):
-        C.load_checkpoint(path)
+    with pytest.raises(checkpoints.CheckpointError, match="--omega0"):
+        checkpoints.load_checkpoint(path)
     save_file(sd, str(path), metadata={"omega0": "17.5"})      # ω0 in the header's metadata
-    ck = C.load_checkpoint(path)
+    ck = checkpoints.load_checkpoint(path)
     assert ck.omega0 == 17.5 and ck.omega0_source == "checkpoint"
 
 
@@ -107,10 +111,10 @@ def _ours(directory: Path, stage: int, omega0: float = 15.0) -> Path:
 def test_our_run_directory_prefers_stage2_then_highest(tmp_path):
     run = tmp_path / "run"
     _ours(run, 1, omega0=15.0)
-    ck = C.load_checkpoint(run)
+    ck = checkpoints.load_checkpoint(run)
     assert ck.path == run / "stage1" / "model_best.pth.tar"
     p2 = _ours(run, 2, omega0=15.0)
-    ck = C.load_checkpoint(run)
+    ck = checkpoints.load_checkpoint(run)
     assert ck.path == p2 and ck.format == "biper-analysis"
     assert ck.omega0 == 15.0 and ck.omega0_source == "checkpoint"
     assert ck.layers == binarised_conv_names(R20)[:4]
@@ -135,8 +139,8 @@ def test_unsafe_pickle_is_refused_and_not_executed(tmp_path, how):
     else:
         path.write_bytes(pickle.dumps(obj))
     assert not marker.exists()
-    with pytest.raises(C.UnsafeCheckpointError, match="nothing from it was executed"):
-        C.load_checkpoint(path, omega0=20.0)
+    with pytest.raises(checkpoints.UnsafeCheckpointError, match="nothing from it was executed"):
+        checkpoints.load_checkpoint(path, omega0=20.0)
     assert not marker.exists()
 
 
@@ -148,18 +152,18 @@ def test_corrupt_truncated_empty_and_missing(tmp_path, official):
     (tmp_path / "bad.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\": 1")
     for name, needle in [("trunc.pth.tar", "truncated"), ("garbage.pth", "corrupt"), ("empty.pth", "empty"),
                          ("bad.safetensors", "corrupt")]:
-        with pytest.raises(C.CheckpointError, match=needle):
-            C.load_checkpoint(tmp_path / name, omega0=20.0)
+        with pytest.raises(checkpoints.CheckpointError, match=needle):
+            checkpoints.load_checkpoint(tmp_path / name, omega0=20.0)
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        C.load_checkpoint(tmp_path / "nope.pth")
+        checkpoints.load_checkpoint(tmp_path / "nope.pth")
     empty_dir = tmp_path / "emptydir"
     empty_dir.mkdir()
-    with pytest.raises(C.CheckpointError, match="no checkpoint found"):
-        C.load_checkpoint(empty_dir)
+    with pytest.raises(checkpoints.CheckpointError, match="no checkpoint found"):
+        checkpoints.load_checkpoint(empty_dir)
 
 
 def test_whole_module_is_refused(tmp_path):
     path = tmp_path / "module.pth"
     torch.save(torch.nn.Linear(2, 2), path)
-    with pytest.raises(C.UnsafeCheckpointError, match="state_dict"):
-        C.load_checkpoint(path, omega0=20.0)
+    with pytest.raises(checkpoints.UnsafeCheckpointError, match="state_dict"):
+        checkpoints.load_checkpoint(path, omega0=20.0)

@@ -9,12 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import biper_analysis as ba
-from biper_analysis import analytic as A
+from biper_analysis import analytic
 from biper_analysis.inverse import attainable_range, omega0_for_qe
 from biper_analysis.priors import Gaussian
 
-X_PEAK, Q_PEAK = A.qe_min_peak()
-LIMIT = A.QE_MIN_LIMIT_LARGE_X
+X_PEAK, Q_PEAK = analytic.qe_min_peak()
+LIMIT = analytic.QE_MIN_LIMIT_LARGE_X
 
 
 def reproduces(roots, target, b, gamma=None, tol=1e-10):

@@ -9,7 +9,7 @@ import pytest
 from scipy import integrate
 
 import biper_analysis as ba
-from biper_analysis import analytic as A
+from biper_analysis import analytic
 from biper_analysis.priors import Empirical, Gaussian, Laplace, StudentT, make_prior
 
 PARAMETRIC = [Laplace(0.05), Gaussian(0.07), StudentT(4.0, 0.03), StudentT(2.5, 1.0), StudentT(30.0, 0.2)]
@@ -67,7 +67,7 @@ def test_laplace_delegates_to_closed_form_exactly():
     # fixed γ: analytic.qe's fast kernel evaluates e2 − 2γe1 + γ² itself, so equality is to rounding only
     assert ba.qe(20.0, gamma=0.6, prior=Laplace(0.05)) == pytest.approx(ba.qe(20.0, 0.05, 0.6), rel=4e-16)
     np.testing.assert_allclose(ba.qe(om, gamma=1.0, prior=Laplace(0.037)), ba.qe(om, 0.037, 1.0), rtol=1e-15)
-    assert Laplace(0.05).expected_abs_sin(20.0) == A.expected_abs_sin(20.0, 0.05)
+    assert Laplace(0.05).expected_abs_sin(20.0) == analytic.expected_abs_sin(20.0, 0.05)
 
 
 def test_documented_values():
@@ -118,9 +118,9 @@ def test_empirical_moments_are_direct_sample_means(monkeypatch):
     s = np.sin(om[:, None] * w.ravel()[None, :])
     np.testing.assert_allclose(p.expected_sin2(om), np.mean(s * s, axis=1), rtol=1e-13)
     np.testing.assert_allclose(p.expected_abs_sin(om), np.mean(np.abs(s), axis=1), rtol=1e-13)
-    import biper_analysis.priors as P
+    import biper_analysis.weights as weights
 
-    monkeypatch.setattr(P, "_EMPIRICAL_CHUNK", 7)                          # many small chunks: same result
+    monkeypatch.setattr(weights, "_CHUNK", 7)                              # many small chunks: same result
     np.testing.assert_allclose(p.expected_abs_sin(om), np.mean(np.abs(s), axis=1), rtol=1e-13)
     assert p.scale == pytest.approx(np.mean(np.abs(w)), rel=1e-14)
     assert Empirical.fit(w).weights.size == w.size

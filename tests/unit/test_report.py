@@ -9,14 +9,15 @@ import math
 import numpy as np
 import pytest
 import scipy.stats as ss
+import torch
 
-torch = pytest.importorskip("torch")
-
-import biper_analysis as ba  # noqa: E402
-from biper_analysis import analytic as A  # noqa: E402
-from biper_analysis import checkpoints as C  # noqa: E402
-from biper_analysis.report import COLUMNS, analyze_checkpoint  # noqa: E402
-from tests.checkpoint_factory import binarised_conv_names, make_state_dict, official_checkpoint, save_official  # noqa: E402,E501
+import biper_analysis as ba
+from biper_analysis import (
+    analytic,
+    checkpoints,
+)
+from biper_analysis.report import COLUMNS, analyze_checkpoint
+from tests.checkpoint_factory import binarised_conv_names, make_state_dict, official_checkpoint, save_official
 
 R20 = "resnet20_1w1a"
 OMEGA0 = 20.0
@@ -45,12 +46,15 @@ def test_rows_equal_scipy_and_direct_computation(official, report):
         assert row["loc"] == pytest.approx(loc, rel=1e-12, abs=1e-15)
         assert row["b"] == pytest.approx(scale, rel=1e-12)
         assert row["b_loc0"] == pytest.approx(np.mean(np.abs(w)), rel=1e-12)
-        assert row["ks_stat"] == pytest.approx(ss.kstest(w, "laplace", args=(loc, scale)).statistic, rel=1e-9)
+        b0 = np.mean(np.abs(w))
+        assert row["ks_stat"] == pytest.approx(ss.kstest(w, "laplace", args=(0.0, b0)).statistic, rel=1e-9)
+        assert row["ks_laplace_freeloc"] == pytest.approx(ss.kstest(w, "laplace", args=(loc, scale)).statistic,
+                                                          rel=1e-9)
         s = np.sin(OMEGA0 * w)
         direct = np.mean(s * s) - np.mean(np.abs(s)) ** 2
         # float32 weights: elementwise float32, sums float64 (fitting.sin_stats) -> 1e-7 relative
         assert row["qe_emp"] == pytest.approx(direct, rel=1e-7)
-        assert row["qe_pred"] == pytest.approx(float(A.qe_min(OMEGA0, np.mean(np.abs(w)))), rel=1e-13)
+        assert row["qe_pred"] == pytest.approx(float(analytic.qe_min(OMEGA0, np.mean(np.abs(w)))), rel=1e-13)
         assert row["official_l1"] == pytest.approx(np.mean(np.abs(s - np.sign(s))), rel=1e-7)
         assert row["rel_err"] == pytest.approx((row["qe_pred"] - row["qe_emp"]) / row["qe_emp"], rel=1e-12)
         assert row["b_ci_low"] < row["b"] < row["b_ci_high"]
@@ -88,13 +92,13 @@ def test_fixed_gamma(official):
     assert row["qe_emp"] == pytest.approx(np.mean((a - 0.7) ** 2), rel=1e-7)
     assert row["qe_emp_se"] == pytest.approx(np.std((a - 0.7) ** 2) / math.sqrt(a.size), rel=1e-5)
     assert row["qe_emp_se_method"] == "direct"
-    assert row["qe_pred"] == pytest.approx(float(A.qe(OMEGA0, np.mean(np.abs(w)), 0.7)), rel=1e-13)
+    assert row["qe_pred"] == pytest.approx(float(analytic.qe(OMEGA0, np.mean(np.abs(w)), 0.7)), rel=1e-13)
     with pytest.raises(ValueError, match="gamma"):
         analyze_checkpoint(path, gamma=-1.0)
 
 
 def test_json_csv_and_table(report, tmp_path):
-    from biper_analysis.commands._args import jsonable
+    from biper_analysis.jsonio import jsonable
 
     d = json.loads(json.dumps(jsonable(report.to_dict())))
     assert {"omega0", "checkpoint", "layers", "totals", "provenance"} <= set(d)
@@ -103,7 +107,7 @@ def test_json_csv_and_table(report, tmp_path):
     text = report.to_csv()
     assert text.startswith("# provenance: ") and "git_revision" in text.splitlines()[0]
     rows = list(csv.DictReader(io.StringIO(text.split("\n", 1)[1])))
-    assert list(rows[0]) == list(COLUMNS) and len(rows) == 18
+    assert list(rows[0])[:len(COLUMNS)] == list(COLUMNS) and len(rows) == 18
     assert float(rows[3]["qe_emp"]) == report.rows[3]["qe_emp"]
     lines = report.table().splitlines()
     assert lines[0].startswith("layer") and len({len(line) for line in lines[:19]}) == 1   # aligned
@@ -124,15 +128,15 @@ def test_nonfinite_layers_reported_rest_analysed(tmp_path):
     for k in binarised_conv_names(R20):
         sd[k][:] = float("nan")
     torch.save(official_checkpoint(sd, R20), path)
-    with pytest.raises(C.CheckpointError, match="NaN"):
+    with pytest.raises(checkpoints.CheckpointError, match="NaN"):
         analyze_checkpoint(path, omega0=OMEGA0)
 
 
 def test_plot_functions_return_figures(report):
     import matplotlib.pyplot as plt
 
-    from biper_analysis.plotting.checkpoint import fig_checkpoint_summary, fig_qe_scatter
+    from biper_analysis.plotting.checkpoint import fig_checkpoint_summary, fig_layer_laws
 
-    for fig in (fig_checkpoint_summary(report), fig_qe_scatter(report)):
+    for fig in (fig_checkpoint_summary(report), fig_layer_laws(report, report.rows[0]["name"])):
         assert fig.axes
         plt.close(fig)

@@ -12,8 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import dawsn, gammaln
 
-from biper_analysis import analytic as A
-from biper_analysis import spectral as S
+from biper_analysis import analytic, spectral
 from biper_analysis.priors import Empirical, Gaussian, Laplace, StudentT
 
 REF = json.loads((Path(__file__).resolve().parents[1] / "reference" / "gaussian_reference.json").read_text())
@@ -21,7 +20,7 @@ X_WIDE = np.geomspace(1e-6, 1e6, 241)
 
 
 def series(p, omega):
-    return S.e_abs_sin_series(p.one_minus_cf, p.characteristic_function, omega)
+    return spectral.e_abs_sin_series(p.one_minus_cf, p.characteristic_function, omega)
 
 
 def test_laplace_series_matches_closed_form_1e_12():
@@ -29,9 +28,9 @@ def test_laplace_series_matches_closed_form_1e_12():
     for b in (1.0, 0.037):
         p = Laplace(b)
         om = X_WIDE / b
-        err = np.abs(series(p, om) / A.expected_abs_sin(om, b) - 1)
+        err = np.abs(series(p, om) / analytic.expected_abs_sin(om, b) - 1)
         assert err.max() < 1e-12, (err.max(), X_WIDE[err.argmax()])
-        err2 = np.abs(S.e_sin2_from_cf(p.one_minus_cf, om) / A.expected_sin2(om, b) - 1)
+        err2 = np.abs(spectral.e_sin2_from_cf(p.one_minus_cf, om) / analytic.expected_sin2(om, b) - 1)
         assert err2.max() < 1e-14
 
 
@@ -41,7 +40,7 @@ def test_gaussian_against_mpmath_reference(row):
     s = float(row["s"])
     ref_abs, ref_sin2 = float(row["e_abs_sin"]), float(row["e_sin2"])
     g = Gaussian(1.0)
-    assert abs(float(S.gaussian_e_abs_sin(s)) / ref_abs - 1) < 1e-12
+    assert abs(float(spectral.gaussian_e_abs_sin(s)) / ref_abs - 1) < 1e-12
     assert abs(float(series(g, np.array(s))) / ref_abs - 1) < 1e-12
     assert abs(g.expected_sin2(s) / ref_sin2 - 1) < 1e-14
     sigma = 0.05                                             # a real layer scale: ω = s/σ
@@ -50,13 +49,13 @@ def test_gaussian_against_mpmath_reference(row):
 
 def test_gaussian_fast_path_equals_series_on_dense_grid():
     g = Gaussian(1.0)
-    err = np.abs(S.gaussian_e_abs_sin(X_WIDE) / series(g, X_WIDE) - 1)
+    err = np.abs(spectral.gaussian_e_abs_sin(X_WIDE) / series(g, X_WIDE) - 1)
     assert err.max() < 1e-12
 
 
 def test_dawson_form_only_valid_at_small_s():
     """2/√π·D(s/√2) = E sin(s|Z|) differs from E|sin(sZ)| by ~e^{−π²/(2s²)} (BIPER.md): nil at 0.25, ~1e-9 at 0.5."""
-    daw = lambda s: 2 / math.sqrt(math.pi) * dawsn(s / math.sqrt(2))  # noqa: E731
+    daw = lambda s: 2 / math.sqrt(math.pi) * dawsn(s / math.sqrt(2))
     ref = {r["s"]: float(r["e_abs_sin"]) for r in REF["rows"]}
     assert abs(daw(0.25) / ref["0.25"] - 1) < 1e-15
     gap = ref["0.5"] - daw(0.5)
@@ -70,7 +69,7 @@ def _mixture_abs_sin(df: float, omega: np.ndarray) -> np.ndarray:
     y = np.arange(-60 / mu - 30, math.log(max(1.0, 80 / mu)) + 3, h)
     w = np.exp(mu * math.log(mu) + mu * y - mu * np.exp(y) - gammaln(mu))
     w /= w.sum()
-    return (S.gaussian_e_abs_sin(omega[:, None] * np.exp(-y / 2)[None, :]) * w).sum(axis=1)
+    return (spectral.gaussian_e_abs_sin(omega[:, None] * np.exp(-y / 2)[None, :]) * w).sum(axis=1)
 
 
 @pytest.mark.parametrize("df", [1.0, 2.5, 4.0, 30.0])
@@ -84,13 +83,13 @@ def test_student_t_series_matches_gaussian_mixture(df):
 def test_series_against_quadrature_module():
     """vs biper_analysis.quadrature (helper A's half-period quadrature): Laplace and Gaussian ≤ 1e-12 relative,
     Student-t(4) ≤ 1e-11 (quadrature's homogenised heavy tail limits it; measured ~5e-14)."""
-    Q = pytest.importorskip("biper_analysis.quadrature")
+    from biper_analysis import quadrature as Q
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for p in (Laplace(1.0), Gaussian(1.0)):
             for x in (1e-3, 0.1, 1.0, 10.0):
                 assert abs(float(series(p, np.array(x))) / Q.expected_abs_sin(x, prior=p) - 1) < 1e-12
-                assert abs(float(S.e_sin2_from_cf(p.one_minus_cf, np.array(x))) /
+                assert abs(float(spectral.e_sin2_from_cf(p.one_minus_cf, np.array(x))) /
                            Q.expected_sin2(x, prior=p) - 1) < 1e-12
         p = StudentT(4.0, 1.0)
         for x in (0.01, 0.3):
@@ -119,11 +118,11 @@ def test_moment_inequalities_property(logx, df):
 
 
 def test_wrappers_and_validation():
-    assert S.e_sin2(Gaussian(0.05), 20.0) == pytest.approx((1 - math.exp(-2)) / 2, rel=1e-15)
-    assert S.qe(Laplace(0.05), 20.0) == pytest.approx(A.qe(20.0, 0.05), rel=1e-13)
-    out = S.e_abs_sin(Gaussian(1.0), np.array([[0.5, 2.0]]))
+    assert spectral.e_sin2(Gaussian(0.05), 20.0) == pytest.approx((1 - math.exp(-2)) / 2, rel=1e-15)
+    assert spectral.qe(Laplace(0.05), 20.0) == pytest.approx(analytic.qe(20.0, 0.05), rel=1e-13)
+    out = spectral.e_abs_sin(Gaussian(1.0), np.array([[0.5, 2.0]]))
     assert out.shape == (1, 2)
     with pytest.raises(ValueError, match="symmetric"):
-        S.e_abs_sin(Empirical([0.1, 0.2]), 20.0)
+        spectral.e_abs_sin(Empirical([0.1, 0.2]), 20.0)
     with pytest.raises(ValueError, match="omega0 must be > 0"):
-        S.e_abs_sin(Gaussian(1.0), -1.0)
+        spectral.e_abs_sin(Gaussian(1.0), -1.0)

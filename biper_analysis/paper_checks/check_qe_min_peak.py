@@ -1,11 +1,8 @@
-"""Claim: with the optimal scale γ*, the quantisation error peaks at QE_min ≈ 0.102835 when ω0·b ≈ 0.954882.
-
-Run alone: python paper_checks/check_qe_min_peak.py
-"""
+"""Claim: with the optimal scale γ*, the quantisation error peaks at QE_min ≈ 0.102835 when ω0·b ≈ 0.954882."""
 from __future__ import annotations
 
 from biper_analysis import analytic, paper
-from biper_analysis.checks import CheckContext, CheckResult, script_main, verdict_within
+from biper_analysis.checks import FAIL, PASS, CheckContext, CheckResult, script_main, verdict_within
 
 
 def run(context: CheckContext) -> CheckResult:
@@ -21,7 +18,7 @@ def run(context: CheckContext) -> CheckResult:
         reported=f"QE_min = {paper.REPORTED_QE_MIN_PEAK} at x = {paper.REPORTED_QE_MIN_PEAK_X}",
         measured=f"QE_min = {q_peak:.10f} at x = {x_peak:.10f} (Brent root of dQE_min/dx)",
         tolerance=f"±{tol:g}: the paper prints {paper.REPORTED_PEAK_DECIMALS} decimals",
-        verdict="fail" if "fail" in verdicts else "pass",
+        verdict=FAIL if FAIL in verdicts else PASS,
         command="biper-analysis check --only qe_min_peak",
     )
 

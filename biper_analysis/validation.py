@@ -1,13 +1,16 @@
 """Argument validation shared by every public numeric function.
 
 Public functions validate, broadcast and promote to float64 here; private kernels assume clean input.
-Error messages name the argument, the bad value, the valid range and the fix (DESIGN.md, convention 10).
+Error messages name the argument, the bad value, the valid range and the fix.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
+
+__all__ = ["as_float_array", "positive", "nonnegative", "scalar_or_array", "GAMMA_OPT_WORDS", "parse_gamma"]
 
 
 def as_float_array(name: str, value: Any) -> np.ndarray:
@@ -46,3 +49,26 @@ def scalar_or_array(result: np.ndarray, *inputs: Any) -> float | np.ndarray:
     if all(np.ndim(v) == 0 for v in inputs):
         return float(result)
     return result
+
+
+#: Words that mean "the optimal scale γ*" wherever a γ is given as text.
+GAMMA_OPT_WORDS = ("opt", "optimal", "none")
+
+
+def parse_gamma(value: Any) -> float | None:
+    """γ from user input: None or 'opt' (also 'optimal', 'none') → None, the optimal γ*; else a finite number ≥ 0.
+
+    The one parser of γ: the command line and the library both call it.
+
+    >>> parse_gamma("opt"), parse_gamma("0.6"), parse_gamma(1)
+    (None, 0.6, 1.0)
+    """
+    if value is None or (isinstance(value, str) and value.strip().lower() in GAMMA_OPT_WORDS):
+        return None
+    try:
+        g = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"gamma must be 'opt' or a number >= 0, got {value!r}") from None
+    if not math.isfinite(g) or g < 0:
+        raise ValueError(f"gamma must be 'opt' or a finite number >= 0, got {value!r}")
+    return g

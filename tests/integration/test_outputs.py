@@ -1,0 +1,166 @@
+"""Never lose a user's file: every command refuses to write over an input or a file it did not write, validates
+its options before any work (one line on stderr, exit 2, inputs unchanged byte for byte, no stray files), and an
+interrupted command leaves no temporary file behind."""
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from biper_analysis.outputs import claim_output, written_by
+from tests.checkpoint_factory import save_official
+from tests.conftest import assert_one_line_error, run_cli
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` with its SHA-256 (hidden temporary files included)."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture()
+def run_folder(tmp_path: Path) -> Path:
+    """An official-format save folder: stage2/model_best.pth.tar with its config.txt."""
+    save_official(tmp_path / "run" / "stage2", omega0=20.0)
+    return tmp_path / "run"
+
+
+@pytest.mark.parametrize("option, target, needle", [
+    ("--json", "stage2/model_best.pth.tar", ".json"),            # wrong suffix: refused before reading anything
+    ("--csv", "stage2/config.txt", ".csv"),
+    ("--plot", "stage2/model_best.pth.tar", ".png"),
+    ("--save-laws", "stage2/config.txt", ".json"),
+])
+def test_fit_b_never_writes_over_its_inputs(run_folder, option, target, needle):
+    before = _digest(run_folder)
+    proc = run_cli("fit-b", str(run_folder), option, str(run_folder / target))
+    assert_one_line_error(proc, needle)
+    assert _digest(run_folder) == before
+
+
+def test_an_input_with_a_matching_suffix_is_still_refused(tmp_path):
+    """Even a name an output could have: the checkpoint read is never an output."""
+    ckpt = save_official(tmp_path / "save", omega0=20.0, name="weights.json")
+    claim = lambda: claim_output(tmp_path / "save" / "weights.json", command="fit-b", option="--json",  # noqa: E731
+                                 suffixes=(".json",), inputs=[ckpt])
+    with pytest.raises(ValueError, match="is an input of this command"):
+        claim()
+
+
+def test_fit_b_refuses_foreign_files_and_replaces_its_own(run_folder, tmp_path):
+    foreign = tmp_path / "mine.json"
+    foreign.write_text('{"my": "results"}\n')
+    assert_one_line_error(run_cli("fit-b", str(run_folder), "--json", str(foreign)), "was not written by")
+    assert foreign.read_text() == '{"my": "results"}\n'
+    own = tmp_path / "report.json"
+    first = run_cli("fit-b", str(run_folder), "--json", str(own))
+    assert first.returncode == 0, first.stderr
+    assert written_by(own, "fit-b") and not written_by(own, "sweep")
+    second = run_cli("fit-b", str(run_folder), "--json", str(own))
+    assert second.returncode == 0 and "replacing" in second.stderr
+    # another command's file is not fit-b's to replace
+    sweep_csv = tmp_path / "s.csv"
+    assert run_cli("sweep", "--omega0", "1:10:3", "--b", "0.05", "--out", str(sweep_csv)).returncode == 0
+    assert_one_line_error(run_cli("fit-b", str(run_folder), "--csv", str(sweep_csv)), "was not written by")
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("--plot", "out.jpg"), ".png"),
+    (("--plot", "x.tar"), ".png"),
+    (("--model", "cauchy"), "unknown model"),
+    (("--csv", "-"), "--csv needs a file name"),
+    (("--plot-layers", "PLOTFILE"), "is a file"),
+    (("--json", "SAME.json", "--save-laws", "SAME.json"), "name the same file"),
+])
+def test_fit_b_bad_options_are_refused_before_any_work(run_folder, tmp_path, args, needle):
+    (tmp_path / "PLOTFILE").write_text("x")
+    args = tuple(a.replace("PLOTFILE", str(tmp_path / "PLOTFILE")).replace("SAME", str(tmp_path / "same"))
+                 for a in args)
+    start = time.perf_counter()
+    proc = run_cli("fit-b", str(run_folder), *args)
+    assert_one_line_error(proc, needle)
+    assert time.perf_counter() - start < 30          # no analysis ran (the subprocess start is most of it)
+    assert not (tmp_path / "same.json").exists()
+
+
+def test_sweep_limits_and_its_own_outputs(tmp_path):
+    assert_one_line_error(run_cli("sweep", "--omega0", "1:200:10000001", "--b", "0.05", "--out",
+                                  str(tmp_path / "s.csv")), "--max-points")
+    assert_one_line_error(run_cli("sweep", "--omega0", "1:200:6000000", "--b", "0.01,0.05", "--out",
+                                  str(tmp_path / "s.csv")), "--max-points 12000000")
+    foreign = tmp_path / "data.csv"
+    foreign.write_text("a,b\n1,2\n")
+    assert_one_line_error(run_cli("sweep", "--omega0", "1:10:3", "--b", "0.05", "--out", str(foreign)),
+                          "was not written by")
+    assert foreign.read_text() == "a,b\n1,2\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv"]
+
+
+def test_verify_sample_limit_and_number_formats():
+    assert_one_line_error(run_cli("verify", "--samples", "100000000000"), "--max-samples")
+    proc = run_cli("verify", "--samples", "2e4", "--omega0", "20", "--b", "0.05", "--gamma", "0.6")
+    assert proc.returncode == 0, proc.stderr       # the help's own notation, 2e6, is accepted
+
+
+def test_figures_and_train_sweep_refuse_a_file_given_as_folder(tmp_path):
+    f = tmp_path / "afile"
+    f.write_text("keep me")
+    assert_one_line_error(run_cli("figures", "--out", str(f), "--only", "fig3"), "is a file")
+    assert_one_line_error(run_cli("train-sweep", "--out", str(f)), "is a file")
+    assert f.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("--seeds", "-1"), "seed must be >= 0"),
+    (("--seeds", "0,0"), "repeat"),
+    (("--epochs1", "0"), ">= 1"),
+    (("--omega0", "0,20"), "--omega0"),
+    (("--jobs", "0"), ">= 1"),
+])
+def test_train_sweep_bad_options_are_one_line(tmp_path, args, needle):
+    proc = run_cli("train-sweep", "--out", str(tmp_path / "r"), *args)
+    assert_one_line_error(proc, needle)
+    assert not (tmp_path / "r").exists()
+
+
+def test_eval_reports_the_stored_accuracy_and_warns_on_contradictions(run_folder, tmp_path):
+    from tests.fake_datasets import write_fashion_mnist
+
+    data = write_fashion_mnist(tmp_path / "data", n_train=32, n_test=20)
+    proc = run_cli("eval", str(run_folder), "--data-dir", str(data), "--dataset", "fashion-mnist",
+                   "--stage", "1", "--omega0", "5")
+    assert proc.returncode == 0, proc.stderr
+    assert "the file says 86.98%" in proc.stdout
+    warnings = [line for line in proc.stderr.splitlines() if "warning" in line]
+    assert any("--omega0 5 contradicts omega0 = 20 in config.txt" in w for w in warnings), proc.stderr
+    assert any("--stage 1 contradicts stage = 2" in w for w in warnings), proc.stderr
+
+
+def test_debug_traceback_only_with_biper_debug_1(tmp_path):
+    env = {**os.environ, "BIPER_DEBUG": "0"}
+    proc = run_cli("fit-b", str(tmp_path / "missing.pth"), env=env)
+    assert_one_line_error(proc, "does not exist")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_sweep_leaves_no_temporary_file(tmp_path, sig):
+    """Ctrl-C (or a kill) while a large CSV is being written: exit status 130, nothing left in the folder."""
+    out = tmp_path / "big.csv"
+    proc = subprocess.Popen([sys.executable, "-m", "biper_analysis", "sweep", "--omega0", "1:200:5000000", "--b",
+                             "0.01,0.05", "--out", str(out)], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(p.name.startswith(".big.csv.") for p in tmp_path.iterdir()):
+        time.sleep(0.05)      # wait until the temporary file exists: the write is under way
+    assert any(p.name.startswith(".big.csv.") for p in tmp_path.iterdir()), "the sweep never started writing"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
