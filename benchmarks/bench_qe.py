@@ -2,10 +2,10 @@
 
     .venv/bin/python benchmarks/bench_qe.py [--n 10000000] [--mc-samples 20000000]
 
-Prints ratios (no timed asserts; DESIGN.md). Each timing is the median of several interleaved repetitions, so
+Prints ratios (no timed asserts in the tests). Each timing is the median of several interleaved repetitions, so
 load from other processes hits both sides of a ratio alike.
 
-1. closed form QE over n (ω0, b) points vs one ``np.exp`` pass over an array of the same size (issue 2: must be
+1. closed form QE over n (ω0, b) points vs one ``np.exp`` pass over an array of the same size (target:
    ≤ 3×, aim ≤ 2×). Single-threaded and with the engine's default worker threads.
 2. closed form vs scipy quadrature, per point.
 3. Monte Carlo samples per second: numpy (float64, float32) vs torch (float32/float64 on CPU, CUDA if present).

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+__all__ = ["atomic_path", "atomic_open"]
+
 
 def _umask() -> int:
     mask = os.umask(0)

@@ -17,6 +17,10 @@ from typing import Any
 
 import numpy as np
 
+__all__ = ["ARXIV", "CITATION", "OFFICIAL_CODE", "REPORTED_QE_MIN_PEAK", "REPORTED_QE_MIN_PEAK_X",
+           "REPORTED_PEAK_DECIMALS", "PUBLISHED_OMEGA0", "OFFICIAL_TAU", "OFFICIAL_FASHION_MNIST_R20",
+           "printed_qe_numpy", "printed_qe_sympy"]
+
 ARXIV = "arXiv:2404.01278"
 CITATION = "Vargas et al., BiPer: Binary Neural Networks using a Periodic Function, CVPR 2024"
 OFFICIAL_CODE = "github.com/edmav4/BiPer"
@@ -32,16 +36,8 @@ PUBLISHED_OMEGA0 = 20.0
 #: Official τ for the sin² penalty, stage 1 and stage 2 (official CIFAR scripts).
 OFFICIAL_TAU = {1: 0.037, 2: 0.0468}
 
-#: Official top-1 accuracy (%) of the released checkpoints (official README) and as printed in the paper.
-REPORTED_CIFAR10_TOP1 = {
-    "resnet18_1w1a": {"official_readme": 93.75, "paper": 93.75},
-    "resnet20_1w1a": {"official_readme": 86.98, "paper": 87.5},
-    "vgg_small_1w1a": {"official_readme": 92.46, "paper": 92.11},
-}
-REPORTED_IMAGENET_TOP1 = {"resnet18": 61.40, "resnet34": 65.73}
-
 #: Official code on Fashion-MNIST, ResNet-20 1w1a, 28 + 19 epochs, batch 256, ω0 = 20, one seed, one H200
-#: (measured by this project's maintainers with the official code; BIPER.md).
+#: (measured by this project's maintainers with the official code on one H200).
 OFFICIAL_FASHION_MNIST_R20 = {
     "biper": {"stage1_best": 91.95, "stage2_best": 92.12, "stage2_last": 91.80},
     "sign": {"stage2_best": 89.82, "stage2_last": 89.43},

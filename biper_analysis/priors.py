@@ -36,6 +36,8 @@ from biper_analysis import analytic, validation
 from biper_analysis.spectral import e_abs_sin_series, gaussian_e_abs_sin
 from biper_analysis.weights import weight_stats
 
+__all__ = ["Laplace", "Gaussian", "StudentT", "Empirical", "PRIOR_NAMES", "make_prior"]
+
 #: ω0 × weights processed at once by the empirical prior (bounds its memory to ~32 MiB per array).
 _EMPIRICAL_CHUNK = 1 << 22
 

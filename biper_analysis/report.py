@@ -51,7 +51,7 @@ from biper_analysis.validation import parse_gamma
 from biper_analysis.weights import weight_drift, weight_stats
 
 __all__ = ["SCHEMA_VERSION", "COLUMNS", "QE_REL_TOL", "QE_SE_K", "LayerHistograms", "CheckpointReport",
-           "laplace_verdict", "analyze_layer", "analyze_checkpoint", "model_list"]
+           "laplace_verdict", "half_split", "analyze_layer", "analyze_checkpoint", "model_list"]
 
 #: Version of the JSON/CSV layout (2: verdicts, models, KS against Laplace(0, b_loc0), reference drift).
 SCHEMA_VERSION = 2
@@ -228,15 +228,24 @@ def _laplace_qe_se(omega0: float, b: float, gamma: float | None, n: int) -> floa
     return abs(omega0 * float(analytic.dqe_domega0(omega0, b, gamma))) / math.sqrt(n)
 
 
-def _half_split(s: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A seeded random split of a layer into two halves (for out-of-sample checks)."""
-    order = np.random.default_rng(seed).permutation(s.size)
-    half = s.size // 2
-    return s[order[:half]], s[order[half:]]
+def half_split(w: Any) -> tuple[np.ndarray, np.ndarray]:
+    """A layer's two halves for out-of-sample checks: the first and second half of its output channels (views, no
+    copy; a law fitted on some channels must predict the others), or alternate weights of a 1-D tensor.
+
+    >>> a, b = half_split(np.arange(12.0).reshape(4, 3))
+    >>> a.tolist(), b.shape
+    ([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]], (2, 3))
+    """
+    arr = np.asarray(w)
+    if arr.ndim >= 2 and arr.shape[0] >= 2:
+        h = arr.shape[0] // 2
+        return arr[:h], arr[h:]
+    flat = arr.ravel()
+    return flat[0::2], flat[1::2]
 
 
 def _model_entry(model: str, s: np.ndarray, omega0: float, gamma: float | None, qe_emp: float, qe_emp_se: float,
-                 halves: tuple[np.ndarray, np.ndarray], seed: int, max_samples: int) -> tuple[dict[str, Any], Any]:
+                 halves: tuple[np.ndarray, Any], seed: int, max_samples: int) -> tuple[dict[str, Any], Any]:
     """One law fitted to the layer: its parameters, fit quality, predictions and out-of-sample check."""
     from biper_analysis import laws
 
@@ -246,11 +255,10 @@ def _model_entry(model: str, s: np.ndarray, omega0: float, gamma: float | None, 
     loglik = laws.loglik(law, s)
     e2, e1 = float(law.expected_sin2(omega0)), float(law.expected_abs_sin(omega0))
     qe_pred = float(analytic.qe_from_moments(e2, e1, gamma))
-    train, test = halves
+    train, test_stats = halves
     oos_law = laws.fit_law(train, omega0, model, max_samples=max_samples, seed=seed + 1)
     oos_pred = float(analytic.qe_from_moments(float(oos_law.expected_sin2(omega0)),
                                               float(oos_law.expected_abs_sin(omega0)), gamma))
-    test_stats = weight_stats(test, omega0)
     oos_emp, oos_se = test_stats.qe(gamma), test_stats.qe_se(gamma)
     entry = {"n_params": k, "params": dict(law.params), "loglik": loglik, "aic": 2 * k - 2 * loglik,
              "bic": k * math.log(n) - 2 * loglik, "ks": fitting.ks_distance_sorted(s, law.cdf),
@@ -260,22 +268,21 @@ def _model_entry(model: str, s: np.ndarray, omega0: float, gamma: float | None, 
              "official_l1_pred": 1.0 - e1, "rel_err": _rel(qe_pred, qe_emp),
              "within_tol": abs(qe_pred - qe_emp) <= max(FIT_REL_TOL * qe_emp, FIT_SE_K * qe_emp_se),
              "fit_info": dict(getattr(law, "fit_info", {}) or {}),
-             "oos": {"n_fit": train.size, "n_test": test.size, "qe_pred": oos_pred, "qe_emp": oos_emp,
+             "oos": {"n_fit": int(np.size(train)), "n_test": test_stats.n, "qe_pred": oos_pred, "qe_emp": oos_emp,
                      "qe_emp_se": oos_se, "rel_err": _rel(oos_pred, oos_emp),
                      "z": (oos_pred - oos_emp) / oos_se if oos_se > 0 else math.nan}}
     return entry, law
 
 
 def _laplace_entry(s: np.ndarray, b: float, omega0: float, gamma: float | None, qe_emp: float, qe_emp_se: float,
-                   halves: tuple[np.ndarray, np.ndarray]) -> tuple[dict[str, Any], Laplace]:
+                   halves: tuple[Any, Any]) -> tuple[dict[str, Any], Laplace]:
     """The Laplace(0, b) law in closed form (the default model: as fast as the report itself)."""
     n = s.size
     loglik = -n * math.log(2.0 * b) - n            # at the MLE b = mean|w|: Σ|w|/b = n
     e2, e1 = float(analytic.expected_sin2(omega0, b)), float(analytic.expected_abs_sin(omega0, b))
     qe_pred = float(analytic.qe_from_moments(e2, e1, gamma))
-    train, test = halves
-    oos_pred = float(analytic.qe(omega0, weight_stats(train).b, gamma))
-    test_stats = weight_stats(test, omega0)
+    train_stats, test_stats = halves
+    oos_pred = float(analytic.qe(omega0, train_stats.b, gamma)) if train_stats.b > 0 else math.nan
     oos_emp, oos_se = test_stats.qe(gamma), test_stats.qe_se(gamma)
     entry = {"n_params": 1, "params": {"b": b}, "loglik": loglik, "aic": 2 - 2 * loglik,
              "bic": math.log(n) - 2 * loglik, "ks": fitting.ks_laplace_sorted(s, 0.0, b),
@@ -284,7 +291,7 @@ def _laplace_entry(s: np.ndarray, b: float, omega0: float, gamma: float | None, 
              "rel_err": _rel(qe_pred, qe_emp),
              "within_tol": abs(qe_pred - qe_emp) <= max(FIT_REL_TOL * qe_emp, FIT_SE_K * qe_emp_se),
              "fit_info": {"n_fit": n, "method": "closed form b = mean|w|"},
-             "oos": {"n_fit": train.size, "n_test": test.size, "qe_pred": oos_pred, "qe_emp": oos_emp,
+             "oos": {"n_fit": train_stats.n, "n_test": test_stats.n, "qe_pred": oos_pred, "qe_emp": oos_emp,
                      "qe_emp_se": oos_se, "rel_err": _rel(oos_pred, oos_emp),
                      "z": (oos_pred - oos_emp) / oos_se if oos_se > 0 else math.nan}}
     return entry, Laplace(b)
@@ -319,7 +326,10 @@ def analyze_layer(name: str, w: Any, omega0: float, gamma: float | None, models:
     s, n_nonfinite = fitting.sorted_finite(w)
     if s.size == 0:
         return _empty_row(name, n_nonfinite, gamma), None, {}
-    stats = weight_stats(s, omega0, histograms=True)
+    # the statistics of the two halves (for the out-of-sample checks) pool exactly into the layer's own
+    first, second = half_split(w)
+    first_stats, second_stats = (weight_stats(h, omega0, histograms=True) for h in (first, second))
+    stats = first_stats.pooled(second_stats)
     fit = fitting.fit_layer(s)
     b0 = stats.b
     x = omega0 * b0
@@ -327,15 +337,15 @@ def analyze_layer(name: str, w: Any, omega0: float, gamma: float | None, models:
     row: dict[str, Any] = {"name": name, "n_nonfinite": n_nonfinite, **fit.as_dict(), "b_loc0": b0,
                            "b_ci_low": fit.b_ci[0], "b_ci_high": fit.b_ci[1],
                            "gamma": "opt" if gamma is None else gamma}
-    halves = _half_split(s, seed)
     entries: dict[str, Any] = {}
     laws: dict[str, Any] = {}
     if b0 > 0:
-        entries["laplace"], laws["laplace"] = _laplace_entry(s, b0, omega0, gamma, qe_emp, qe_emp_se, halves)
+        entries["laplace"], laws["laplace"] = _laplace_entry(s, b0, omega0, gamma, qe_emp, qe_emp_se,
+                                                             (first_stats, second_stats))
     for model in models:
         if model != "laplace" and b0 > 0:
-            entries[model], laws[model] = _model_entry(model, s, omega0, gamma, qe_emp, qe_emp_se, halves,
-                                                       seed, max_samples)
+            entries[model], laws[model] = _model_entry(model, s, omega0, gamma, qe_emp, qe_emp_se,
+                                                       (first, second_stats), seed, max_samples)
     lap = entries.get("laplace")
     qe_pred = lap["qe_pred"] if lap else (0.0 if gamma is None else gamma * gamma)   # all weights 0: QE = γ²
     ks = lap["ks"] if lap else 1.0

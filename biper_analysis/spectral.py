@@ -40,6 +40,8 @@ from scipy.special import dawsn
 from biper_analysis import validation
 from biper_analysis.analytic import qe_from_moments
 
+__all__ = ["K_DIRECT", "e_sin2_from_cf", "e_abs_sin_series", "gaussian_e_abs_sin", "e_abs_sin", "e_sin2", "qe"]
+
 #: Number of directly summed terms before the Euler–Maclaurin (Gregory) tail.
 K_DIRECT = 128
 #: Gregory end-correction coefficients for sum_{k>=K} f_k = ∫_K^∞ f + Σ_j G_j Δ^j f_K.

@@ -1,4 +1,5 @@
-"""Official-format BiPer checkpoints built by hand (names and dict keys from BIPER.md), for tests and benchmarks.
+"""Official-format BiPer checkpoints built by hand (names and keys of the official code's models_cifar and
+save_checkpoint), for tests and benchmarks.
 
 Weights of binarised convs are Laplace(0, b) float32 draws, so the closed form should fit them.
 """

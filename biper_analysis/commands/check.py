@@ -10,6 +10,8 @@ from biper_analysis.checks import FAIL, CheckContext, discover, run_all, write_r
 from biper_analysis.errors import UsageError
 from biper_analysis.outputs import claim_output
 
+__all__ = ["register", "run", "sweep_folder"]
+
 ORDER = 90
 COMMAND = "check"
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+__all__ = ["register", "run", "format_steps"]
+
 ORDER = 10
 
 

@@ -8,6 +8,8 @@ from biper_analysis.checkpoints import RUN_FOLDER_RULE
 from biper_analysis.commands._args import count, positive_float
 from biper_analysis.jsonio import write_json
 
+__all__ = ["register", "run"]
+
 ORDER = 61
 
 

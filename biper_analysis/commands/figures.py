@@ -10,6 +10,8 @@ from biper_analysis.errors import UsageError
 from biper_analysis.figures import FIGURES, plan_figures, render_figures
 from biper_analysis.outputs import claim_folder
 
+__all__ = ["register", "run"]
+
 ORDER = 80
 
 

@@ -12,6 +12,8 @@ from biper_analysis.errors import UsageError
 from biper_analysis.jsonio import write_json
 from biper_analysis.outputs import Claim, claim_folder, claim_output, distinct, written_by
 
+__all__ = ["register", "run"]
+
 ORDER = 60
 COMMAND = "fit-b"
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg")

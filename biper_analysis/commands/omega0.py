@@ -9,6 +9,8 @@ from biper_analysis.inverse import omega0_report
 from biper_analysis.jsonio import write_json
 from biper_analysis.priors import Laplace
 
+__all__ = ["register", "run"]
+
 ORDER = 21
 
 

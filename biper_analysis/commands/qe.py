@@ -9,6 +9,8 @@ from biper_analysis.commands._args import add_law_arguments, gamma_value, laws_f
 from biper_analysis.jsonio import write_json
 from biper_analysis.sweeps import qe_point
 
+__all__ = ["register", "run"]
+
 ORDER = 20
 
 

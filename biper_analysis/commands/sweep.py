@@ -18,6 +18,8 @@ from biper_analysis.outputs import claim_output, distinct
 from biper_analysis.provenance import provenance
 from biper_analysis.sweeps import qe_table, write_csv
 
+__all__ = ["register", "run"]
+
 ORDER = 30
 COMMAND = "sweep"
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg")

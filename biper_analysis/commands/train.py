@@ -12,6 +12,8 @@ import sys
 
 from biper_analysis.commands._args import count
 
+__all__ = ["register", "run", "add_train_arguments", "config_from_args"]
+
 ORDER = 60
 
 

@@ -18,6 +18,8 @@ from biper_analysis.witnesses import (
     verify_closed_form,
 )
 
+__all__ = ["register", "run"]
+
 ORDER = 40
 _PROGRESS_SAMPLES = 50_000_000   # a progress bar when the whole run draws more samples than this
 

@@ -28,7 +28,6 @@ from biper_analysis.nn.models import (
     resnet18_1w1a,
     resnet20_1w1a,
     set_stage,
-    strip_module_prefix,
     vgg_small_1w1a,
 )
 
@@ -36,6 +35,6 @@ __all__ = [
     "SIGN_OF_ZERO", "SURROGATES", "WEIGHT_BINARIZERS", "ActivationSign", "NormalisedActivationSign",
     "PeriodicWeight", "SignSTE", "binary_activation", "binary_sign", "triangle_wave", "weight_binarizer",
     "BinaryConv2d", "BinaryLinear", "binary_layers", "DEFAULT_IN_CHANNELS", "MODELS", "binary_layer_names",
-    "build_model", "mlp_1w1a", "resnet18_1w1a", "resnet20_1w1a", "set_stage", "strip_module_prefix",
+    "build_model", "mlp_1w1a", "resnet18_1w1a", "resnet20_1w1a", "set_stage",
     "vgg_small_1w1a",
 ]

@@ -36,6 +36,10 @@ from torch.autograd import Function
 
 from biper_analysis.training.config import SURROGATES, WEIGHT_BINARIZERS
 
+__all__ = ["SIGN_OF_ZERO", "ACTIVATION_VAR_EPS", "WEIGHT_BINARIZERS", "SURROGATES", "binary_sign", "triangle_wave",
+           "PeriodicWeight", "SignSTE", "weight_binarizer", "check_binarizer", "ActivationSign",
+           "NormalisedActivationSign", "binary_activation"]
+
 #: sign(0) — the official ``torch.sign`` convention (a true 0 at exactly 0). Named so tests pin it.
 SIGN_OF_ZERO = 0.0
 #: Added to the per-sample variance before the square root (official code).
@@ -125,13 +129,6 @@ def check_binarizer(kind: str, omega0: float, stage: int, surrogate: str) -> Non
         raise ValueError(f"surrogate must be one of {', '.join(SURROGATES)}, got {surrogate!r}")
     if not (isinstance(omega0, (int, float)) and math.isfinite(omega0) and omega0 > 0):
         raise ValueError(f"omega0 must be a finite number > 0, got {omega0!r}; e.g. --omega0 20")
-
-
-def latent(kind: str, w: Tensor, omega0: float, surrogate: str = "sine") -> Tensor:
-    """The real-valued latent whose sign is the binary weight: p(ω0 w) for BiPer, w for sign/fp (no grad)."""
-    if kind == "biper":
-        return torch.sin(omega0 * w) if surrogate == "sine" else triangle_wave(omega0 * w)
-    return w
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -14,7 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from biper_analysis.nn.binarizers import binary_activation, check_binarizer, latent, weight_binarizer
+from biper_analysis.nn.binarizers import binary_activation, check_binarizer, weight_binarizer
+
+__all__ = ["BinaryConv2d", "BinaryLinear", "BINARY_LAYERS", "binary_layers"]
 
 
 class _BinaryMixin:
@@ -40,10 +42,6 @@ class _BinaryMixin:
     def binary_weight(self) -> Tensor:
         """The weight the layer computes with (sin(ω0 w), sign(sin(ω0 w)), w or sign(w))."""
         return self._wfn(self.weight)
-
-    def latent_weight(self) -> Tensor:
-        """p(ω0 w) for BiPer, w otherwise (what the binary weight is the sign of)."""
-        return latent(self.binarizer, self.weight, self.omega0, self.surrogate)
 
     def _input(self, a: Tensor) -> Tensor:
         return a if self.binarizer == "fp" else binary_activation(a, self.training)

@@ -1,8 +1,8 @@
 """ResNet-20, ResNet-18 and VGG-small 1w1a for 32×32 inputs with the official names and shapes, plus a small
 CPU-friendly BiPer MLP.
 
-The architectures follow the official BiPer code (github.com/edmav4/BiPer, ``models_cifar``; facts listed in
-BIPER.md) so that official checkpoints load with ``load_state_dict(..., strict=True)``:
+The architectures follow the official BiPer code (github.com/edmav4/BiPer, ``cifar10/models_cifar``; the facts
+below) so that official checkpoints load with ``load_state_dict(..., strict=True)``:
 
 * resnet20_1w1a: full-precision stem conv1 3→16 + bn1 + hardtanh; 3 stages × 3 blocks (16/32/64 channels,
   strides 1/2/2), a residual around *each* binarised conv; global average pool → BatchNorm1d(64) ``bn2`` →
@@ -25,6 +25,9 @@ from torch import Tensor, nn
 from torch.nn import init
 
 from biper_analysis.nn.layers import BinaryConv2d, BinaryLinear, binary_layers
+
+__all__ = ["resnet20_1w1a", "resnet18_1w1a", "vgg_small_1w1a", "mlp_1w1a", "MODELS", "DEFAULT_IN_CHANNELS",
+           "build_model", "binary_layer_names", "set_stage"]
 
 
 def _kaiming_conv_init(module: nn.Module) -> None:
@@ -225,10 +228,3 @@ def set_stage(model: nn.Module, stage: int) -> None:
     """Switch every binarised layer of ``model`` to ``stage`` (1 or 2) in place."""
     for _, layer in binary_layers(model):
         layer.set_stage(stage)  # type: ignore[operator]
-
-
-def strip_module_prefix(state_dict: dict[str, object]) -> dict[str, object]:
-    """Drop the ``module.`` prefix DataParallel/DistributedDataParallel put on every key (if all have it)."""
-    if state_dict and all(k.startswith("module.") for k in state_dict):
-        return {k[len("module."):]: v for k, v in state_dict.items()}
-    return dict(state_dict)

@@ -15,6 +15,8 @@ from biper_analysis import paper
 from biper_analysis.checks import INCONCLUSIVE, CheckContext, CheckResult, script_main, verdict_interval
 from biper_analysis.training_sweep import paired_difference
 
+__all__ = ["MIN_SEEDS", "compare", "run"]
+
 MIN_SEEDS = 5
 LEVEL = 0.95
 

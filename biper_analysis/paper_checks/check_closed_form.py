@@ -9,6 +9,8 @@ from __future__ import annotations
 from biper_analysis import paper, symbolic, witnesses
 from biper_analysis.checks import FAIL, PASS, CheckContext, CheckResult, script_main
 
+__all__ = ["run"]
+
 
 def run(context: CheckContext) -> CheckResult:
     proved = symbolic.proves_printed_form()

@@ -13,6 +13,8 @@ from typing import Any
 from biper_analysis import paper
 from biper_analysis.checks import FAIL, INCONCLUSIVE, PASS, CheckContext, CheckResult, script_main
 
+__all__ = ["REL_TOL", "verdict_runs", "run"]
+
 REL_TOL = 0.05
 
 

@@ -17,6 +17,8 @@ from scipy import stats
 from biper_analysis import paper
 from biper_analysis.checks import INCONCLUSIVE, CheckContext, CheckResult, script_main, verdict_threshold
 
+__all__ = ["MIN_OMEGA0", "RHO_MIN", "spearman", "verdict_ordering", "by_omega0", "run"]
+
 MIN_OMEGA0 = 4
 RHO_MIN = 0.8
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 from biper_analysis import analytic, paper
 from biper_analysis.checks import FAIL, PASS, CheckContext, CheckResult, script_main, verdict_within
 
+__all__ = ["run"]
+
 
 def run(context: CheckContext) -> CheckResult:
     x_peak, q_peak = analytic.qe_min_peak()

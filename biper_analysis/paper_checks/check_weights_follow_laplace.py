@@ -12,6 +12,8 @@ from typing import Any
 from biper_analysis import paper
 from biper_analysis.checks import FAIL, INCONCLUSIVE, PASS, CheckContext, CheckResult, script_main
 
+__all__ = ["verdict_layers", "run"]
+
 
 def verdict_layers(n_layers: int, n_misfit: int) -> str:
     """pass when every analysed layer fits, fail when any does not, inconclusive without layers."""

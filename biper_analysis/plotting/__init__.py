@@ -1,4 +1,4 @@
-"""Figures: each a function that takes results and returns a matplotlib Figure (DESIGN.md, convention 8).
+"""Figures: each a function that takes results and returns a matplotlib Figure (compute → results → figure).
 
 Sub-modules by subject; :func:`save_figure` is the one way figures reach disk (PDF + PNG, atomic,
 deterministic, provenance in the metadata).

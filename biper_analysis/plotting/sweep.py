@@ -28,10 +28,10 @@ def draw_qe_vs_omega0(ax: Any, table: dict[str, np.ndarray], log: bool = True, l
     gamma = None if optimal else float(table["gamma"][0])
     if limits:
         if optimal:
-            ax.axhline(analytic.qe_min_peak()[1], color="0.5", lw=0.8, ls=":", label="peak of QE_min, 0.102835")
-            ax.axhline(analytic.QE_MIN_LIMIT_LARGE_X, color="C3", lw=0.8, ls="--", label="1/2 − 4/π² (ω0 → ∞)")
+            ax.axhline(analytic.qe_min_peak()[1], color="0.45", lw=0.9, ls=":", label="peak of QE_min, 0.102835")
+            ax.axhline(analytic.QE_MIN_LIMIT_LARGE_X, color="k", lw=0.9, ls="--", label="1/2 − 4/π² (ω0 → ∞)")
         else:
-            ax.axhline(analytic.qe_limit_large_x(gamma), color="C3", lw=0.8, ls="--",
+            ax.axhline(analytic.qe_limit_large_x(gamma), color="k", lw=0.9, ls="--",
                        label="γ² − 4γ/π + 1/2 (ω0 → ∞)")
     if log:
         ax.set_xscale("log")

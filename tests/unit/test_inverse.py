@@ -84,7 +84,7 @@ def test_fixed_gamma_unreachable_and_range():
 
 
 def test_gamma_one_is_monotone():
-    """BIPER.md: QE at γ = 1 falls monotonically (so one root for every attainable target)."""
+    """QE at γ = 1 falls monotonically (so one root for every attainable target)."""
     x = np.geomspace(1e-4, 1e4, 2001)
     q = ba.qe(x, 1.0, 1.0)
     assert np.all(np.diff(q) < 0)

@@ -23,7 +23,8 @@ def _bconv(prefix: str, cin: int, cout: int) -> dict[str, tuple[int, ...]]:
 
 
 def official_resnet_shapes(widths, blocks, stem_in=3, num_classes=10):
-    """Names and shapes written from BIPER.md's description of the official CIFAR ResNets (not from our code)."""
+    """Names and shapes written from the official CIFAR ResNets (models_cifar of the official repository), not
+    from our code."""
     shapes = {"conv1.weight": (widths[0], stem_in, 3, 3), **_bn("bn1", widths[0])}
     cin = widths[0]
     for stage, (w, n) in enumerate(zip(widths, blocks), start=1):
@@ -85,10 +86,14 @@ def test_names_shapes_counts_match_official(name):
 
 @pytest.mark.parametrize("name", list(CASES))
 @pytest.mark.parametrize("prefix", ["", "module."])
-def test_official_state_dict_loads_strictly(name, prefix):
+def test_official_state_dict_loads_strictly(name, prefix, tmp_path):
+    """Through the one checkpoint reader (which removes DataParallel's ``module.`` prefix)."""
+    from biper_analysis.checkpoints import load_checkpoint
+
     sd = _fake_official_state(CASES[name][0](), prefix)
+    torch.save({"epoch": 1, "best_prec1": 50.0, "state_dict": sd}, tmp_path / "m.pth.tar")
     model = bnn.build_model(name, stage=2)
-    model.load_state_dict(bnn.strip_module_prefix(sd), strict=True)
+    model.load_state_dict(load_checkpoint(tmp_path / "m.pth.tar", omega0=20.0).state_dict(), strict=True)
     key = "layer1.0.conv1.alpha" if name.startswith("resnet") else "conv1.alpha"
     assert torch.equal(model.state_dict()[key], sd[prefix + key])
 
@@ -121,7 +126,7 @@ def test_vgg_maxpool_before_bn_after_conv1_3_5():
 
 
 def test_resnet20_residual_around_each_conv():
-    """Block output equals the BIPER.md formula computed by hand from the block's own submodules."""
+    """Block output equals the official block's formula computed by hand from the block's own submodules."""
     torch.manual_seed(0)
     block = bnn.resnet20_1w1a(stage=2).layer1[1].eval()
     x = torch.randn(2, 16, 8, 8)
@@ -131,7 +136,7 @@ def test_resnet20_residual_around_each_conv():
 
 
 def _official_binarize_conv(layer, a, omega0, stage2, training):
-    """The official BinarizeConv2d forward, written from its description (BIPER.md / official module)."""
+    """The official BinarizeConv2d forward, written from the official module cifar10/modules/binarized_modules.py."""
     if training:
         a = a / torch.sqrt(a.var([1, 2, 3], keepdim=True) + 1e-5)
     bw = torch.sin(omega0 * layer.weight)

@@ -15,7 +15,7 @@ N = 200_000
 
 
 def exact_var_y(x: float, g: float) -> float:
-    """Var (|S| − γ)² from the analytic moments (BIPER.md)."""
+    """Var (|S| − γ)² from the analytic moments (symbolic.py derives E|S|³ and E S⁴)."""
     xa = np.array(x)
     kernels = (analytic.e_abs_sin_of_x, analytic.e_sin2_of_x, analytic.e_abs_sin3_of_x, analytic.e_sin4_of_x)
     e1, e2, e3, e4 = (float(f(xa)) for f in kernels)

@@ -10,7 +10,7 @@ import pytest
 
 from biper_analysis import analytic, quadrature
 
-QUAD_RTOL = 1e-10  # issue 2: quadrature within 1e-10 relative of the closed form (measured ~1e-14)
+QUAD_RTOL = 1e-10  # the verify tolerance (witnesses.QUAD_RTOL); measured ~1e-14
 REF = json.loads((Path(__file__).resolve().parents[1] / "reference" / "laplace_reference.json").read_text())
 
 

@@ -54,7 +54,8 @@ def test_gaussian_fast_path_equals_series_on_dense_grid():
 
 
 def test_dawson_form_only_valid_at_small_s():
-    """2/√π·D(s/√2) = E sin(s|Z|) differs from E|sin(sZ)| by ~e^{−π²/(2s²)} (BIPER.md): nil at 0.25, ~1e-9 at 0.5."""
+    """2/√π·D(s/√2) = E sin(s|Z|) differs from E|sin(sZ)| by ~e^{−π²/(2s²)} (spectral.py module docstring): nil at
+    0.25, ~1e-9 at 0.5."""
     daw = lambda s: 2 / math.sqrt(math.pi) * dawsn(s / math.sqrt(2))
     ref = {r["s"]: float(r["e_abs_sin"]) for r in REF["rows"]}
     assert abs(daw(0.25) / ref["0.25"] - 1) < 1e-15
