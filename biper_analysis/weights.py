@@ -83,7 +83,7 @@ class WeightStats:
         """Sign-baseline QE / mean w² (1 − b²/mean w² at γ*)."""
         return self.qe_sign(gamma) / self.mean_w2 if self.mean_w2 > 0 else math.nan
 
-    def pooled(self, other: "WeightStats") -> "WeightStats":
+    def pooled(self, other: WeightStats) -> WeightStats:
         """The statistics of the two samples together (every field is a mean or a count, so they pool exactly);
         e.g. a layer's from its two halves.
 
@@ -95,7 +95,7 @@ class WeightStats:
         if (self.omega0 is None) != (other.omega0 is None) or (self.omega0 is not None and self.omega0 != other.omega0):
             raise ValueError("cannot pool weight statistics taken at different ω0")
         n = self.n + other.n
-        mean = lambda x, y: (x * self.n + y * other.n) / n  # noqa: E731
+        mean = lambda x, y: (x * self.n + y * other.n) / n
         numeric = ("b", "mean_w2", "e_sin2", "e_abs_sin", "e_abs_sin3", "e_sin4", "official_l1", "near_zero_frac")
         counts = {k: None if getattr(self, k) is None else getattr(self, k) + getattr(other, k)
                   for k in ("phase_counts", "sin_counts")}
