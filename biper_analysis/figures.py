@@ -61,6 +61,13 @@ def _network(sweep: dict[str, Any]) -> Any:
     return fig
 
 
+def _convergence(_: Any) -> Any:
+    from biper_analysis.convergence import load_study
+    from biper_analysis.plotting.training_sweep import fig_convergence
+
+    return fig_convergence(load_study())
+
+
 def _sweep_fig(fn_name: str) -> Callable[[Any], Any]:
     def build(sweep: Any) -> Any:
         from biper_analysis.plotting import training_sweep
@@ -92,6 +99,8 @@ FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec("fig11_init_vs_trained", "trained weights against their initial weights: drift, the closed form's "
                "error and the mass near zeros of sin, before and after training", _sweep_fig("fig_init_vs_trained"),
                needs_sweep=True),
+    FigureSpec("fig12_convergence", "the convergence study behind the training length: the preset at length E and "
+               "2E, BiPer ω0 = 20 and sign, paired seeds (frozen result, biper_analysis/data)", _convergence),
 )
 
 

@@ -22,7 +22,7 @@ FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
 def register(sub: argparse._SubParsersAction) -> None:
     from biper_analysis import laws
 
-    MODELS = getattr(laws, "MODELS", ("laplace",))  # TODO(remove once laws.py lands)
+    MODELS = laws.MODELS
     p = sub.add_parser(
         "fit-b", help="per-layer fit, goodness of fit, verdict and predicted vs measured QE of a checkpoint",
         description="Read a checkpoint safely (official BiPer .pth.tar with config.txt beside it, our run "

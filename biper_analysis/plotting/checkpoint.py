@@ -16,11 +16,11 @@ __all__ = ["draw_weight_hist", "draw_sin_hist", "draw_phase_hist", "draw_qe_by_m
 
 #: One colour and line style per law, the same in every figure.
 MODEL_STYLE = {"laplace": ("C0", "-"), "gaussian": ("C3", "--"), "gennorm": ("C2", "-."), "penalised": ("C1", "-"),
-               "comb": ("C4", ":")}
+               "penalised2": ("C5", "--"), "penalised-alpha": ("C6", "-"), "comb": ("C4", ":")}
 
 
 def _style(model: str) -> tuple[str, str]:
-    return MODEL_STYLE.get(model, ("C5", "-"))
+    return MODEL_STYLE.get(model, ("C7", "-"))
 
 
 def draw_weight_hist(ax: Any, row: dict[str, Any], hist: Any, laws: dict[str, Any], omega0: float,

@@ -11,7 +11,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-__all__ = ["fig_predicted_vs_measured", "fig_accuracy_vs_omega0", "fig_training_curves", "fig_init_vs_trained"]
+__all__ = ["fig_predicted_vs_measured", "fig_accuracy_vs_omega0", "fig_training_curves", "fig_init_vs_trained",
+           "fig_convergence"]
 
 
 def _omega0_colours(runs: list[dict[str, Any]]) -> dict[float, str]:
@@ -152,5 +153,32 @@ def fig_init_vs_trained(sweep: dict[str, Any]) -> Figure:
         ax.grid(alpha=0.3)
     axes[2].legend(handles=handles + [Line2D([], [], color="k", ls="--", label="unchanged by training")], fontsize=7)
     fig.suptitle("Trained BiPer weights against their initial weights (one point per layer and seed)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def fig_convergence(study: dict[str, Any]) -> Figure:
+    """The convergence study (:mod:`biper_analysis.convergence`): mean test-accuracy curves at the preset's length E
+    and at 2E, per arm, on a common axis of training progress, and each seed's best accuracy at E and 2E."""
+    fig, (ax_curve, ax_best) = plt.subplots(1, 2, figsize=(11, 4))
+    for i, (arm, a) in enumerate(study["arms"].items()):
+        for length, ls in (("E", "-"), ("2E", "--")):
+            curve = np.asarray(a[f"curve_{length}"])
+            progress = np.arange(1, curve.size + 1) / curve.size
+            ax_curve.plot(progress, curve, color=f"C{i}", ls=ls, label=f"{arm}, {length} ({curve.size} epochs)")
+        x = np.arange(len(a["seeds"])) + (0.1 if i else -0.1)
+        ax_best.plot(x, a["best_E"], "o", color=f"C{i}", label=f"{arm}, E")
+        ax_best.plot(x, a["best_2E"], "s", mfc="none", color=f"C{i}",
+                     label=f"{arm}, 2E (mean change {a['change_pp']:+.2f} pp)")
+    ax_curve.set(xlabel="fraction of the training schedule (stage 1, then stage 2)", ylabel="test accuracy (%)",
+                 title="mean test-accuracy curve over seeds")
+    lows = [min(a["best_E"] + a["best_2E"]) for a in study["arms"].values()]
+    ax_curve.set_ylim(bottom=min(lows) - 2.0)
+    ax_best.set(xlabel="seed", ylabel="best test accuracy (%)",
+                title=f"doubling the length (converged when |mean change| < {study['tolerance_pp']} pp)")
+    ax_best.set_xticks(range(len(next(iter(study["arms"].values()))["seeds"])))
+    for ax in (ax_curve, ax_best):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return fig

@@ -209,3 +209,14 @@ def test_resume_refuses_a_changed_recipe(data_dir, tmp_path):
     train_run(cfg, tmp_path / "r", quiet=True)
     with pytest.raises(ValueError, match="started with omega0=20.0"):
         train_run(cfg.replace(omega0=30.0), tmp_path / "r", resume=True, quiet=True)
+
+
+@pytest.mark.cuda
+def test_eval_on_cuda_equals_cpu(data_dir, tmp_path):
+    """The same checkpoint evaluated on CUDA (TF32 off) and on the CPU: the same accuracy to 0.01 pp."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    train_run(tiny(data_dir, epochs1=1, epochs2=1), tmp_path / "run", quiet=True)
+    cpu = evaluate_checkpoint(tmp_path / "run", data_dir=str(data_dir), device="cpu")
+    gpu = evaluate_checkpoint(tmp_path / "run", data_dir=str(data_dir), device="cuda")
+    assert abs(cpu["test_acc"] - gpu["test_acc"]) <= 0.01

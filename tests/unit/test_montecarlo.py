@@ -123,11 +123,9 @@ def test_torch_backend_cpu():
         montecarlo.qe(20.0, gamma=0.6, prior=Sampler(), n=1000, seed=0, backend="torch")
 
 
+@pytest.mark.cuda
 @pytest.mark.statistical
-def test_torch_backend_cuda_when_present():
-    import torch
-    if not torch.cuda.is_available():
-        pytest.skip("no CUDA device here")
+def test_torch_backend_cuda():
     sums = montecarlo.abs_sin_sums(20.0, 0.05, n=4_000_000, seed=11, backend="torch", device="cuda")
     assert abs(sums.qe(0.6).z(analytic.qe(20.0, 0.05, 0.6))) < K
     assert abs(sums.qe(None).z(analytic.qe_min(20.0, 0.05))) < K
