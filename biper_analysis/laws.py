@@ -1622,11 +1622,7 @@ def _coords(law: Any) -> tuple[list[str], list[str]]:
             if 1e-9 < v < 1.0 - 1e-9:
                 names.append(k)
                 kinds.append("logit")
-        elif k == "kappa":
-            if v > 1e-8:
-                names.append(k)
-                kinds.append("log")
-        else:
+        elif v > 1e-8:          # κ, κ0 (and any scale) at their bound 0 count as fixed
             names.append(k)
             kinds.append("log")
     return names, kinds

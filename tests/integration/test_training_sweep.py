@@ -22,8 +22,16 @@ def _strict_json(path: Path) -> dict:
 
 
 def _weights_digest(sweep_dir: Path) -> dict[str, str]:
-    return {p.parent.parent.name: hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(sweep_dir.glob("*/stage2/model_best.pth.tar"))}
+    """SHA-256 of every tensor of each run's final checkpoint (the file itself also holds a timestamp)."""
+    from biper_analysis.checkpoints import load_checkpoint
+
+    out = {}
+    for p in sorted(sweep_dir.glob("*/stage2/model_best.pth.tar")):
+        digest = hashlib.sha256()
+        for name, tensor in sorted(load_checkpoint(p).state_dict().items()):
+            digest.update(name.encode() + tensor.numpy().tobytes())
+        out[p.parent.parent.name] = digest.hexdigest()
+    return out
 
 
 def _accuracies(sweep_dir: Path) -> dict[str, float]:
