@@ -16,9 +16,10 @@ For each binarised layer with weights w and S = sin(ω0 w) (the measured side is
   critical value (≈ 1.949/√n) or |qe_pred − qe_emp| > max(3 SE, 10 % of qe_emp). Every misfit layer is named in
   the report's ``warnings``.
 * ``models``: for each fitted law (:mod:`biper_analysis.laws`; ``laplace`` alone by default) its parameters,
-  log-likelihood, AIC, BIC, KS distance, predicted moments, QE, official L1, rel. error, the SE of its QE
-  prediction, and an out-of-sample check (fitted on one half of the layer, QE compared with the QE measured on
-  the other half). ``best_model`` is the AIC-best law; ``best_qe_pred``, ``best_rel_err`` its prediction.
+  log-likelihood, AIC, BIC, KS distance, predicted moments, QE, official L1, rel. error, and an out-of-sample check
+  (fitted on the first half of the layer's output channels, QE compared with the QE measured on the second half).
+  ``best_model`` is the AIC-best law; ``best_qe_pred``, ``best_rel_err`` its prediction and ``best_qe_pred_se``
+  its standard error (delta method on the law's MLE; Laplace: from SE(b) = b/√n).
 * with a ``reference`` checkpoint (the run's initial weights, or stage 1's best): ``drift_corr``,
   ``drift_rel_change`` and the reference's own measured QE and Laplace rel. error, so that what training did
   is not confused with what the initialisation already was.
@@ -35,7 +36,10 @@ import csv
 import io
 import json
 import math
+import multiprocessing
+import os
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +51,7 @@ from biper_analysis.checkpoints import CheckpointError, describe, load_checkpoin
 from biper_analysis.jsonio import jsonable
 from biper_analysis.priors import Laplace
 from biper_analysis.provenance import provenance
+from biper_analysis.reproducible import pinned_environment
 from biper_analysis.validation import parse_gamma
 from biper_analysis.weights import weight_drift, weight_stats
 
@@ -60,6 +65,11 @@ QE_REL_TOL = 0.10
 QE_SE_K = 3.0
 #: Tolerance of the "predicts this layer" count per law: max(5 %, 2 SE of the measured QE).
 FIT_REL_TOL, FIT_SE_K = 0.05, 2.0
+#: Weights per layer on which the iterative maximum-likelihood fits run (seeded subsample; the estimates are stable
+#: at this size: the parameters' sampling error is far below the layer-to-layer differences they are used for).
+MAX_SAMPLES = 10000
+#: Weights of the subsample on which the observed information (for the SE of a law's QE prediction) is estimated.
+SE_SAMPLES = 5000
 #: Row columns, in table / CSV order.
 COLUMNS = ("name", "n", "n_nonfinite", "b_loc0", "loc", "b", "b_ci_low", "b_ci_high", "ks_stat", "ks_critical",
            "ks_laplace_freeloc", "ks_gaussian", "gaussian_sigma", "delta_aic", "gamma", "gamma_pred", "gamma_emp",
@@ -244,34 +254,55 @@ def half_split(w: Any) -> tuple[np.ndarray, np.ndarray]:
     return flat[0::2], flat[1::2]
 
 
-def _model_entry(model: str, s: np.ndarray, omega0: float, gamma: float | None, qe_emp: float, qe_emp_se: float,
-                 halves: tuple[np.ndarray, Any], seed: int, max_samples: int) -> tuple[dict[str, Any], Any]:
-    """One law fitted to the layer: its parameters, fit quality, predictions and out-of-sample check."""
+def _model_entries(models: Sequence[str], s: np.ndarray, omega0: float, gamma: float | None, qe_emp: float,
+                   qe_emp_se: float, halves: tuple[np.ndarray, Any], seed: int, max_samples: int
+                   ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """The laws ``models`` fitted to the layer: parameters, fit quality, predictions and out-of-sample checks.
+
+    The iterative MLEs run on one seeded subsample of ``max_samples`` weights (:func:`biper_analysis.laws.fit_laws`).
+    When the layer's first half alone holds that many, the subsample is drawn from it and the same fits are the
+    out-of-sample ones (they never saw the second half); smaller layers are fitted twice, on all weights and on the
+    first half.
+    """
     from biper_analysis import laws
 
-    law = laws.fit_law(s, omega0, model, max_samples=max_samples, seed=seed)
-    n = s.size
-    k = laws.n_params(law)
-    loglik = laws.loglik(law, s)
-    e2, e1 = float(law.expected_sin2(omega0)), float(law.expected_abs_sin(omega0))
-    qe_pred = float(analytic.qe_from_moments(e2, e1, gamma))
-    train, test_stats = halves
-    oos_law = laws.fit_law(train, omega0, model, max_samples=max_samples, seed=seed + 1)
-    oos_pred = float(analytic.qe_from_moments(float(oos_law.expected_sin2(omega0)),
-                                              float(oos_law.expected_abs_sin(omega0)), gamma))
-    oos_emp, oos_se = test_stats.qe(gamma), test_stats.qe_se(gamma)
-    entry = {"n_params": k, "params": dict(law.params), "loglik": loglik, "aic": 2 * k - 2 * loglik,
-             "bic": k * math.log(n) - 2 * loglik, "ks": fitting.ks_distance_sorted(s, law.cdf),
-             "e_sin2_pred": e2, "e_abs_sin_pred": e1, "qe_pred": qe_pred,
-             "qe_pred_se": laws.qe_prediction_se(law, s, omega0, gamma) if model != "laplace" else
-             _laplace_qe_se(omega0, law.b, gamma, n),
-             "official_l1_pred": 1.0 - e1, "rel_err": _rel(qe_pred, qe_emp),
-             "within_tol": abs(qe_pred - qe_emp) <= max(FIT_REL_TOL * qe_emp, FIT_SE_K * qe_emp_se),
-             "fit_info": dict(getattr(law, "fit_info", {}) or {}),
-             "oos": {"n_fit": int(np.size(train)), "n_test": test_stats.n, "qe_pred": oos_pred, "qe_emp": oos_emp,
-                     "qe_emp_se": oos_se, "rel_err": _rel(oos_pred, oos_emp),
-                     "z": (oos_pred - oos_emp) / oos_se if oos_se > 0 else math.nan}}
-    return entry, law
+    if not models:
+        return {}, {}
+    first, second_stats = halves
+    big = np.size(first) >= max_samples
+    fitted = laws.fit_laws(first if big else s, omega0, models, max_samples=max_samples, seed=seed)
+    held_out = fitted if big else laws.fit_laws(first, omega0, models, max_samples=max_samples, seed=seed + 1)
+    oos_emp, oos_se = second_stats.qe(gamma), second_stats.qe_se(gamma)
+    entries = {}
+    for model, law in fitted.items():
+        n, k = s.size, laws.n_params(law)
+        loglik = laws.loglik(law, s)
+        e2, e1 = float(law.expected_sin2(omega0)), float(law.expected_abs_sin(omega0))
+        qe_pred = float(analytic.qe_from_moments(e2, e1, gamma))
+        other = held_out[model]
+        oos_pred = float(analytic.qe_from_moments(float(other.expected_sin2(omega0)),
+                                                  float(other.expected_abs_sin(omega0)), gamma))
+        entries[model] = {
+            "n_params": k, "params": dict(law.params), "loglik": loglik, "aic": 2 * k - 2 * loglik,
+            "bic": k * math.log(n) - 2 * loglik, "ks": fitting.ks_distance_sorted(s, law.cdf),
+            "e_sin2_pred": e2, "e_abs_sin_pred": e1, "qe_pred": qe_pred, "qe_pred_se": None,
+            "official_l1_pred": 1.0 - e1, "rel_err": _rel(qe_pred, qe_emp),
+            "within_tol": abs(qe_pred - qe_emp) <= max(FIT_REL_TOL * qe_emp, FIT_SE_K * qe_emp_se),
+            "fit_info": dict(getattr(law, "fit_info", {}) or {}),
+            "oos": {"n_fit": int(other.fit_info.get("n_fit", np.size(first))), "n_test": second_stats.n,
+                    "qe_pred": oos_pred, "qe_emp": oos_emp, "qe_emp_se": oos_se, "rel_err": _rel(oos_pred, oos_emp),
+                    "z": (oos_pred - oos_emp) / oos_se if oos_se > 0 else math.nan}}
+    return entries, fitted
+
+
+def _prediction_se(model: str, law: Any, s: np.ndarray, omega0: float, gamma: float | None, seed: int) -> float:
+    """SE of a law's QE prediction from the sampling error of its parameters (delta method; closed form for
+    Laplace)."""
+    from biper_analysis import laws
+
+    if model == "laplace":
+        return _laplace_qe_se(omega0, law.b, gamma, s.size)
+    return laws.qe_prediction_se(law, s, omega0, gamma, max_samples=SE_SAMPLES, seed=seed)
 
 
 def _laplace_entry(s: np.ndarray, b: float, omega0: float, gamma: float | None, qe_emp: float, qe_emp_se: float,
@@ -320,7 +351,7 @@ def _empty_row(name: str, n_nonfinite: int, gamma: float | None) -> dict[str, An
 
 
 def analyze_layer(name: str, w: Any, omega0: float, gamma: float | None, models: Sequence[str] = ("laplace",),
-                  *, reference: Any = None, seed: int = 0, max_samples: int = 20000
+                  *, reference: Any = None, seed: int = 0, max_samples: int = MAX_SAMPLES
                   ) -> tuple[dict[str, Any], LayerHistograms | None, dict[str, Any]]:
     """One report row, the histograms for plots, and the fitted laws {model: law} for one layer's weights."""
     s, n_nonfinite = fitting.sorted_finite(w)
@@ -342,10 +373,11 @@ def analyze_layer(name: str, w: Any, omega0: float, gamma: float | None, models:
     if b0 > 0:
         entries["laplace"], laws["laplace"] = _laplace_entry(s, b0, omega0, gamma, qe_emp, qe_emp_se,
                                                              (first_stats, second_stats))
-    for model in models:
-        if model != "laplace" and b0 > 0:
-            entries[model], laws[model] = _model_entry(model, s, omega0, gamma, qe_emp, qe_emp_se,
-                                                       (first, second_stats), seed, max_samples)
+    if b0 > 0:
+        more, fitted = _model_entries([m for m in models if m != "laplace"], s, omega0, gamma, qe_emp, qe_emp_se,
+                                      (first, second_stats), seed, max_samples)
+        entries.update(more)
+        laws.update(fitted)
     lap = entries.get("laplace")
     qe_pred = lap["qe_pred"] if lap else (0.0 if gamma is None else gamma * gamma)   # all weights 0: QE = γ²
     ks = lap["ks"] if lap else 1.0
@@ -353,6 +385,8 @@ def analyze_layer(name: str, w: Any, omega0: float, gamma: float | None, models:
     verdict, reasons = laplace_verdict(ks, ks_crit, qe_pred, qe_emp, qe_emp_se)
     chosen = [m for m in models if m in entries]
     best = min(chosen, key=lambda m: entries[m]["aic"]) if chosen else None
+    if best is not None and best != "laplace":     # the uncertainty of the best law's prediction (Laplace: above)
+        entries[best]["qe_pred_se"] = _prediction_se(best, laws[best], s, omega0, gamma, seed)
     row.update({
         "ks_stat": ks, "ks_critical": ks_crit, "gamma_pred": lap["e_abs_sin_pred"] if lap else 0.0,
         "gamma_emp": stats.e_abs_sin, "e_sin2_emp": stats.e_sin2, "mean_w2": stats.mean_w2, "qe_pred": qe_pred,
@@ -364,6 +398,7 @@ def analyze_layer(name: str, w: Any, omega0: float, gamma: float | None, models:
         "near_zero_frac_laplace": analytic.laplace_near_zero_frac(x) if x > 0 else math.nan,
         "best_model": best, "best_qe_pred": entries[best]["qe_pred"] if best else math.nan,
         "best_rel_err": entries[best]["rel_err"] if best else math.nan,
+        "best_qe_pred_se": entries[best]["qe_pred_se"] if best else math.nan,
         "models": {m: entries[m] for m in chosen},
         "phase_counts": stats.phase_counts.tolist(),
     })
@@ -444,15 +479,41 @@ def _reference_arrays(reference: str | Path | None, names: list[str]) -> tuple[d
     return arrays, {"path": str(ref.path), "format": ref.format, "metadata": ref.metadata}
 
 
+def _layer_job(args: tuple) -> tuple[dict[str, Any], LayerHistograms | None, dict[str, Any]]:
+    name, w, omega0, gamma, models, ref, seed, max_samples = args
+    if ref is not None and np.shape(ref) != np.shape(w):
+        raise CheckpointError(f"--reference: layer {name} has shape {np.shape(ref)} there but {np.shape(w)} here; "
+                              "give the same network's reference weights")
+    return analyze_layer(name, w, omega0, gamma, models, reference=ref, seed=seed, max_samples=max_samples)
+
+
+def _worker_init() -> None:
+    os.environ.update(pinned_environment(threads=1))
+
+
+def _analyse_layers(ckpt: Any, refs: dict[str, np.ndarray], gamma: float | None, models: Sequence[str], seed: int,
+                    max_samples: int, jobs: int) -> list[tuple[dict[str, Any], LayerHistograms | None, dict[str, Any]]]:
+    """:func:`analyze_layer` for every layer, in worker processes when ``jobs`` > 1 and laws beyond Laplace are
+    fitted (each layer's result depends only on its weights and seed, so it is the same either way)."""
+    tasks = [(name, w, ckpt.omega0, gamma, models, refs.get(name), seed + 1000 * i, max_samples)
+             for i, (name, w) in enumerate(ckpt.iter_layers())]
+    if jobs <= 1 or len(tasks) < 2 or tuple(models) == ("laplace",):
+        return [_layer_job(t) for t in tasks]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context, initializer=_worker_init) as pool:
+        return list(pool.map(_layer_job, tasks))
+
+
 def analyze_checkpoint(path: str | Path, omega0: float | None = None, layers: str | None = None,
                        gamma: float | str | None = "opt", models: Sequence[str] = ("laplace",), *,
-                       reference: str | Path | None = None, seed: int = 0, max_samples: int = 20000
-                       ) -> CheckpointReport:
+                       reference: str | Path | None = None, seed: int = 0, max_samples: int = MAX_SAMPLES,
+                       jobs: int = 1) -> CheckpointReport:
     """Load a checkpoint (any supported format) and build the per-layer report.
 
     ``gamma``: "opt" (default; each side its own optimal scale) or a number ≥ 0. ``models``: the laws to fit
     (:data:`biper_analysis.laws.MODELS`, or ("all",)); Laplace is always reported. ``reference``: a checkpoint
-    of the same network (e.g. ``RUN/init.pth.tar``) to measure drift against. Layers whose weights are all
+    of the same network (e.g. ``RUN/init.pth.tar``) to measure drift against. ``jobs``: worker processes for the
+    law fits (one thread each; the result does not depend on it). Layers whose weights are all
     NaN/inf are reported with NaNs and a warning; the rest are analysed. Raises
     :class:`biper_analysis.checkpoints.CheckpointError` (a ValueError) when nothing can be analysed.
     """
@@ -462,13 +523,8 @@ def analyze_checkpoint(path: str | Path, omega0: float | None = None, layers: st
     assert ckpt.omega0 is not None
     ref_arrays, ref_info = _reference_arrays(reference, ckpt.layers)
     rows, hists, laws, warns = [], {}, {}, []
-    for i, (name, w) in enumerate(ckpt.iter_layers()):
-        ref = ref_arrays.get(name)
-        if ref is not None and np.shape(ref) != np.shape(w):
-            raise CheckpointError(f"--reference: layer {name} has shape {np.shape(ref)} there but {np.shape(w)} "
-                                  "here; give the same network's reference weights")
-        row, hist, fitted = analyze_layer(name, w, ckpt.omega0, g, models, reference=ref, seed=seed + 1000 * i,
-                                          max_samples=max_samples)
+    for (name, _), (row, hist, fitted) in zip(ckpt.iter_layers(), _analyse_layers(ckpt, ref_arrays, g, models, seed,
+                                                                                  max_samples, jobs)):
         rows.append(row)
         if hist is not None:
             hists[name] = hist

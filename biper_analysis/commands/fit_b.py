@@ -3,6 +3,7 @@ the QE measured on the weights, with a verdict; optionally every weight law fitt
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from biper_analysis.commands._args import count, gamma_value, positive_float, se
 from biper_analysis.errors import UsageError
 from biper_analysis.jsonio import write_json
 from biper_analysis.outputs import Claim, claim_folder, claim_output, distinct, written_by
+from biper_analysis.report import MAX_SAMPLES
 
 __all__ = ["register", "run"]
 
@@ -45,8 +47,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a checkpoint of the same network to compare with (e.g. RUN/init.pth.tar, the initial "
                         "weights): drift and the reference's own QE per layer")
     p.add_argument("--seed", type=seed, default=0, help="seed of the subsamples and half splits (default 0)")
-    p.add_argument("--max-samples", type=count, default=20000,
-                   help="weights per layer used for the iterative maximum-likelihood fits (default 20000)")
+    p.add_argument("--max-samples", type=count, default=MAX_SAMPLES,
+                   help=f"weights per layer (seeded subsample) for the iterative maximum-likelihood fits (default "
+                        f"{MAX_SAMPLES})")
+    p.add_argument("--jobs", type=count, default=os.cpu_count() or 1,
+                   help=f"worker processes for the law fits (default: the number of cores, {os.cpu_count()}); the "
+                        "result does not depend on it")
     p.add_argument("--json", metavar="FILE|-", default=None, help="write the report as JSON ('-' = stdout only)")
     p.add_argument("--csv", metavar="FILE", default=None, help="write the per-layer rows as CSV")
     p.add_argument("--plot", metavar="FILE.png", default=None,
@@ -102,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
     layer_dir = _check_layer_folder(args.plot_layers) if args.plot_layers else None
     report = analyze_checkpoint(args.path, omega0=args.omega0, layers=args.layers,
                                 gamma="opt" if args.gamma is None else args.gamma, models=models,
-                                reference=args.reference, seed=args.seed, max_samples=args.max_samples)
+                                reference=args.reference, seed=args.seed, max_samples=args.max_samples,
+                                jobs=args.jobs)
     _write_outputs(report, claims, layer_dir)
     if args.json == "-":
         write_json(report.to_dict(), "-")     # the file read is the JSON's checkpoint.path
