@@ -104,14 +104,15 @@ def claim_output(path: str | os.PathLike[str], *, command: str, option: str, suf
 
 
 def claim_folder(path: str | os.PathLike[str], *, option: str) -> Path:
-    """A folder a command writes into: created if its parent exists; refused if it is a file."""
+    """A folder a command writes into (created with its parents when it runs); refused if it, or a folder above
+    it, is a file."""
     folder = Path(path)
-    if folder.exists() and not folder.is_dir():
-        raise OutputRefused(f"{option} {path} is a file, not a folder; give a folder name")
-    if not folder.exists():
-        if not folder.parent.is_dir():
-            raise OutputRefused(f"{option} {path}: its parent folder {str(folder.parent)!r} does not exist; "
-                                "create it first")
+    for part in (folder, *folder.parents):
+        if part.exists():
+            if not part.is_dir():
+                what = "is a file" if part == folder else f"lies under {part}, which is a file"
+                raise OutputRefused(f"{option} {path} {what}, not a folder; give a folder name")
+            break
     return folder
 
 

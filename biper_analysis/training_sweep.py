@@ -251,7 +251,7 @@ def run_training_sweep(out_dir: str | Path, plan: SweepPlan = SweepPlan(), jobs:
     recipe = plan.recipe()
     existing = _check_folder(out_dir, recipe)
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(runs)))
-    out_dir.mkdir(exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
     records: dict[str, dict[str, Any]] = {r["name"]: r for r in (existing or {}).get("runs", [])}
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_worker_init) as pool:
