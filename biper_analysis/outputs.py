@@ -170,7 +170,11 @@ def _json_producer(text: str | bytes) -> str | None:
         obj = json.loads(text)
     except (ValueError, UnicodeDecodeError):
         return None
-    prov = obj.get("provenance") if isinstance(obj, dict) else None
+    if not isinstance(obj, dict):
+        return None
+    if isinstance(obj.get("producer"), str):          # a provenance record itself (the CSV header line)
+        return obj["producer"]
+    prov = obj.get("provenance")                      # a result with its provenance inside (JSON outputs)
     return prov.get("producer") if isinstance(prov, dict) else None
 
 
