@@ -95,7 +95,7 @@ def test_sweep_limits_and_its_own_outputs(tmp_path):
     assert_one_line_error(run_cli("sweep", "--omega0", "1:200:6000000", "--b", "0.01,0.05", "--out",
                                   str(tmp_path / "s.csv")), "--max-points 12000000")
     own, plot = tmp_path / "own.csv", tmp_path / "own.png"
-    for attempt in range(2):                                  # the second run replaces its own outputs
+    for _attempt in range(2):                                 # the second run replaces its own outputs
         proc = run_cli("sweep", "--omega0", "1:10:3", "--b", "0.05", "--out", str(own), "--plot", str(plot))
         assert proc.returncode == 0, proc.stderr
     assert proc.stderr.count("replacing") == 2
