@@ -85,7 +85,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy import optimize, signal, special
@@ -452,13 +452,33 @@ def _check_param(name: str, value: Any, lo: float = 0.0, hi: float = math.inf, *
     return v
 
 
+#: Admissible ranges of the law parameters: (low, high, low included?).
+_POSITIVE = (0.0, math.inf, False)
+_SHAPE = (0.0, 1e3, False)
+_SHARPNESS = (0.0, 1e8, True)
+_FRACTION = (0.0, 1.0, True)
+
+
 class _LawMixin:
-    """The parts of the law interface every law of this module shares (``params`` is defined per class)."""
+    """The parts of the law interface every law of this module shares. ``_BOUNDS`` lists a law's fitted
+    parameters in order with their ranges: it gives ``params`` and the checks made on construction."""
 
     name: str
     n_params: int
     omega0: float | None
     is_symmetric = True
+    _BOUNDS: ClassVar[dict[str, tuple[float, float, bool]]] = {}
+
+    def __post_init__(self) -> None:
+        checks = dict(self._BOUNDS)
+        if "omega0" in getattr(self, "__dataclass_fields__", {}):
+            checks["omega0"] = _POSITIVE          # the frequency a law with a penalty was fitted at
+        for nm, (lo, hi, closed_lo) in checks.items():
+            object.__setattr__(self, nm, _check_param(nm, getattr(self, nm), lo, hi, closed_lo=closed_lo))
+
+    @property
+    def params(self) -> dict[str, float]:
+        return {nm: float(getattr(self, nm)) for nm in self._BOUNDS}
 
     def pdf(self, w: Any) -> np.ndarray:
         return np.exp(self.logpdf(w))
@@ -550,7 +570,7 @@ class _TableCdf:
 # Laplace and Gaussian with the full law interface
 # ---------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class LaplaceLaw(Laplace):
+class LaplaceLaw(Laplace, _LawMixin):
     r"""Laplace(0, b) of :mod:`biper_analysis.priors` with the law interface: pdf :math:`e^{-|w|/b}/(2b)`.
 
     >>> LaplaceLaw(0.05).params, LaplaceLaw(0.05).n_params
@@ -560,17 +580,11 @@ class LaplaceLaw(Laplace):
     fit_info: dict = field(default_factory=dict, compare=False, repr=False)
     n_params = 1
     omega0 = None
-
-    @property
-    def params(self) -> dict[str, float]:
-        return {"b": float(self.b)}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": "laplace", "params": self.params, "omega0": None}
+    _BOUNDS: ClassVar[dict[str, tuple[float, float, bool]]] = {"b": _POSITIVE}
 
 
 @dataclass(frozen=True)
-class GaussianLaw(Gaussian):
+class GaussianLaw(Gaussian, _LawMixin):
     r"""N(0, σ²) of :mod:`biper_analysis.priors` with the law interface: pdf :math:`e^{-w^2/(2σ^2)}/(σ\sqrt{2π})`.
 
     >>> GaussianLaw(0.1).params
@@ -580,13 +594,7 @@ class GaussianLaw(Gaussian):
     fit_info: dict = field(default_factory=dict, compare=False, repr=False)
     n_params = 1
     omega0 = None
-
-    @property
-    def params(self) -> dict[str, float]:
-        return {"sigma": float(self.sigma)}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": "gaussian", "params": self.params, "omega0": None}
+    _BOUNDS: ClassVar[dict[str, tuple[float, float, bool]]] = {"sigma": _POSITIVE}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -609,15 +617,8 @@ class GenNorm(_TableCdf, _LawMixin):
     fit_info: dict = field(default_factory=dict, compare=False, repr=False)
     name = "gennorm"
     n_params = 2
+    _BOUNDS: ClassVar[dict[str, tuple[float, float, bool]]] = {"s": _POSITIVE, "beta": _SHAPE}
     omega0 = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "s", _check_param("s", self.s))
-        object.__setattr__(self, "beta", _check_param("beta", self.beta, 0.0, 1e3))
-
-    @property
-    def params(self) -> dict[str, float]:
-        return {"s": self.s, "beta": self.beta}
 
     @property
     def scale(self) -> float:
@@ -766,16 +767,7 @@ class Penalised(_PenalisedBase):
     fit_info: dict = field(default_factory=dict, compare=False, repr=False)
     name = "penalised"
     n_params = 3
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "s", _check_param("s", self.s))
-        object.__setattr__(self, "beta", _check_param("beta", self.beta, 0.0, 1e3))
-        object.__setattr__(self, "kappa", _check_param("kappa", self.kappa, 0.0, 1e8, closed_lo=True))
-        object.__setattr__(self, "omega0", _check_param("omega0", self.omega0))
-
-    @property
-    def params(self) -> dict[str, float]:
-        return {"s": self.s, "beta": self.beta, "kappa": self.kappa}
+    _BOUNDS: ClassVar[dict[str, tuple[float, float, bool]]] = {"s": _POSITIVE, "beta": _SHAPE, "kappa": _SHARPNESS}
 
 
 @dataclass(frozen=True)
@@ -801,20 +793,11 @@ class Penalised2(_PenalisedBase):
     fit_info: dict = field(default_factory=dict, compare=False, repr=False)
     name = "penalised2"
     n_params = 4
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "s", _check_param("s", self.s))
-        object.__setattr__(self, "beta", _check_param("beta", self.beta, 0.0, 1e3))
-        object.__setattr__(self, "kappa0", _check_param("kappa0", self.kappa0, 0.0, 1e8, closed_lo=True))
-        object.__setattr__(self, "kappa", _check_param("kappa", self.kappa, 0.0, 1e8, closed_lo=True))
-        object.__setattr__(self, "omega0", _check_param("omega0", self.omega0))
+    _BOUNDS: ClassVar[dict[str, tuple[float, float, bool]]] = {"s": _POSITIVE, "beta": _SHAPE, "kappa0": _SHARPNESS,
+                                                                 "kappa": _SHARPNESS}
 
     def _kappa0(self) -> float | None:
         return self.kappa0
-
-    @property
-    def params(self) -> dict[str, float]:
-        return {"s": self.s, "beta": self.beta, "kappa0": self.kappa0, "kappa": self.kappa}
 
 
 @dataclass(frozen=True)
@@ -840,24 +823,14 @@ class PenalisedAlpha(_PenalisedBase):
     fit_info: dict = field(default_factory=dict, compare=False, repr=False)
     name = "penalised-alpha"
     n_params = 5
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "s", _check_param("s", self.s))
-        object.__setattr__(self, "beta", _check_param("beta", self.beta, 0.0, 1e3))
-        object.__setattr__(self, "kappa0", _check_param("kappa0", self.kappa0, 0.0, 1e8, closed_lo=True))
-        object.__setattr__(self, "kappa", _check_param("kappa", self.kappa, 0.0, 1e8, closed_lo=True))
-        object.__setattr__(self, "alpha", _check_param("alpha", self.alpha, 0.0, 1e3))
-        object.__setattr__(self, "omega0", _check_param("omega0", self.omega0))
+    _BOUNDS: ClassVar[dict[str, tuple[float, float, bool]]] = {"s": _POSITIVE, "beta": _SHAPE, "kappa0": _SHARPNESS,
+                                                                 "kappa": _SHARPNESS, "alpha": _SHAPE}
 
     def _kappa0(self) -> float | None:
         return self.kappa0
 
     def _alpha(self) -> float:
         return self.alpha
-
-    @property
-    def params(self) -> dict[str, float]:
-        return {"s": self.s, "beta": self.beta, "kappa0": self.kappa0, "kappa": self.kappa, "alpha": self.alpha}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -916,15 +889,8 @@ class Comb(_LawMixin):
     fit_info: dict = field(default_factory=dict, compare=False, repr=False)
     name = "comb"
     n_params = 5
-
-    def __post_init__(self) -> None:
-        for nm in ("sigma", "d0", "d1", "b", "omega0"):
-            object.__setattr__(self, nm, _check_param(nm, getattr(self, nm)))
-        object.__setattr__(self, "eps", _check_param("eps", self.eps, 0.0, 1.0, closed_lo=True))
-
-    @property
-    def params(self) -> dict[str, float]:
-        return {"sigma": self.sigma, "d0": self.d0, "d1": self.d1, "eps": self.eps, "b": self.b}
+    _BOUNDS: ClassVar[dict[str, tuple[float, float, bool]]] = {"sigma": _POSITIVE, "d0": _POSITIVE, "d1": _POSITIVE,
+                                                                 "eps": _FRACTION, "b": _POSITIVE}
 
     @property
     def scale(self) -> float:
