@@ -220,3 +220,27 @@ def test_eval_on_cuda_equals_cpu(data_dir, tmp_path):
     cpu = evaluate_checkpoint(tmp_path / "run", data_dir=str(data_dir), device="cpu")
     gpu = evaluate_checkpoint(tmp_path / "run", data_dir=str(data_dir), device="cuda")
     assert abs(cpu["test_acc"] - gpu["test_acc"]) <= 0.01
+
+
+def test_official_summed_l1_of_a_trained_run_equals_the_official_loop(data_dir, tmp_path):
+    """The official metric (official repository, cifar10/vis_get_QE.py), transcribed: for every binarised module
+    of the loaded model, QE += mean|sin(f·w) − sign(sin(f·w))| and b += mean|w|, in the model's float32. fit-b's
+    totals reproduce it to 1e-6 on a trained run."""
+    from biper_analysis.nn import BinaryConv2d, BinaryLinear, build_model
+    from biper_analysis.report import analyze_checkpoint
+
+    train_run(tiny(data_dir, omega0=30.0), tmp_path / "run", quiet=True)
+    ckpt = torch.load(tmp_path / "run" / "stage2" / "model_best.pth.tar", map_location="cpu", weights_only=True)
+    width = ckpt["state_dict"]["fc0.weight"].shape[0]
+    model = build_model("mlp_1w1a", num_classes=10, in_channels=1, omega0=30.0, stage=2, width=width)
+    model.load_state_dict(ckpt["state_dict"])
+    qe, b, freq = 0.0, 0.0, 30.0
+    for module in model.modules():
+        if isinstance(module, (BinaryConv2d, BinaryLinear)):
+            bw = torch.sin(freq * module.weight.detach())
+            qe = qe + torch.mean(torch.abs(bw - torch.sign(bw)))
+            b = b + torch.mean(torch.abs(module.weight.detach()))
+    totals = analyze_checkpoint(tmp_path / "run").totals
+    assert totals["n_layers_analysed"] == 2
+    assert totals["official_l1_sum"] == pytest.approx(float(qe), rel=1e-6)
+    assert totals["b_loc0_sum"] == pytest.approx(float(b), rel=1e-6)
