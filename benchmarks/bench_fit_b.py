@@ -11,8 +11,8 @@ over the same layers, both run as separate processes on the same machine, interl
 ``fit-b`` does more (Gaussian fit and KS, AIC, CI, sine moments, QE closed form, verdicts, out-of-sample check,
 phase histogram, JSON). Two files are timed: the official dict with SGD momentum buffers (what the official script
 saves) and the same without optimizer state. On the second, ``fit-b --model all`` (maximum likelihood of every law
-on a 20 000-weight subsample per layer, moments, KS and log-likelihood on all weights) should take at most 3× the
-Laplace-only ``fit-b``.
+on a seeded subsample of ``report.MAX_SAMPLES`` weights per layer; moments, KS and log-likelihood on all weights)
+should take at most 3× the Laplace-only ``fit-b``.
 
     .venv/bin/python benchmarks/bench_fit_b.py [--repeats 3]
 """
@@ -27,6 +27,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from biper_analysis.report import MAX_SAMPLES
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -107,7 +109,7 @@ def main() -> int:
                                 "--json", str(Path(tmp) / "a.json")]))
         ml, ma = statistics.median(t for t, _ in laplace), statistics.median(t for t, _ in every)
         print(f"[every law vs Laplace only, {path.stat().st_size / 2**20:.0f} MiB] median of {args.repeats}, "
-              "interleaved (subsample of 20000 weights per layer for the iterative fits)")
+              f"interleaved (subsample of {MAX_SAMPLES} weights per layer for the iterative fits)")
         print(f"  fit-b --model all   wall {ma:6.2f} s  (runs {', '.join(f'{t:.2f}' for t, _ in every)})")
         print(f"  fit-b (laplace)     wall {ml:6.2f} s  (runs {', '.join(f'{t:.2f}' for t, _ in laplace)})")
         print(f"  ratio all / laplace: {ma / ml:.2f}x (target <= 3x)")
