@@ -52,6 +52,7 @@ __all__ = [
     "d_e_abs_sin_dx", "expected_sin2", "expected_abs_sin", "optimal_gamma", "qe_min", "qe", "official_l1",
     "normalised_qe", "dqe_domega0", "qe_min_peak", "qe_sign", "normalised_qe_sign", "qe_printed_form_naive",
     "qe_under_prior", "NEAR_ZERO_HALF_WIDTH", "laplace_phase_probs", "laplace_near_zero_frac",
+    "laplace_near_crest_frac",
 ]
 
 _HALF_PI = 0.5 * math.pi
@@ -652,3 +653,13 @@ def laplace_near_zero_frac(x: float, half_width: float = NEAR_ZERO_HALF_WIDTH) -
     """
     p = laplace_phase_probs(x, np.array([0.0, half_width, math.pi - half_width, math.pi]))
     return float(p[0] + p[2])
+
+
+def laplace_near_crest_frac(x: float, half_width: float = NEAR_ZERO_HALF_WIDTH) -> float:
+    """Fraction of Laplace(0, b) weights whose phase lies within ``half_width`` of a crest of |sin| (phase π/2).
+
+    >>> f"{laplace_near_crest_frac(1e6):.6f}", f"{laplace_near_crest_frac(1.0):.12f}"
+    ('0.250000', '0.175062170982')
+    """
+    p = laplace_phase_probs(x, np.array([math.pi / 2 - half_width, math.pi / 2 + half_width]))
+    return float(p[0])

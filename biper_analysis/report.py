@@ -8,7 +8,9 @@ For each binarised layer with weights w and S = sin(ω0 w) (the measured side is
   closed form at b_loc0 (QE_min with γ = "opt"); ``qe_emp`` ± ``qe_emp_se`` measured on the weights (delta method
   at γ*, the direct sd/√n at a fixed γ); ``rel_err`` = (qe_pred − qe_emp)/qe_emp; ``ks_stat`` = the KS distance
   to Laplace(0, b_loc0), the law behind qe_pred; ``near_zero_frac`` (phase within π/8 of a zero of sin) next to
-  ``near_zero_frac_laplace``; ``official_l1`` = mean|S − sign S| measured and ``official_l1_pred`` under Laplace.
+  ``near_zero_frac_laplace``, and ``near_crest_frac`` (within π/8 of a crest of |sin|, where the gradient through
+  the sine vanishes) next to ``near_crest_frac_laplace``; ``official_l1`` = mean|S − sign S| measured and
+  ``official_l1_pred`` under Laplace.
 * free-location diagnostics (:mod:`biper_analysis.fitting`): ``loc``, ``b`` with ``b_ci``,
   ``ks_laplace_freeloc``, the Gaussian fit and ``delta_aic`` = AIC_Laplace − AIC_Gaussian (negative favours
   Laplace).
@@ -70,12 +72,16 @@ FIT_REL_TOL, FIT_SE_K = 0.05, 2.0
 MAX_SAMPLES = 10000
 #: Weights of the subsample on which the observed information (for the SE of a law's QE prediction) is estimated.
 SE_SAMPLES = 5000
+#: A layer is warned about weights piled up at the crests of |sin(ω0 w)| when the fraction near a crest exceeds both
+#: CREST_RATIO times the Laplace expectation and CREST_MIN (no law of biper_analysis.laws has peaks there).
+CREST_RATIO, CREST_MIN = 2.0, 0.3
 #: Row columns, in table / CSV order.
 COLUMNS = ("name", "n", "n_nonfinite", "b_loc0", "loc", "b", "b_ci_low", "b_ci_high", "ks_stat", "ks_critical",
            "ks_laplace_freeloc", "ks_gaussian", "gaussian_sigma", "delta_aic", "gamma", "gamma_pred", "gamma_emp",
            "qe_pred", "qe_pred_se", "qe_emp", "qe_emp_se", "rel_err", "laplace_verdict", "laplace_reasons",
            "best_model", "best_qe_pred", "best_rel_err", "official_l1", "official_l1_pred", "near_zero_frac",
-           "near_zero_frac_laplace", "drift_corr", "drift_rel_change", "ref_qe_emp", "ref_rel_err")
+           "near_zero_frac_laplace", "near_crest_frac", "near_crest_frac_laplace", "drift_corr", "drift_rel_change",
+           "ref_qe_emp", "ref_rel_err")
 W_HIST_BINS = 80
 
 
@@ -150,7 +156,8 @@ class CheckpointReport:
                 ("ks_stat", "KS", ".3f"), ("ks_critical", "KS_crit", ".3f"), ("qe_pred", "qe_pred", ".5f"),
                 ("qe_emp", "qe_emp", ".5f"), ("qe_emp_se", "se", ".1e"), ("rel_err", "rel_err", "+.3f"),
                 ("laplace_verdict", "Laplace", "s"), ("near_zero_frac", "nz_emp", ".3f"),
-                ("near_zero_frac_laplace", "nz_lap", ".3f")]
+                ("near_zero_frac_laplace", "nz_lap", ".3f"), ("near_crest_frac", "crest_emp", ".3f"),
+                ("near_crest_frac_laplace", "crest_lap", ".3f")]
         if len(self.models) > 1:
             cols += [("best_model", "best", "s"), ("best_rel_err", "best_err", "+.3f")]
         if self.reference is not None:
@@ -396,6 +403,8 @@ def analyze_layer(name: str, w: Any, omega0: float, gamma: float | None, models:
         "official_l1": stats.official_l1, "official_l1_pred": lap["official_l1_pred"] if lap else math.nan,
         "near_zero_frac": stats.near_zero_frac,
         "near_zero_frac_laplace": analytic.laplace_near_zero_frac(x) if x > 0 else math.nan,
+        "near_crest_frac": stats.near_crest_frac,
+        "near_crest_frac_laplace": analytic.laplace_near_crest_frac(x) if x > 0 else math.nan,
         "best_model": best, "best_qe_pred": entries[best]["qe_pred"] if best else math.nan,
         "best_rel_err": entries[best]["rel_err"] if best else math.nan,
         "best_qe_pred_se": entries[best]["qe_pred_se"] if best else math.nan,
@@ -418,7 +427,8 @@ def _reference_columns(reference: Any, s: np.ndarray, w: Any, omega0: float, gam
     verdict, _ = laplace_verdict(ref_ks, fitting.ks_critical(ref.n), ref_pred, ref_emp, ref_se)
     return {"drift_corr": drift.correlation, "drift_rel_change": drift.relative_change,
             "ref_b": ref.b, "ref_qe_emp": ref_emp, "ref_qe_pred": ref_pred, "ref_rel_err": _rel(ref_pred, ref_emp),
-            "ref_ks_stat": ref_ks, "ref_laplace_verdict": verdict, "ref_near_zero_frac": ref.near_zero_frac}
+            "ref_ks_stat": ref_ks, "ref_laplace_verdict": verdict, "ref_near_zero_frac": ref.near_zero_frac,
+            "ref_near_crest_frac": ref.near_crest_frac}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -570,4 +580,9 @@ def _row_warnings(row: dict[str, Any]) -> list[str]:
                      + (" (layer not analysed)" if row["n"] == 0 else " (left out; the rest analysed)"))
     if row.get("laplace_verdict") == "misfit":
         warns.append(f"layer {row['name']}: Laplace(0, b) misfit: " + "; ".join(row["laplace_reasons"]))
+    crest, crest_lap = row.get("near_crest_frac", math.nan), row.get("near_crest_frac_laplace", math.nan)
+    if crest > max(CREST_RATIO * crest_lap, CREST_MIN):
+        warns.append(f"layer {row['name']}: {crest:.0%} of the weights sit near crests of |sin(ω0 w)| (phase within "
+                     f"π/8 of π/2; Laplace at this b: {crest_lap:.0%}), where the gradient through the sine vanishes; "
+                     "none of the fitted laws has peaks there, so their QE predictions are not to be trusted")
     return warns

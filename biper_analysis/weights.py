@@ -50,6 +50,7 @@ class WeightStats:
     e_sin4: float              # mean S⁴
     official_l1: float         # mean |S − sign S| (sign(0) = 0)
     near_zero_frac: float      # fraction whose phase ω0 w mod π lies within NEAR_ZERO_HALF_WIDTH of 0 or π
+    near_crest_frac: float     # fraction whose phase lies within NEAR_ZERO_HALF_WIDTH of π/2 (a crest of |S|)
     phase_counts: np.ndarray | None = None   # histogram of ω0 w mod π over PHASE_BINS bins of [0, π)
     sin_counts: np.ndarray | None = None     # histogram of S over SIN_BINS bins of [−1, 1]
 
@@ -96,7 +97,8 @@ class WeightStats:
             raise ValueError("cannot pool weight statistics taken at different ω0")
         n = self.n + other.n
         mean = lambda x, y: (x * self.n + y * other.n) / n
-        numeric = ("b", "mean_w2", "e_sin2", "e_abs_sin", "e_abs_sin3", "e_sin4", "official_l1", "near_zero_frac")
+        numeric = ("b", "mean_w2", "e_sin2", "e_abs_sin", "e_abs_sin3", "e_sin4", "official_l1", "near_zero_frac",
+                   "near_crest_frac")
         counts = {k: None if getattr(self, k) is None else getattr(self, k) + getattr(other, k)
                   for k in ("phase_counts", "sin_counts")}
         return WeightStats(n, self.n_nonfinite + other.n_nonfinite, self.omega0,
@@ -128,7 +130,7 @@ def weight_stats(w: Any, omega0: float | None = None, *, histograms: bool = Fals
     if n == 0:
         raise ValueError("the weight tensor holds no finite weights; pass a layer's weight array")
     sums = np.zeros(6)   # Σ|w|, Σw², Σ|S|, ΣS², Σ|S|³, ΣS⁴ (raw; |S| ≤ 1, so the float64 sums are well scaled)
-    zeros = near = 0
+    zeros = near = crest = 0
     phase = np.zeros(PHASE_BINS, dtype=np.int64) if histograms else None
     sine = np.zeros(SIN_BINS, dtype=np.int64) if histograms else None
     dtype = _phase_dtype(flat, omega0)
@@ -153,17 +155,19 @@ def weight_stats(w: Any, omega0: float | None = None, *, histograms: bool = Fals
         q *= q
         sums[5] += float(q.sum())
         zeros += int(np.count_nonzero(s == 0.0))
-        near += _count_near_zero(t, dtype, phase)
+        at_zero, at_crest = _count_near(t, dtype, phase)
+        near += at_zero
+        crest += at_crest
         if sine is not None:
             _add_sine_histogram(s, sine)
     m = [float(v) for v in sums / n]
     nan = math.nan
     if omega0 is None:
-        return WeightStats(n, n_nonfinite, None, m[0], m[1], nan, nan, nan, nan, nan, nan)
+        return WeightStats(n, n_nonfinite, None, m[0], m[1], nan, nan, nan, nan, nan, nan, nan)
     # |S − sign S| = 1 − |S| where S ≠ 0 and 0 where S = 0 (sign(0) = 0)
     l1 = float((n - sums[2] - zeros) / n)
     return WeightStats(n, n_nonfinite, float(omega0), m[0], m[1], m[3], m[2], m[4], m[5], l1, near / n,
-                       phase, sine)
+                       crest / n, phase, sine)
 
 
 def _phase_dtype(flat: np.ndarray, omega0: float | None) -> Any:
@@ -177,21 +181,24 @@ def _phase_dtype(flat: np.ndarray, omega0: float | None) -> Any:
     return np.float32 if flat.dtype == np.float32 and omega0 * amax < 1e4 else np.float64
 
 
-def _count_near_zero(t: np.ndarray, dtype: Any, phase: np.ndarray | None) -> int:
-    """Weights whose phase u = frac(ω0 w / π) lies within the near-zero window; fills ``phase`` if given.
+def _count_near(t: np.ndarray, dtype: Any, phase: np.ndarray | None) -> tuple[int, int]:
+    """Weights whose phase u = frac(ω0 w / π) lies within the window around a zero of sin (u near 0 or 1) and
+    around a crest of |sin| (u near ½); fills ``phase`` if given. Overwrites ``t`` (floor is much faster than fmod).
 
-    Overwrites ``t`` (floor is much faster than fmod).
+    Both counts matter: the BiPer penalty τ sin²(ω0 w) pulls weights to the zeros, while at a crest the gradient
+    through the sine, ω0 cos(ω0 w), vanishes, so weights that reach one stay there.
     """
     half = NEAR_ZERO_HALF_WIDTH / math.pi
     t *= dtype(1.0 / math.pi)
     u = np.subtract(t, np.floor(t), out=t)
     near = int(np.count_nonzero(u < half)) + int(np.count_nonzero(u > 1.0 - half))
+    crest = int(np.count_nonzero(u < 0.5 + half)) - int(np.count_nonzero(u <= 0.5 - half))
     if phase is not None:
         u *= phase.size
         idx = u.astype(np.intp)
         np.minimum(idx, phase.size - 1, out=idx)
         phase += np.bincount(idx, minlength=phase.size)
-    return near
+    return near, crest
 
 
 def _add_sine_histogram(s: np.ndarray, counts: np.ndarray) -> None:

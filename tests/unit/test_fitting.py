@@ -122,6 +122,8 @@ def test_weight_stats_equal_direct_computation():
     assert np.array_equal(st.phase_counts, counts)
     theta = np.mod(omega0 * w.astype(np.float64), np.pi)
     assert st.near_zero_frac == pytest.approx(np.mean((theta < np.pi / 8) | (theta > 7 * np.pi / 8)), abs=1e-15)
+    assert st.near_crest_frac == pytest.approx(np.mean(np.abs(theta - np.pi / 2) < np.pi / 8), abs=1e-15)
+    assert 0.05 < st.near_crest_frac < 0.5                  # the comparison is not vacuous
     # standard errors: fixed γ is sd((|S| − γ)²)/√n; opt is the delta method = sd(S² − 2 m1 |S|)/√n
     assert st.qe_se(0.6) == pytest.approx(np.std((a - 0.6) ** 2) / math.sqrt(a.size), rel=1e-8)
     assert st.qe_se(None) == pytest.approx(np.std(s * s - 2 * np.mean(a) * a) / math.sqrt(a.size), rel=1e-8)
@@ -150,6 +152,10 @@ def test_laplace_phase_probs_equal_sum_over_periods():
     direct = (ss.laplace.cdf(hi, 0, b) - ss.laplace.cdf(lo, 0, b)).sum(axis=0)
     np.testing.assert_allclose(p, direct, rtol=1e-12, atol=1e-15)
     assert analytic.laplace_near_zero_frac(1e-4) == pytest.approx(1.0, abs=1e-12)
+    crest = ((k * math.pi + math.pi / 2 + math.pi / 8) / omega0, (k * math.pi + math.pi / 2 - math.pi / 8) / omega0)
+    direct_crest = (ss.laplace.cdf(crest[0], 0, b) - ss.laplace.cdf(crest[1], 0, b)).sum()
+    assert analytic.laplace_near_crest_frac(x) == pytest.approx(direct_crest, rel=1e-12)
+    assert analytic.laplace_near_crest_frac(1e4) == pytest.approx(0.25, abs=1e-4)   # a uniform phase: 1/4
 
 
 @pytest.mark.parametrize("n", [5_000, 100_003])

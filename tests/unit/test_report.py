@@ -140,3 +140,21 @@ def test_plot_functions_return_figures(report):
     for fig in (fig_checkpoint_summary(report), fig_layer_laws(report, report.rows[0]["name"])):
         assert fig.axes
         plt.close(fig)
+
+
+def test_weights_piled_at_the_crests_are_warned_about(tmp_path):
+    """A layer whose weights sit at the crests of |sin(ω0 w)| (phase π/2, where the sine's gradient vanishes) is
+    named in the warnings; Laplace weights of the same b are not."""
+    rng = np.random.default_rng(5)
+    omega0, n = 20.0, 4096
+    crests = (rng.integers(-3, 3, n) + 0.5) * math.pi / omega0 + rng.normal(0.0, 0.004, n)
+    laplace = rng.laplace(0.0, np.abs(crests).mean(), n)
+    sd = {name: torch.tensor(w, dtype=torch.float32).reshape(64, 64)
+          for name, w in (("crest.weight", crests), ("laplace.weight", laplace))}
+    path = tmp_path / "crest.pth"
+    torch.save(sd, path)
+    rep = analyze_checkpoint(path, omega0=omega0, layers=r"\.weight$")
+    rows = {r["name"]: r for r in rep.rows}
+    assert rows["crest.weight"]["near_crest_frac"] > 0.9 > 0.3 > rows["laplace.weight"]["near_crest_frac"]
+    crest_warnings = [w for w in rep.warnings if "crests" in w]
+    assert len(crest_warnings) == 1 and crest_warnings[0].startswith("layer crest.weight:")
