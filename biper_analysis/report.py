@@ -58,7 +58,8 @@ from biper_analysis.validation import parse_gamma
 from biper_analysis.weights import weight_drift, weight_stats
 
 __all__ = ["SCHEMA_VERSION", "COLUMNS", "QE_REL_TOL", "QE_SE_K", "LayerHistograms", "CheckpointReport",
-           "laplace_verdict", "half_split", "analyze_layer", "analyze_checkpoint", "model_list"]
+           "laplace_verdict", "crest_density_ratio", "CREST_RATIO", "CREST_MIN", "half_split", "analyze_layer",
+           "analyze_checkpoint", "model_list"]
 
 #: Version of the JSON/CSV layout (2: verdicts, models, KS against Laplace(0, b_loc0), reference drift).
 SCHEMA_VERSION = 2
@@ -72,9 +73,11 @@ FIT_REL_TOL, FIT_SE_K = 0.05, 2.0
 MAX_SAMPLES = 10000
 #: Weights of the subsample on which the observed information (for the SE of a law's QE prediction) is estimated.
 SE_SAMPLES = 5000
-#: A layer is warned about weights piled up at the crests of |sin(ω0 w)| when the fraction near a crest exceeds both
-#: CREST_RATIO times the Laplace expectation and CREST_MIN (no law of biper_analysis.laws has peaks there).
-CREST_RATIO, CREST_MIN = 2.0, 0.3
+#: A layer is warned about weights piled up at the crests of |sin(ω0 w)| when at least CREST_MIN of them lie near a
+#: crest and the phase density there is more than CREST_RATIO times the density between the crest and zero windows
+#: (:func:`crest_density_ratio`). Every law of biper_analysis.laws has its phase density falling from the zeros to
+#: the crests (so does a uniform phase, ratio 1), so such a peak is one no fitted law can describe.
+CREST_RATIO, CREST_MIN = 2.0, 0.05
 #: Row columns, in table / CSV order.
 COLUMNS = ("name", "n", "n_nonfinite", "b_loc0", "loc", "b", "b_ci_low", "b_ci_high", "ks_stat", "ks_critical",
            "ks_laplace_freeloc", "ks_gaussian", "gaussian_sigma", "delta_aic", "gamma", "gamma_pred", "gamma_emp",
@@ -572,6 +575,22 @@ def model_list(models: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(["laplace", *names]))
 
 
+def crest_density_ratio(row: dict[str, Any]) -> float:
+    """Phase density near the crests over the phase density between the zero and crest windows (NaN if undefined).
+
+    >>> crest_density_ratio({"near_zero_frac": 0.25, "near_crest_frac": 0.25})   # a uniform phase
+    1.0
+    """
+    h = analytic.NEAR_ZERO_HALF_WIDTH
+    crest, zero = row.get("near_crest_frac", math.nan), row.get("near_zero_frac", math.nan)
+    between = 1.0 - crest - zero
+    if not (math.isfinite(crest) and math.isfinite(between)):
+        return math.nan
+    if between <= 0.0:
+        return math.inf if crest > 0 else math.nan
+    return (crest / (2.0 * h)) / (between / (math.pi - 4.0 * h))
+
+
 def _row_warnings(row: dict[str, Any]) -> list[str]:
     warns = []
     if row["n_nonfinite"]:
@@ -580,9 +599,10 @@ def _row_warnings(row: dict[str, Any]) -> list[str]:
                      + (" (layer not analysed)" if row["n"] == 0 else " (left out; the rest analysed)"))
     if row.get("laplace_verdict") == "misfit":
         warns.append(f"layer {row['name']}: Laplace(0, b) misfit: " + "; ".join(row["laplace_reasons"]))
-    crest, crest_lap = row.get("near_crest_frac", math.nan), row.get("near_crest_frac_laplace", math.nan)
-    if crest > max(CREST_RATIO * crest_lap, CREST_MIN):
-        warns.append(f"layer {row['name']}: {crest:.0%} of the weights sit near crests of |sin(ω0 w)| (phase within "
-                     f"π/8 of π/2; Laplace at this b: {crest_lap:.0%}), where the gradient through the sine vanishes; "
-                     "none of the fitted laws has peaks there, so their QE predictions are not to be trusted")
+    density = crest_density_ratio(row)
+    if row.get("near_crest_frac", 0.0) >= CREST_MIN and density > CREST_RATIO:
+        warns.append(f"layer {row['name']}: {row['near_crest_frac']:.0%} of the weights sit near crests of |sin(ω0 w)| "
+                     f"(phase within π/8 of π/2), {density:.1f}× as dense as between crests and zeros: a peak where "
+                     "the gradient through the sine vanishes; no fitted law has peaks there, so their QE predictions "
+                     "are not to be trusted")
     return warns

@@ -49,7 +49,7 @@ SWEEP_FILE = "sweep.json"
 RUN_SUMMARY = "summary.json"
 ANALYSIS_FILE = "analysis.json"
 #: Bump when the analysis of a run changes, so cached analyses are recomputed.
-ANALYSIS_VERSION = 4
+ANALYSIS_VERSION = 5
 #: Training fields that define a folder's recipe (everything but what varies across runs and where they run).
 RECIPE_FIELDS = ("model", "dataset", "epochs1", "epochs2", "batch_size", "test_batch_size", "lr1", "lr2",
                  "weight_decay1", "weight_decay2", "tau1", "tau2", "momentum", "warmup_epochs", "augment", "width",
