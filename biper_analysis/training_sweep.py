@@ -101,6 +101,10 @@ class SweepPlan:
         runs = self.runs()
         if not runs:
             raise UsageError("the sweep plan has no runs; give --omega0 and --seeds (or drop --no-baseline)")
+        if self.baseline and not any(math.isclose(w, self.paired_omega0) for w in self.omega0s):
+            raise UsageError(f"--paired-omega0 {self.paired_omega0:g} is not among --omega0 "
+                             f"{','.join(f'{w:g}' for w in self.omega0s)}: the sign baseline would have no BiPer "
+                             "partner; add it to --omega0, pass --paired-omega0 with one of them, or --no-baseline")
         config = runs[0][1].to_dict()
         return {"preset": self.preset, **{k: config[k] for k in RECIPE_FIELDS}}
 
@@ -220,11 +224,16 @@ def _curve(run_dir: Path) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------------------------------
 # The sweep
 # ---------------------------------------------------------------------------------------------------
-def _check_folder(out_dir: Path, recipe: dict[str, Any]) -> dict[str, Any] | None:
-    """The folder's existing sweep.json (same recipe), None for a new folder; refuse a different recipe."""
+def _check_folder(out_dir: Path, recipe: dict[str, Any], names: Sequence[str] = ()) -> dict[str, Any] | None:
+    """The folder's existing sweep.json (same recipe), None for a new folder; refuse a different recipe, and a
+    folder without sweep.json that holds anything but this plan's run folders (an interrupted first sweep)."""
     claim_folder(out_dir, option="--out")
     path = out_dir / SWEEP_FILE
     if not path.exists():
+        foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in names) if out_dir.is_dir() else []
+        if foreign:
+            raise UsageError(f"--out {out_dir} is not a training-sweep folder (it holds {foreign[0]!r}, and no "
+                             f"{SWEEP_FILE}); choose a new folder")
         return None
     try:
         existing = read_json(path)
@@ -249,7 +258,7 @@ def run_training_sweep(out_dir: str | Path, plan: SweepPlan = SweepPlan(), jobs:
     out_dir = Path(out_dir)
     runs = plan.runs()
     recipe = plan.recipe()
-    existing = _check_folder(out_dir, recipe)
+    existing = _check_folder(out_dir, recipe, [name for name, _ in runs])
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(runs)))
     out_dir.mkdir(parents=True, exist_ok=True)
     records: dict[str, dict[str, Any]] = {r["name"]: r for r in (existing or {}).get("runs", [])}

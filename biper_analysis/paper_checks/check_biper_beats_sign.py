@@ -44,7 +44,8 @@ def run(context: CheckContext) -> CheckResult:
                          f"{paper.OFFICIAL_FASHION_MNIST_R20['sign']['stage2_best']} (best, one seed each)",
                 tolerance=f"paired by seed, ≥ {MIN_SEEDS} seeds: pass if the {LEVEL:.0%} CI of BiPer − sign lies "
                           "above 0, fail if below 0, inconclusive if it contains 0",
-                command=f"biper-analysis train-sweep --out {context.runs_dir} && biper-analysis check --only "
+                command=f"biper-analysis train-sweep --out {context.runs_dir} && "
+                        f"biper-analysis check --runs {context.runs_dir} --only "
                         "biper_beats_sign")
     sweep, missing = context.sweep()
     if sweep is None:

@@ -63,7 +63,8 @@ def run(context: CheckContext) -> CheckResult:
                 tolerance=f"Spearman ρ between predicted and measured QE_min across ≥ {MIN_OMEGA0} values of ω0: pass "
                           f"if ρ ≥ {RHO_MIN} (at most one swap of neighbours among 4), fail below; fewer ω0: "
                           "inconclusive",
-                command=f"biper-analysis train-sweep --out {context.runs_dir} && biper-analysis check --only "
+                command=f"biper-analysis train-sweep --out {context.runs_dir} && "
+                        f"biper-analysis check --runs {context.runs_dir} --only "
                         "qe_follows_omega0")
     sweep, missing = context.sweep()
     if sweep is None:

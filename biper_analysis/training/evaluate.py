@@ -108,6 +108,10 @@ def evaluate_checkpoint(path: str | os.PathLike[str], *, dataset: str | None = N
                               "binarizer": info["binarizer"], "surrogate": info["surrogate"]}
     if in_channels is not None:
         kwargs["in_channels"] = in_channels
+    if info["model"] == "mlp_1w1a" and first_conv is not None and first_conv.dim() == 2:
+        # the MLP's width and depth are read from the weights (any width a run was trained at loads)
+        kwargs["width"] = int(first_conv.shape[0])
+        kwargs["depth"] = sum(1 for k in state if k.startswith("hidden.") and k.endswith(".weight"))
     net = build_model(info["model"], **kwargs)
     try:
         net.load_state_dict(state, strict=True)

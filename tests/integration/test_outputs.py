@@ -123,6 +123,26 @@ def test_figures_and_train_sweep_refuse_a_file_given_as_folder(tmp_path):
     assert f.read_text() == "keep me"
 
 
+def test_train_and_train_sweep_write_only_into_folders_of_their_own(run_folder, tmp_path):
+    """A run into a folder holding another run's stage files, a dataset or anything else is refused, as is a sweep
+    into a folder that is not a sweep's; nothing there changes and nothing is added."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "train-images-idx3-ubyte.gz").write_bytes(b"not really")
+    tiny = ("--model", "mlp_1w1a", "--epochs1", "1", "--epochs2", "1")
+    before = {str(f): _digest(f) for f in (run_folder, data)}
+    assert_one_line_error(run_cli("train", *tiny, "--out", str(run_folder / "stage2")), "not empty")
+    assert_one_line_error(run_cli("train", *tiny, "--out", str(data)), "not empty", "train-images")
+    assert_one_line_error(run_cli("train-sweep", "--out", str(run_folder)), "not a training-sweep folder")
+    assert {str(f): _digest(f) for f in (run_folder, data)} == before
+
+
+def test_train_sweep_refuses_a_baseline_without_its_biper_partner(tmp_path):
+    proc = run_cli("train-sweep", "--out", str(tmp_path / "s"), "--omega0", "10,30", "--seeds", "0")
+    assert_one_line_error(proc, "--paired-omega0 20 is not among --omega0 10,30")
+    assert not (tmp_path / "s").exists()
+
+
 @pytest.mark.parametrize("args, needle", [
     (("--seeds", "-1"), "seed must be >= 0"),
     (("--seeds", "0,0"), "repeat"),

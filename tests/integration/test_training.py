@@ -244,3 +244,11 @@ def test_official_summed_l1_of_a_trained_run_equals_the_official_loop(data_dir, 
     assert totals["n_layers_analysed"] == 2
     assert totals["official_l1_sum"] == pytest.approx(float(qe), rel=1e-6)
     assert totals["b_loc0_sum"] == pytest.approx(float(b), rel=1e-6)
+
+
+def test_evaluate_a_narrow_mlp_run(data_dir, tmp_path):
+    """An mlp_1w1a trained at another width (the main job's sweep uses 256) loads and evaluates to the accuracy
+    it stored."""
+    summary = train_run(tiny(data_dir, width=64), tmp_path / "run", quiet=True)
+    res = evaluate_checkpoint(tmp_path / "run", data_dir=str(data_dir), device="cpu")
+    assert res["test_acc"] == summary["stages"][2]["best_acc"] == res["stored_acc"]
