@@ -13,6 +13,7 @@ import argparse
 import importlib
 import os
 import pkgutil
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -23,7 +24,7 @@ from biper_analysis._version import __version__
 from biper_analysis.errors import UsageError
 from biper_analysis.reproducible import pin_cpu_code_path
 
-__all__ = ["PROG", "CLIError", "build_parser", "main"]
+__all__ = ["PROG", "CLIError", "build_parser", "attach_negative_values", "main"]
 
 PROG = "biper-analysis"
 #: Kept for code written against earlier versions: the command-line error is the library's UsageError.
@@ -59,10 +60,26 @@ def _interrupt(signum: int, frame: Any) -> NoReturn:
     raise KeyboardInterrupt
 
 
+def attach_negative_values(argv: Sequence[str]) -> list[str]:
+    """``--omega0 -5,10`` → ``--omega0=-5,10``: argparse takes a value that starts with '-' and is not a plain
+    number for an option, and would answer "expected one argument" instead of naming the bad value.
+
+    >>> attach_negative_values(["sweep", "--omega0", "-1:100:20", "--log", "--b", "-0.5"])
+    ['sweep', '--omega0=-1:100:20', '--log', '--b=-0.5']
+    """
+    out: list[str] = []
+    for token in argv:
+        if out and re.match(r"^-\.?\d", token) and out[-1].startswith("--") and "=" not in out[-1]:
+            out[-1] = f"{out[-1]}={token}"
+        else:
+            out.append(token)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     pin_cpu_code_path()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(attach_negative_values(sys.argv[1:] if argv is None else argv))
     debug = os.environ.get("BIPER_DEBUG") == "1"
     previous = signal.getsignal(signal.SIGTERM)
     try:

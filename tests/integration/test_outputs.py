@@ -191,3 +191,10 @@ def test_an_interrupted_sweep_leaves_no_temporary_file(tmp_path, sig):
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_negative_value_is_named_not_taken_for_an_option():
+    """argparse alone answers "expected one argument" for --omega0 -5,10; the value is checked and named instead."""
+    for grid in ("-5,10", "-1:100:20"):
+        assert_one_line_error(run_cli("sweep", "--omega0", grid, "--b", "0.05", "--out", "s.csv"),
+                              "--omega0 values must be > 0")
