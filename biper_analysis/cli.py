@@ -66,10 +66,15 @@ def attach_negative_values(argv: Sequence[str]) -> list[str]:
 
     >>> attach_negative_values(["sweep", "--omega0", "-1:100:20", "--log", "--b", "-0.5"])
     ['sweep', '--omega0=-1:100:20', '--log', '--b=-0.5']
+    >>> attach_negative_values(["fit-b", "--", "-1.pth"])
+    ['fit-b', '--', '-1.pth']
     """
     out: list[str] = []
-    for token in argv:
-        if out and re.match(r"^-\.?\d", token) and out[-1].startswith("--") and "=" not in out[-1]:
+    for i, token in enumerate(argv):
+        if token == "--":                     # the end of the options: the rest is passed as it is
+            return out + list(argv[i:])
+        if out and re.match(r"^-\.?\d", token) and out[-1].startswith("--") and out[-1] != "--" \
+                and "=" not in out[-1]:
             out[-1] = f"{out[-1]}={token}"
         else:
             out.append(token)

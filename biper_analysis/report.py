@@ -58,8 +58,8 @@ from biper_analysis.validation import parse_gamma
 from biper_analysis.weights import weight_drift, weight_stats
 
 __all__ = ["SCHEMA_VERSION", "COLUMNS", "QE_REL_TOL", "QE_SE_K", "LayerHistograms", "CheckpointReport",
-           "laplace_verdict", "crest_density_ratio", "CREST_RATIO", "CREST_MIN", "half_split", "analyze_layer",
-           "analyze_checkpoint", "model_list"]
+           "laplace_verdict", "crest_density_ratio", "crest_excess_z", "CREST_RATIO", "CREST_Z", "half_split",
+           "analyze_layer", "analyze_checkpoint", "model_list"]
 
 #: Version of the JSON/CSV layout (2: verdicts, models, KS against Laplace(0, b_loc0), reference drift).
 SCHEMA_VERSION = 2
@@ -73,11 +73,13 @@ FIT_REL_TOL, FIT_SE_K = 0.05, 2.0
 MAX_SAMPLES = 10000
 #: Weights of the subsample on which the observed information (for the SE of a law's QE prediction) is estimated.
 SE_SAMPLES = 5000
-#: A layer is warned about weights piled up at the crests of |sin(ω0 w)| when at least CREST_MIN of them lie near a
-#: crest and the phase density there is more than CREST_RATIO times the density between the crest and zero windows
-#: (:func:`crest_density_ratio`). Every law of biper_analysis.laws has its phase density falling from the zeros to
-#: the crests (so does a uniform phase, ratio 1), so such a peak is one no fitted law can describe.
-CREST_RATIO, CREST_MIN = 2.0, 0.05
+#: A layer is warned about weights piled up at the crests of |sin(ω0 w)| when the phase density near the crests is
+#: more than CREST_RATIO times the density between the crest and zero windows (:func:`crest_density_ratio`), and
+#: significantly so: given the weights in the two windows, the crest count exceeds what that ratio allows by more than
+#: CREST_Z binomial standard deviations (one-sided α ≈ 1e-4), with at least CREST_MIN_COUNT weights near the crests.
+#: Laplace and Gaussian weights have a phase density that falls from the zeros to the crests (ratio ≤ 1); a uniform
+#: law can reach 2; a peak where the gradient through the sine vanishes gives 10–40 (the sweep's ω0 = 60 layers).
+CREST_RATIO, CREST_Z, CREST_MIN_COUNT = 3.0, 3.72, 20
 #: Row columns, in table / CSV order.
 COLUMNS = ("name", "n", "n_nonfinite", "b_loc0", "loc", "b", "b_ci_low", "b_ci_high", "ks_stat", "ks_critical",
            "ks_laplace_freeloc", "ks_gaussian", "gaussian_sigma", "delta_aic", "gamma", "gamma_pred", "gamma_emp",
@@ -586,9 +588,31 @@ def crest_density_ratio(row: dict[str, Any]) -> float:
     between = 1.0 - crest - zero
     if not (math.isfinite(crest) and math.isfinite(between)):
         return math.nan
-    if between <= 0.0:
+    if between <= 1e-12:
         return math.inf if crest > 0 else math.nan
     return (crest / (2.0 * h)) / (between / (math.pi - 4.0 * h))
+
+
+def crest_excess_z(row: dict[str, Any], ratio: float = CREST_RATIO) -> float:
+    """How many binomial SDs the crest count lies above what a density ratio of ``ratio`` allows.
+
+    Of the m weights in the crest and between windows, a crest density ``ratio`` times the between density puts a
+    fraction q = ratio·w_c/(ratio·w_c + w_b) near the crests (w_c, w_b: the windows' phase widths).
+
+    >>> round(crest_excess_z({"n": 10000, "near_zero_frac": 0.25, "near_crest_frac": 0.25}), 2)   # uniform
+    -47.14
+    """
+    h = analytic.NEAR_ZERO_HALF_WIDTH
+    n = row.get("n", 0)
+    crest, zero = row.get("near_crest_frac", math.nan), row.get("near_zero_frac", math.nan)
+    if not (n and math.isfinite(crest) and math.isfinite(zero)):
+        return math.nan
+    n_crest = round(crest * n)
+    m = n_crest + max(round((1.0 - crest - zero) * n), 0)
+    if m == 0:
+        return math.nan
+    q = ratio * 2.0 * h / (ratio * 2.0 * h + (math.pi - 4.0 * h))
+    return (n_crest - q * m) / math.sqrt(m * q * (1.0 - q))
 
 
 def _row_warnings(row: dict[str, Any]) -> list[str]:
@@ -600,7 +624,9 @@ def _row_warnings(row: dict[str, Any]) -> list[str]:
     if row.get("laplace_verdict") == "misfit":
         warns.append(f"layer {row['name']}: Laplace(0, b) misfit: " + "; ".join(row["laplace_reasons"]))
     density = crest_density_ratio(row)
-    if row.get("near_crest_frac", 0.0) >= CREST_MIN and density > CREST_RATIO:
+    n_crest = round(row.get("near_crest_frac", 0.0) * row.get("n", 0)) if math.isfinite(
+        row.get("near_crest_frac", math.nan)) else 0
+    if n_crest >= CREST_MIN_COUNT and crest_excess_z(row) > CREST_Z:
         warns.append(f"layer {row['name']}: {row['near_crest_frac']:.0%} of the weights sit near crests of |sin(ω0 w)| "
                      f"(phase within π/8 of π/2), {density:.1f}× as dense as between crests and zeros: a peak where "
                      "the gradient through the sine vanishes; no fitted law has peaks there, so their QE predictions "

@@ -25,6 +25,7 @@ import hashlib
 import math
 import multiprocessing
 import os
+import re
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -49,7 +50,7 @@ SWEEP_FILE = "sweep.json"
 RUN_SUMMARY = "summary.json"
 ANALYSIS_FILE = "analysis.json"
 #: Bump when the analysis of a run changes, so cached analyses are recomputed.
-ANALYSIS_VERSION = 5
+ANALYSIS_VERSION = 6
 #: Training fields that define a folder's recipe (everything but what varies across runs and where they run).
 RECIPE_FIELDS = ("model", "dataset", "epochs1", "epochs2", "batch_size", "test_batch_size", "lr1", "lr2",
                  "weight_decay1", "weight_decay2", "tau1", "tau2", "momentum", "warmup_epochs", "augment", "width",
@@ -224,13 +225,21 @@ def _curve(run_dir: Path) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------------------------------
 # The sweep
 # ---------------------------------------------------------------------------------------------------
+#: The names run_name() gives: biper-w<ω0>-s<seed>, sign-s<seed>, fp-s<seed>.
+_RUN_NAME = re.compile(r"^(biper-w[0-9.e+-]+|sign|fp)-s[0-9]+$")
+
+
 def _check_folder(out_dir: Path, recipe: dict[str, Any], names: Sequence[str] = ()) -> dict[str, Any] | None:
     """The folder's existing sweep.json (same recipe), None for a new folder; refuse a different recipe, and a
     folder without sweep.json that holds anything but this plan's run folders (an interrupted first sweep)."""
     claim_folder(out_dir, option="--out")
     path = out_dir / SWEEP_FILE
     if not path.exists():
-        foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in names) if out_dir.is_dir() else []
+        # hidden names are left alone (a temporary file of an interrupted write must not block the rerun), and so
+        # are run folders of any plan (an interrupted first sweep rerun with another grid)
+        foreign = sorted(p.name for p in out_dir.iterdir()
+                         if p.name not in names and not p.name.startswith(".") and not _RUN_NAME.match(p.name)) \
+            if out_dir.is_dir() else []
         if foreign:
             raise UsageError(f"--out {out_dir} is not a training-sweep folder (it holds {foreign[0]!r}, and no "
                              f"{SWEEP_FILE}); choose a new folder")

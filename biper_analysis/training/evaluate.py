@@ -112,6 +112,7 @@ def evaluate_checkpoint(path: str | os.PathLike[str], *, dataset: str | None = N
         # the MLP's width and depth are read from the weights (any width a run was trained at loads)
         kwargs["width"] = int(first_conv.shape[0])
         kwargs["depth"] = sum(1 for k in state if k.startswith("hidden.") and k.endswith(".weight"))
+        in_channels = kwargs["in_channels"] = int(first_conv.shape[1]) // (32 * 32)   # 32×32 images, flattened
     net = build_model(info["model"], **kwargs)
     try:
         net.load_state_dict(state, strict=True)

@@ -259,10 +259,10 @@ def check_run_dir(out: Path, resume: bool) -> None:
     if not resume and out.is_dir() and (out / METRICS).exists():
         # metrics of an earlier run (interrupted before its first checkpoint): never overwrite them silently
         raise ValueError(f"{str(out)!r} already holds {METRICS} from another run; remove it or choose a new --out")
-    if not resume and out.is_dir() and any(out.iterdir()):
+    held = sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) if out.is_dir() else []
+    if not resume and held:
         # a run writes a folder of its own: never in among a dataset, another run's stage files or anything else
-        first = sorted(p.name for p in out.iterdir())[0]
-        raise ValueError(f"--out {str(out)!r} is not empty (it holds {first!r}); a run needs a new or empty folder")
+        raise ValueError(f"--out {str(out)!r} is not empty (it holds {held[0]!r}); a run needs a new or empty folder")
 
 
 def _check_same_config(out: Path, cfg: TrainConfig, done: dict[int, int]) -> None:

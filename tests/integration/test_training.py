@@ -249,6 +249,8 @@ def test_official_summed_l1_of_a_trained_run_equals_the_official_loop(data_dir, 
 def test_evaluate_a_narrow_mlp_run(data_dir, tmp_path):
     """An mlp_1w1a trained at another width (the main job's sweep uses 256) loads and evaluates to the accuracy
     it stored."""
-    summary = train_run(tiny(data_dir, width=64), tmp_path / "run", quiet=True)
-    res = evaluate_checkpoint(tmp_path / "run", data_dir=str(data_dir), device="cpu")
-    assert res["test_acc"] == summary["stages"][2]["best_acc"] == res["stored_acc"]
+    for width, channels in ((64, 1), (32, 3)):        # 3 channels: the one-channel images repeated, as in training
+        run = tmp_path / f"run-{width}-{channels}"
+        summary = train_run(tiny(data_dir, width=width, in_channels=channels), run, quiet=True)
+        res = evaluate_checkpoint(run, data_dir=str(data_dir), device="cpu")
+        assert res["test_acc"] == summary["stages"][2]["best_acc"] == res["stored_acc"]

@@ -144,13 +144,16 @@ def test_plot_functions_return_figures(report):
 
 def test_weights_piled_at_the_crests_are_warned_about(tmp_path):
     """A layer whose weights sit at the crests of |sin(ω0 w)| (phase π/2, where the sine's gradient vanishes) is
-    named in the warnings; Laplace weights of the same b are not."""
+    named in the warnings; Laplace weights of the same b and uniform weights at their worst ω0 are not."""
     rng = np.random.default_rng(5)
     omega0, n = 20.0, 4096
     crests = (rng.integers(-3, 3, n) + 0.5) * math.pi / omega0 + rng.normal(0.0, 0.004, n)
     laplace = rng.laplace(0.0, np.abs(crests).mean(), n)
+    # a uniform law at ω0·bound = 5π/8 has a crest density exactly twice the density between the windows: the
+    # largest a law without crest peaks reaches here; it must not be warned about
+    uniform = rng.uniform(-1.0, 1.0, n) * 0.625 * math.pi / omega0
     sd = {name: torch.tensor(w, dtype=torch.float32).reshape(64, 64)
-          for name, w in (("crest.weight", crests), ("laplace.weight", laplace))}
+          for name, w in (("crest.weight", crests), ("laplace.weight", laplace), ("uniform.weight", uniform))}
     path = tmp_path / "crest.pth"
     torch.save(sd, path)
     rep = analyze_checkpoint(path, omega0=omega0, layers=r"\.weight$")
