@@ -464,10 +464,14 @@ class _LawMixin:
     parameters in order with their ranges: it gives ``params`` and the checks made on construction."""
 
     name: str
-    n_params: int
     omega0: float | None
     is_symmetric = True
     _BOUNDS: ClassVar[dict[str, tuple[float, float, bool]]] = {}
+
+    @property
+    def n_params(self) -> int:
+        """The number of fitted parameters (ω0 is given, not fitted)."""
+        return len(self._BOUNDS)
 
     def __post_init__(self) -> None:
         checks = dict(self._BOUNDS)
@@ -578,7 +582,6 @@ class LaplaceLaw(Laplace, _LawMixin):
     """
 
     fit_info: dict = field(default_factory=dict, compare=False, repr=False)
-    n_params = 1
     omega0 = None
     _BOUNDS: ClassVar[dict[str, tuple[float, float, bool]]] = {"b": _POSITIVE}
 
@@ -592,7 +595,6 @@ class GaussianLaw(Gaussian, _LawMixin):
     """
 
     fit_info: dict = field(default_factory=dict, compare=False, repr=False)
-    n_params = 1
     omega0 = None
     _BOUNDS: ClassVar[dict[str, tuple[float, float, bool]]] = {"sigma": _POSITIVE}
 
@@ -616,7 +618,6 @@ class GenNorm(_TableCdf, _LawMixin):
     beta: float
     fit_info: dict = field(default_factory=dict, compare=False, repr=False)
     name = "gennorm"
-    n_params = 2
     _BOUNDS: ClassVar[dict[str, tuple[float, float, bool]]] = {"s": _POSITIVE, "beta": _SHAPE}
     omega0 = None
 
@@ -766,7 +767,6 @@ class Penalised(_PenalisedBase):
     omega0: float
     fit_info: dict = field(default_factory=dict, compare=False, repr=False)
     name = "penalised"
-    n_params = 3
     _BOUNDS: ClassVar[dict[str, tuple[float, float, bool]]] = {"s": _POSITIVE, "beta": _SHAPE, "kappa": _SHARPNESS}
 
 
@@ -792,7 +792,6 @@ class Penalised2(_PenalisedBase):
     omega0: float
     fit_info: dict = field(default_factory=dict, compare=False, repr=False)
     name = "penalised2"
-    n_params = 4
     _BOUNDS: ClassVar[dict[str, tuple[float, float, bool]]] = {"s": _POSITIVE, "beta": _SHAPE, "kappa0": _SHARPNESS,
                                                                  "kappa": _SHARPNESS}
 
@@ -822,7 +821,6 @@ class PenalisedAlpha(_PenalisedBase):
     omega0: float
     fit_info: dict = field(default_factory=dict, compare=False, repr=False)
     name = "penalised-alpha"
-    n_params = 5
     _BOUNDS: ClassVar[dict[str, tuple[float, float, bool]]] = {"s": _POSITIVE, "beta": _SHAPE, "kappa0": _SHARPNESS,
                                                                  "kappa": _SHARPNESS, "alpha": _SHAPE}
 
@@ -888,7 +886,6 @@ class Comb(_LawMixin):
     omega0: float
     fit_info: dict = field(default_factory=dict, compare=False, repr=False)
     name = "comb"
-    n_params = 5
     _BOUNDS: ClassVar[dict[str, tuple[float, float, bool]]] = {"sigma": _POSITIVE, "d0": _POSITIVE, "d1": _POSITIVE,
                                                                  "eps": _FRACTION, "b": _POSITIVE}
 
