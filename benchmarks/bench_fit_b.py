@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from biper_analysis.report import MAX_SAMPLES
+from biper_analysis.analysis.report import MAX_SAMPLES
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))

@@ -43,7 +43,7 @@ def interleaved(fns: dict, reps: int) -> dict[str, float]:
 
 
 def bench_closed_form(n: int, reps: int) -> None:
-    from biper_analysis import analytic
+    from biper_analysis.theory import analytic
 
     rng = np.random.default_rng(0)
     omega0 = rng.uniform(1.0, 200.0, n)              # the ω0 range of the paper's sweeps
@@ -78,7 +78,7 @@ def bench_closed_form(n: int, reps: int) -> None:
 
 
 def bench_quadrature(points: int) -> None:
-    from biper_analysis import analytic, quadrature
+    from biper_analysis.theory import analytic, quadrature
 
     xs = np.geomspace(1e-4, 1e4, points)
     t_quad = median_time(lambda: [quadrature.qe(float(x), 1.0, 0.6) for x in xs], 3) / points
@@ -92,7 +92,7 @@ def bench_quadrature(points: int) -> None:
 
 
 def bench_montecarlo(n: int) -> None:
-    from biper_analysis import analytic, montecarlo
+    from biper_analysis.theory import analytic, montecarlo
 
     exact = analytic.qe(20.0, 0.05, 0.6)
     configs = [("numpy", "float64", None, None), ("numpy", "float32", None, None)]

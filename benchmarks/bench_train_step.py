@@ -18,8 +18,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-import biper_analysis.nn as bnn
-from biper_analysis.nn import layers as layers_mod
+import biper_analysis.training.nn as bnn
+from biper_analysis.training.nn import layers as layers_mod
 
 fused_activation = layers_mod.binary_activation
 
@@ -29,7 +29,7 @@ VARIANTS = {"biper stage 1": ("biper", 1), "biper stage 2": ("biper", 2), "sign 
 
 def _official_activation(a: torch.Tensor, training: bool) -> torch.Tensor:
     """The official layer's activation path, autograd through a / sqrt(a.var + 1e-5) (for comparison only)."""
-    from biper_analysis.nn.binarizers import ACTIVATION_VAR_EPS, ActivationSign
+    from biper_analysis.training.nn.binarizers import ACTIVATION_VAR_EPS, ActivationSign
 
     if training:
         a = a / torch.sqrt(a.var(tuple(range(1, a.dim())), keepdim=True) + ACTIVATION_VAR_EPS)

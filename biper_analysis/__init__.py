@@ -13,7 +13,7 @@ import importlib
 from typing import Any
 
 from biper_analysis._version import __version__
-from biper_analysis.analytic import (
+from biper_analysis.theory.analytic import (
     dqe_domega0,
     expected_abs_sin,
     expected_sin2,
@@ -28,33 +28,42 @@ from biper_analysis.analytic import (
     qe_sign,
 )
 
-# name -> module that defines it; resolved on first attribute access (PEP 562).
+# public name -> module that defines it (a module itself when the name is its last part); resolved on first
+# attribute access (PEP 562), so that ``import biper_analysis`` stays light and the theory never imports torch.
 _LAZY = {
-    "priors": "biper_analysis.priors",
-    "spectral": "biper_analysis.spectral",
-    "quadrature": "biper_analysis.quadrature",
-    "montecarlo": "biper_analysis.montecarlo",
-    "symbolic": "biper_analysis.symbolic",
-    "conventions": "biper_analysis.conventions",
-    "fitting": "biper_analysis.fitting",
-    "checkpoints": "biper_analysis.checkpoints",
-    "report": "biper_analysis.report",
-    "sweeps": "biper_analysis.sweeps",
+    # theory
+    "analytic": "biper_analysis.theory.analytic",
+    "symbolic": "biper_analysis.theory.symbolic",
+    "quadrature": "biper_analysis.theory.quadrature",
+    "montecarlo": "biper_analysis.theory.montecarlo",
+    "spectral": "biper_analysis.theory.spectral",
+    "conventions": "biper_analysis.theory.conventions",
+    "witnesses": "biper_analysis.theory.witnesses",
+    "weights": "biper_analysis.theory.weights",
+    "weight_stats": "biper_analysis.theory.weights",
+    "omega0_for_qe": "biper_analysis.theory.inverse",
+    # laws
+    "laws": "biper_analysis.laws",
+    "priors": "biper_analysis.laws.priors",
+    "fit_law": "biper_analysis.laws",
+    "load_law": "biper_analysis.laws.lawfile",
+    # analysis
+    "goodness": "biper_analysis.analysis.goodness",
+    "checkpoints": "biper_analysis.analysis.checkpoints",
+    "load_checkpoint": "biper_analysis.analysis.checkpoints",
+    "report": "biper_analysis.analysis.report",
+    "analyze_checkpoint": "biper_analysis.analysis.report",
+    "qe_grid": "biper_analysis.analysis.qe_grid",
+    # training
+    "nn": "biper_analysis.training.nn",
+    "training": "biper_analysis.training",
+    "training_sweep": "biper_analysis.training.sweep",
+    # faces and quoted numbers
     "plotting": "biper_analysis.plotting",
     "paper": "biper_analysis.paper",
-    "nn": "biper_analysis.nn",
-    "training": "biper_analysis.training",
-    "weights": "biper_analysis.weights",
-    "laws": "biper_analysis.laws",
-    "witnesses": "biper_analysis.witnesses",
-    "training_sweep": "biper_analysis.training_sweep",
-    "omega0_for_qe": "biper_analysis.inverse",
-    "analyze_checkpoint": "biper_analysis.report",
-    "weight_stats": "biper_analysis.weights",
-    "fit_law": "biper_analysis.laws",
-    "load_law": "biper_analysis.lawfile",
-    "load_checkpoint": "biper_analysis.checkpoints",
 }
+#: the names of _LAZY that are functions of their module (the others are the modules themselves)
+_FUNCTIONS = {"weight_stats", "omega0_for_qe", "fit_law", "load_law", "load_checkpoint", "analyze_checkpoint"}
 
 __all__ = [
     "qe", "qe_min", "optimal_gamma", "expected_sin2", "expected_abs_sin", "dqe_domega0", "qe_min_peak",
@@ -67,7 +76,7 @@ def __getattr__(name: str) -> Any:
     if target is None:
         raise AttributeError(f"module 'biper_analysis' has no attribute {name!r}")
     module = importlib.import_module(target)
-    value = module if target.rsplit(".", 1)[-1] == name else getattr(module, name)
+    value = getattr(module, name) if name in _FUNCTIONS else module
     globals()[name] = value
     return value
 

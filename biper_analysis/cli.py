@@ -4,7 +4,7 @@ Each sub-command lives in :mod:`biper_analysis.commands` as a module with ``regi
 ``run(args) -> int`` that parses, calls one library function and prints. This file builds the parser and turns
 bad input into one line on stderr with exit status 2 (a traceback only with ``BIPER_DEBUG=1``). SIGTERM is
 handled like Ctrl-C, so an interrupted command removes its temporary files. Before anything imports torch, the
-CPU code path is pinned (:func:`biper_analysis.reproducible.pin_cpu_code_path`) so that training and
+CPU code path is pinned (:func:`biper_analysis._io.reproducible.pin_cpu_code_path`) so that training and
 evaluation give the same bits on every machine of one CPU kind.
 """
 from __future__ import annotations
@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from biper_analysis import commands
+from biper_analysis._io.errors import UsageError
+from biper_analysis._io.reproducible import pin_cpu_code_path
 from biper_analysis._version import __version__
-from biper_analysis.errors import UsageError
-from biper_analysis.reproducible import pin_cpu_code_path
 
 __all__ = ["PROG", "CLIError", "build_parser", "attach_negative_values", "main"]
 

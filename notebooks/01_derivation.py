@@ -18,7 +18,7 @@
 #
 # Starting from the Laplace pdf, sympy derives E[sin²(ω0 w)], E|sin(ω0 w)| (half-periods summed as a geometric
 # series), QE, γ*, QE_min, the limits and dQE/dω0, and proves the result equals the paper's printed form.
-# Everything here calls `biper_analysis.symbolic`.
+# Everything here calls `biper_analysis.theory.symbolic`.
 
 # %%
 # Parameters. The test suite runs a quick subset (BIPER_NOTEBOOK_QUICK=1); leave QUICK = False for the full size.
@@ -32,7 +32,7 @@ import sympy as sp
 from IPython.display import Math, display
 
 import biper_analysis as ba
-from biper_analysis import symbolic
+from biper_analysis.theory import symbolic
 
 # %% [markdown]
 # ## The derivation, step by step

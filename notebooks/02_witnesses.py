@@ -17,7 +17,7 @@
 # # 02 · Independent witnesses of the closed form
 #
 # Quadrature period by period, Monte Carlo with standard errors, and the characteristic-function series all agree
-# with `ba.qe`. The grid and tolerances are the library's own (`biper_analysis.witnesses`), the same that
+# with `ba.qe`. The grid and tolerances are the library's own (`biper_analysis.theory.witnesses`), the same that
 # `biper-analysis verify` and the closed-form paper check use.
 
 # %%
@@ -30,8 +30,8 @@ QUICK = os.environ.get("BIPER_NOTEBOOK_QUICK", "0") == "1"
 import numpy as np
 
 import biper_analysis as ba
-from biper_analysis import spectral, witnesses
 from biper_analysis.plotting.witnesses import fig_witnesses
+from biper_analysis.theory import spectral, witnesses
 
 # %% [markdown]
 # ## Closed form, quadrature, Monte Carlo on the verify grid

@@ -33,10 +33,10 @@ import tempfile
 from pathlib import Path
 
 import biper_analysis as ba
-from biper_analysis.figures import representative_run
 from biper_analysis.plotting.checkpoint import fig_checkpoint_summary
+from biper_analysis.plotting.gallery import representative_run
 from biper_analysis.training import preset, train_run
-from biper_analysis.training_sweep import load_training_sweep
+from biper_analysis.training.sweep import load_training_sweep
 
 # %%
 if (Path(SWEEP) / "sweep.json").is_file():

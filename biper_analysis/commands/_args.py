@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from biper_analysis.validation import parse_gamma
+from biper_analysis._io.validation import parse_gamma
 
 __all__ = ["float_list", "positive_float", "positive_float_list", "count", "seed", "seed_list", "grid",
            "gamma_value", "MAX_GRID_POINTS", "add_law_arguments", "laws_from_args", "warn_fitted_elsewhere"]
@@ -136,7 +136,7 @@ def gamma_value(text: str) -> float | None:
 # ---------------------------------------------------------------------------------------------------
 def add_law_arguments(p: argparse.ArgumentParser, several_scales: bool = False) -> None:
     """--prior/--b/--sigma/--scale/--df, or --law FILE.json:LAYER[:MODEL] instead."""
-    from biper_analysis.priors import PRIOR_NAMES
+    from biper_analysis.laws.priors import PRIOR_NAMES
 
     p.add_argument("--prior", choices=PRIOR_NAMES, default=None, help="weight law family (default laplace)")
     p.add_argument("--b", type=float_list if several_scales else float, metavar="B1,B2,..." if several_scales
@@ -154,9 +154,9 @@ def add_law_arguments(p: argparse.ArgumentParser, several_scales: bool = False) 
 def laws_from_args(args: argparse.Namespace, several_scales: bool = False) -> list[Any]:
     """The law objects the options ask for (one per scale for a sweep, where --b gives the scales of any family),
     or one line naming the fix."""
-    from biper_analysis.errors import UsageError
-    from biper_analysis.lawfile import load_law
-    from biper_analysis.priors import make_prior
+    from biper_analysis._io.errors import UsageError
+    from biper_analysis.laws.lawfile import load_law
+    from biper_analysis.laws.priors import make_prior
 
     given = [n for n in ("prior", "b", "sigma", "scale", "df") if getattr(args, n) is not None]
     if args.law is not None:

@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 
 import biper_analysis
-from biper_analysis.checks import FAIL, CheckContext, discover, run_all, write_report
-from biper_analysis.errors import UsageError
-from biper_analysis.outputs import claim_output
+from biper_analysis._io.errors import UsageError
+from biper_analysis._io.outputs import claim_output
+from biper_analysis.paper_checks.record import FAIL, CheckContext, discover, run_all, write_report
 
 __all__ = ["register", "run", "sweep_folder"]
 

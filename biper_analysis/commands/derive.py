@@ -22,7 +22,7 @@ def format_steps(latex: bool = False) -> list[str]:
     """The derivation as printable lines (one block per step), without the final verdict line."""
     import sympy as sp
 
-    from biper_analysis.symbolic import derivation_steps
+    from biper_analysis.theory.symbolic import derivation_steps
 
     lines: list[str] = []
     for i, step in enumerate(derivation_steps(), start=1):
@@ -34,7 +34,7 @@ def format_steps(latex: bool = False) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from biper_analysis.symbolic import FINAL_LINE, proves_printed_form
+    from biper_analysis.theory.symbolic import FINAL_LINE, proves_printed_form
 
     sys.stdout.write("\n".join(format_steps(args.latex)) + "\n")
     if proves_printed_form():

@@ -4,9 +4,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from biper_analysis.checkpoints import RUN_FOLDER_RULE
+from biper_analysis._io.jsonio import write_json
+from biper_analysis.analysis.checkpoints import RUN_FOLDER_RULE
 from biper_analysis.commands._args import count, positive_float
-from biper_analysis.jsonio import write_json
 
 __all__ = ["register", "run"]
 
@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from biper_analysis.reproducible import use_threads
+    from biper_analysis._io.reproducible import use_threads
     from biper_analysis.training.data import spec
     from biper_analysis.training.evaluate import evaluate_checkpoint
 

@@ -5,10 +5,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from biper_analysis._io.errors import UsageError
+from biper_analysis._io.outputs import claim_folder
 from biper_analysis.commands.check import sweep_folder
-from biper_analysis.errors import UsageError
-from biper_analysis.figures import FIGURES, plan_figures, render_figures
-from biper_analysis.outputs import claim_folder
+from biper_analysis.plotting.gallery import FIGURES, plan_figures, render_figures
 
 __all__ = ["register", "run"]
 

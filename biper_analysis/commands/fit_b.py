@@ -7,12 +7,12 @@ import os
 import sys
 from pathlib import Path
 
-from biper_analysis.checkpoints import RUN_FOLDER_RULE, resolve_checkpoint_path
+from biper_analysis._io.errors import UsageError
+from biper_analysis._io.jsonio import write_json
+from biper_analysis._io.outputs import Claim, claim_folder, claim_output, distinct, written_by
+from biper_analysis.analysis.checkpoints import RUN_FOLDER_RULE, resolve_checkpoint_path
+from biper_analysis.analysis.report import MAX_SAMPLES
 from biper_analysis.commands._args import count, gamma_value, positive_float, seed
-from biper_analysis.errors import UsageError
-from biper_analysis.jsonio import write_json
-from biper_analysis.outputs import Claim, claim_folder, claim_output, distinct, written_by
-from biper_analysis.report import MAX_SAMPLES
 
 __all__ = ["register", "run"]
 
@@ -98,7 +98,7 @@ def _check_layer_folder(folder: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from biper_analysis.report import analyze_checkpoint, model_list
+    from biper_analysis.analysis.report import analyze_checkpoint, model_list
 
     if args.csv == "-":
         raise UsageError("--csv needs a file name (use --json - for stdout)")
@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write_outputs(report, claims: dict[str, Claim | None], layer_dir: Path | None) -> None:
-    from biper_analysis.atomic import atomic_open
+    from biper_analysis._io.atomic import atomic_open
 
     if claims["--plot"] is not None or layer_dir is not None:
         _figures(report, claims["--plot"], layer_dir)

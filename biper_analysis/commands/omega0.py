@@ -4,10 +4,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from biper_analysis._io.jsonio import write_json
 from biper_analysis.commands._args import add_law_arguments, gamma_value, laws_from_args, warn_fitted_elsewhere
-from biper_analysis.inverse import omega0_report
-from biper_analysis.jsonio import write_json
-from biper_analysis.priors import Laplace
+from biper_analysis.laws.priors import Laplace
+from biper_analysis.theory.inverse import omega0_report
 
 __all__ = ["register", "run"]
 

@@ -5,9 +5,9 @@ import argparse
 import sys
 from typing import Any
 
+from biper_analysis._io.jsonio import write_json
+from biper_analysis.analysis.qe_grid import qe_point
 from biper_analysis.commands._args import add_law_arguments, gamma_value, laws_from_args, warn_fitted_elsewhere
-from biper_analysis.jsonio import write_json
-from biper_analysis.sweeps import qe_point
 
 __all__ = ["register", "run"]
 
@@ -37,7 +37,7 @@ def _ordered(row: dict[str, Any], law: Any) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from biper_analysis.validation import positive
+    from biper_analysis._io.validation import positive
 
     positive("omega0", args.omega0)
     (law,) = laws_from_args(args)

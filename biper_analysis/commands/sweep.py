@@ -4,6 +4,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from biper_analysis._io.errors import UsageError
+from biper_analysis._io.outputs import claim_output, distinct
+from biper_analysis._io.provenance import provenance
+from biper_analysis.analysis.qe_grid import qe_table, write_csv
 from biper_analysis.commands._args import (
     MAX_GRID_POINTS,
     add_law_arguments,
@@ -13,10 +17,6 @@ from biper_analysis.commands._args import (
     laws_from_args,
     warn_fitted_elsewhere,
 )
-from biper_analysis.errors import UsageError
-from biper_analysis.outputs import claim_output, distinct
-from biper_analysis.provenance import provenance
-from biper_analysis.sweeps import qe_table, write_csv
 
 __all__ = ["register", "run"]
 
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
               ("law" if args.law else "laplace"), "df": args.df, "law": args.law}
     fig = None
     if plot is not None:
-        from biper_analysis.plotting.sweep import fig_qe_vs_omega0
+        from biper_analysis.plotting.qe_grid import fig_qe_vs_omega0
 
         fig = fig_qe_vs_omega0(table, log=args.log)
     _write(table, out, provenance(config, None, command=COMMAND))

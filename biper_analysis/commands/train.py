@@ -52,7 +52,7 @@ def config_from_args(args: argparse.Namespace):  # -> TrainConfig
 
 
 def run(args: argparse.Namespace) -> int:
-    from biper_analysis.reproducible import use_threads
+    from biper_analysis._io.reproducible import use_threads
     from biper_analysis.training.loop import train_run
 
     cfg = config_from_args(args)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from biper_analysis.commands._args import count, positive_float, positive_float_list, seed_list
-from biper_analysis.training_sweep import SweepPlan, run_training_sweep
+from biper_analysis.training.sweep import SweepPlan, run_training_sweep
 
 __all__ = ["register", "run"]
 

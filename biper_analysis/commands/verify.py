@@ -4,11 +4,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from biper_analysis._io.errors import UsageError
+from biper_analysis._io.jsonio import write_json
+from biper_analysis._io.provenance import provenance
 from biper_analysis.commands._args import count, gamma_value, positive_float_list, seed
-from biper_analysis.errors import UsageError
-from biper_analysis.jsonio import write_json
-from biper_analysis.provenance import provenance
-from biper_analysis.witnesses import (
+from biper_analysis.theory.witnesses import (
     DEFAULT_B,
     DEFAULT_GAMMA,
     DEFAULT_OMEGA0,

@@ -12,8 +12,8 @@ import math
 from typing import Any
 
 from biper_analysis import paper
-from biper_analysis.checks import INCONCLUSIVE, CheckContext, CheckResult, script_main, verdict_interval
-from biper_analysis.training_sweep import paired_difference
+from biper_analysis.paper_checks.record import INCONCLUSIVE, CheckContext, CheckResult, script_main, verdict_interval
+from biper_analysis.training.sweep import paired_difference
 
 __all__ = ["MIN_SEEDS", "compare", "run"]
 

@@ -1,13 +1,14 @@
 """Claim: the paper's printed closed form for QE(ω0, b, γ) under Laplace(0, b) weights is correct.
 
 Three independent witnesses: a sympy derivation from the Laplace pdf that simplifies (derived − printed) to 0, and
-the verify grid of :mod:`biper_analysis.witnesses` (adaptive quadrature period by period, Monte Carlo with standard
-errors, each with its stated tolerance).
+the verify grid of :mod:`biper_analysis.theory.witnesses` (adaptive quadrature period by period, Monte Carlo with
+standard errors, each with its stated tolerance).
 """
 from __future__ import annotations
 
-from biper_analysis import paper, symbolic, witnesses
-from biper_analysis.checks import FAIL, PASS, CheckContext, CheckResult, script_main
+from biper_analysis import paper
+from biper_analysis.paper_checks.record import FAIL, PASS, CheckContext, CheckResult, script_main
+from biper_analysis.theory import symbolic, witnesses
 
 __all__ = ["run"]
 

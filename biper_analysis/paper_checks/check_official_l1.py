@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from biper_analysis import paper
-from biper_analysis.checks import FAIL, INCONCLUSIVE, PASS, CheckContext, CheckResult, script_main
+from biper_analysis.paper_checks.record import FAIL, INCONCLUSIVE, PASS, CheckContext, CheckResult, script_main
 
 __all__ = ["REL_TOL", "verdict_runs", "run"]
 

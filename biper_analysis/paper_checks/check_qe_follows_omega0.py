@@ -15,7 +15,7 @@ import numpy as np
 from scipy import stats
 
 from biper_analysis import paper
-from biper_analysis.checks import INCONCLUSIVE, CheckContext, CheckResult, script_main, verdict_threshold
+from biper_analysis.paper_checks.record import INCONCLUSIVE, CheckContext, CheckResult, script_main, verdict_threshold
 
 __all__ = ["MIN_OMEGA0", "RHO_MIN", "spearman", "verdict_ordering", "by_omega0", "run"]
 

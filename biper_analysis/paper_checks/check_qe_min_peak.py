@@ -1,8 +1,9 @@
 """Claim: with the optimal scale γ*, the quantisation error peaks at QE_min ≈ 0.102835 when ω0·b ≈ 0.954882."""
 from __future__ import annotations
 
-from biper_analysis import analytic, paper
-from biper_analysis.checks import FAIL, PASS, CheckContext, CheckResult, script_main, verdict_within
+from biper_analysis import paper
+from biper_analysis.paper_checks.record import FAIL, PASS, CheckContext, CheckResult, script_main, verdict_within
+from biper_analysis.theory import analytic
 
 __all__ = ["run"]
 

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from biper_analysis.atomic import atomic_path
-from biper_analysis.outputs import producer
-from biper_analysis.provenance import provenance
+from biper_analysis._io.atomic import atomic_path
+from biper_analysis._io.outputs import producer
+from biper_analysis._io.provenance import provenance
 
 __all__ = ["save_figure"]
 
@@ -21,7 +21,7 @@ def save_figure(fig: Any, path: str | Path, formats: Iterable[str] | None = None
     PNG gets the provenance as a text chunk and ``biper-analysis <command>`` as its Software; PDF the provenance
     in Subject and the producer as Creator; SVG the same in its metadata. PDF creation dates are fixed so that
     reruns give the same bytes. The producer mark lets the same command replace the file later
-    (:mod:`biper_analysis.outputs`).
+    (:mod:`biper_analysis._io.outputs`).
     """
     path = Path(path)
     suffixes = [f".{f.lstrip('.')}" for f in formats] if formats else [path.suffix or ".png"]

@@ -1,4 +1,4 @@
-"""Figures of a checkpoint report (:class:`biper_analysis.report.CheckpointReport`): each layer's weights with
+"""Figures of a checkpoint report (:class:`biper_analysis.analysis.report.CheckpointReport`): each layer's weights with
 every fitted law, the sine and phase views, and predicted against measured QE for every law.
 
 ``fig_*`` return a Figure, ``draw_*`` draw on an Axes. They only draw what the report holds (its histograms and

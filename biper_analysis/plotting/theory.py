@@ -1,8 +1,8 @@
 r"""Theory figures: each function returns a matplotlib Figure; axes-level helpers take ``ax``.
 
-The figures hold no math of their own: every curve comes from :mod:`biper_analysis.analytic`,
-:mod:`biper_analysis.priors` and :mod:`biper_analysis.inverse` (the binarizer
-curves come from :mod:`biper_analysis.nn.binarizers` through autograd).
+The figures hold no math of their own: every curve comes from :mod:`biper_analysis.theory.analytic`,
+:mod:`biper_analysis.laws.priors` and :mod:`biper_analysis.theory.inverse` (the binarizer
+curves come from :mod:`biper_analysis.training.nn.binarizers` through autograd).
 """
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from biper_analysis import analytic, sweeps
-from biper_analysis.inverse import omega0_for_qe
-from biper_analysis.plotting.sweep import draw_qe_vs_omega0
-from biper_analysis.priors import Gaussian, Laplace, StudentT
+from biper_analysis.analysis import qe_grid as sweeps
+from biper_analysis.laws.priors import Gaussian, Laplace, StudentT
+from biper_analysis.plotting.qe_grid import draw_qe_vs_omega0
+from biper_analysis.theory import analytic
+from biper_analysis.theory.inverse import omega0_for_qe
 
 __all__ = ["binarizer_curves", "draw_qe_min", "draw_gamma_opt", "fig_qe_vs_omega0", "fig_qe_min",
            "fig_priors_equal_variance", "fig_inverse_map", "fig_binary_periodic"]
@@ -31,14 +32,14 @@ def _figure(ncols: int = 1, nrows: int = 1, size: tuple[float, float] | None = N
 
 
 def binarizer_curves(omega0: float, w: Any, surrogate: str = "sine") -> dict[str, np.ndarray]:
-    """What the training code computes on a grid of latent weights w (one definition: biper_analysis.nn).
+    """What the training code computes on a grid of latent weights w (one definition: biper_analysis.training.nn).
 
     Returns ``latent`` (stage-1 weight p(ω0 w)), ``gradient`` (its autograd derivative, the backward of both
     stages) and ``binary`` (stage-2 weight sign(sin(ω0 w))), for ``surrogate`` "sine" or "triangle".
     """
     import torch
 
-    from biper_analysis.nn.binarizers import weight_binarizer
+    from biper_analysis.training.nn.binarizers import weight_binarizer
 
     wt = torch.tensor(np.asarray(w, dtype=np.float64), requires_grad=True)
     latent = weight_binarizer("biper", omega0, 1, surrogate)(wt)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from biper_analysis.jsonio import read_jsonl
+from biper_analysis._io.jsonio import read_jsonl
 
 __all__ = ["read_metrics", "draw_accuracy", "draw_layer_quantity", "fig_training"]
 

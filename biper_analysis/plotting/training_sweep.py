@@ -158,8 +158,8 @@ def fig_init_vs_trained(sweep: dict[str, Any]) -> Figure:
 
 
 def fig_convergence(study: dict[str, Any]) -> Figure:
-    """The convergence study (:mod:`biper_analysis.convergence`): mean test-accuracy curves at the preset's length E
-    and at 2E, per arm, on a common axis of training progress, and each seed's best accuracy at E and 2E."""
+    """The convergence study (:mod:`biper_analysis.training.convergence`): mean test-accuracy curves at the preset's
+    length E and at 2E, per arm, on a common axis of training progress, and each seed's best accuracy at E and 2E."""
     fig, (ax_curve, ax_best) = plt.subplots(1, 2, figsize=(11, 4))
     for i, (arm, a) in enumerate(study["arms"].items()):
         for length, ls in (("E", "-"), ("2E", "--")):

@@ -11,8 +11,8 @@ Run directory layout (what ``biper-analysis train`` and :func:`train_run` write,
 
 The "fp" baseline has one stage only: ``RUN/stage1/`` trained for epochs1 + epochs2 epochs with the stage-1
 learning rate and weight decay. Readers take the highest stage's ``model_best.pth.tar``, else its
-``checkpoint.pth.tar`` (:func:`biper_analysis.checkpoints.resolve_checkpoint_path`). Checkpoints hold only plain
-python types and tensors (``torch.load(weights_only=True)``).
+``checkpoint.pth.tar`` (:func:`biper_analysis.analysis.checkpoints.resolve_checkpoint_path`). Checkpoints hold only
+plain python types and tensors (``torch.load(weights_only=True)``).
 
 >>> from biper_analysis.training import TrainConfig, lr_at
 >>> TrainConfig().omega0, round(lr_at(0, 0.021, 28), 4)

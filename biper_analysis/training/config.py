@@ -18,16 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from biper_analysis.paper import OFFICIAL_TAU, PUBLISHED_OMEGA0
+from biper_analysis.training.nn.choices import SURROGATES, WEIGHT_BINARIZERS
 
 __all__ = ["WEIGHT_BINARIZERS", "SURROGATES", "TrainConfig", "validate", "lr_at", "PRESETS", "PRESET_ALIASES", "preset",
            "add_config_arguments",
            "config_from_namespace", "parse_set"]
 
 
-#: Weight binarizers (biper: sign(sin(ω0 w)); sign: the sign-STE baseline; fp: full precision) and BiPer's
-#: periodic latents; biper_analysis.nn.binarizers implements them.
-WEIGHT_BINARIZERS = ("biper", "sign", "fp")
-SURROGATES = ("sine", "triangle")
 
 
 def _opt(default: Any, help: str, **extra: Any) -> Any:
@@ -103,8 +100,8 @@ RESUMABLE_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.me
 
 def validate(cfg: TrainConfig) -> None:
     """ValueError naming the bad field, its valid range and the fix."""
-    from biper_analysis.nn.models import MODELS
     from biper_analysis.training.data import DATASETS
+    from biper_analysis.training.nn.models import MODELS
 
     choices = {"model": MODELS, "dataset": DATASETS, "binarizer": WEIGHT_BINARIZERS, "surrogate": SURROGATES}
     for name, valid in choices.items():
@@ -150,7 +147,7 @@ def lr_at(epoch: int, base_lr: float, epochs: int, warmup_epochs: int = 5) -> fl
 
 
 #: Named configurations. "short": the small CPU network of the main job's training sweep (mlp_1w1a at width 256; its
-#: length and learning rates come from the convergence study, biper_analysis.convergence: doubling both stages
+#: length and learning rates come from the convergence study, biper_analysis.training.convergence: doubling both stages
 #: changed the mean best accuracy over 5 paired seeds by −0.10 pp for BiPer and +0.08 pp for sign). "official": the
 #: official recipe as it is (the defaults).
 PRESETS: dict[str, dict[str, Any]] = {

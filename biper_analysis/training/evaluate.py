@@ -1,6 +1,6 @@
 """Test accuracy of a checkpoint: ours (ω0, stage, model stored inside) or official (config.txt beside it).
 
-The file is read by the one checkpoint reader (:func:`biper_analysis.checkpoints.load_checkpoint`). Official
+The file is read by the one checkpoint reader (:func:`biper_analysis.analysis.checkpoints.load_checkpoint`). Official
 files hold ``epoch, model, state_dict, best_prec1, optimizer, lr_scheduler`` and no ω0; the official
 ``config.txt`` in the same folder holds ``freq`` (ω0), ``model``, ``dataset`` and ``stage2``. An option that
 contradicts what the file says is applied as asked and reported as a warning naming both values; the
@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from biper_analysis.checkpoints import Checkpoint, load_checkpoint, omega0_from_config
-from biper_analysis.nn.models import MODELS, binary_layer_names, build_model
+from biper_analysis.analysis.checkpoints import Checkpoint, load_checkpoint, omega0_from_config
 from biper_analysis.training import data
 from biper_analysis.training.loop import evaluate, resolve_device
+from biper_analysis.training.nn.models import MODELS, binary_layer_names, build_model
 
 __all__ = ["stored_info", "checkpoint_info", "evaluate_checkpoint"]
 

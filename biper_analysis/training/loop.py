@@ -7,14 +7,14 @@ same ω0, a fresh optimiser, and ``beta`` set to the per-channel mean|w| (as ``m
 
 Each epoch appends one JSON line to ``RUN/metrics.jsonl``: loss, train/test accuracy (%), learning rate, and per
 binarised layer the statistics of its weights by the package's one definition
-(:func:`biper_analysis.weights.weight_stats`) next to the Laplace prediction at the same b. ``RUN/init.pth.tar``
+(:func:`biper_analysis.theory.weights.weight_stats`) next to the Laplace prediction at the same b. ``RUN/init.pth.tar``
 holds the initial weights, so every statement about trained weights can be made against them.
 
 Determinism: the model is initialised from ``seed`` (:func:`initial_model`); each epoch's data order and
 augmentation come from a generator seeded by (seed, stage, epoch[, rank]), so a run resumed from
 ``checkpoint.pth.tar`` ends with the same weights as an uninterrupted one on CPU. Bit-identical results across
 thread counts and machines of one CPU kind need one thread and pinned CPU code paths
-(:mod:`biper_analysis.reproducible`); the environment is recorded in every checkpoint's provenance.
+(:mod:`biper_analysis._io.reproducible`); the environment is recorded in every checkpoint's provenance.
 """
 from __future__ import annotations
 
@@ -31,16 +31,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from biper_analysis import analytic
-from biper_analysis.atomic import atomic_open, atomic_path
-from biper_analysis.checkpoints import read_torch_file
-from biper_analysis.jsonio import read_jsonl, write_jsonl
-from biper_analysis.nn.layers import binary_layers
-from biper_analysis.nn.models import DEFAULT_IN_CHANNELS, binary_layer_names, build_model, set_stage
-from biper_analysis.provenance import compute_environment, provenance
+from biper_analysis._io.atomic import atomic_open, atomic_path
+from biper_analysis._io.jsonio import read_jsonl, write_jsonl
+from biper_analysis._io.provenance import compute_environment, provenance
+from biper_analysis.analysis.checkpoints import read_torch_file
+from biper_analysis.theory import analytic
+from biper_analysis.theory.weights import weight_stats
 from biper_analysis.training import data as image_data
 from biper_analysis.training.config import RESUMABLE_FIELDS, TrainConfig, lr_at
-from biper_analysis.weights import weight_stats
+from biper_analysis.training.nn.layers import binary_layers
+from biper_analysis.training.nn.models import DEFAULT_IN_CHANNELS, binary_layer_names, build_model, set_stage
 
 CHECKPOINT = "checkpoint.pth.tar"
 INIT = "init.pth.tar"
@@ -114,7 +114,7 @@ def _barrier(dist_info: Dist) -> None:
 # Per-epoch metrics: the statistics of the weights, by the package's one definition
 # ---------------------------------------------------------------------------------------------------
 def layer_metrics(model: nn.Module, binarizer: str, omega0: float) -> list[dict[str, Any]]:
-    """Per binarised layer, :func:`biper_analysis.weights.weight_stats` of its latent weights.
+    """Per binarised layer, :func:`biper_analysis.theory.weights.weight_stats` of its latent weights.
 
     ``b`` = mean|w|; for BiPer the moments of sin(ω0 w) (the paper's QE, whatever the surrogate): ``qe_opt``
     (γ* = mean|sin|), ``qe_gamma1`` (γ = 1, the ±1 weights the network uses), ``official_l1`` and ``qe_laplace``

@@ -17,7 +17,7 @@ def test_check_from_another_folder_writes_its_own_report(tmp_path: Path):
 
 def test_check_fail_exits_one(tmp_path: Path):
     (tmp_path / "check_false.py").write_text(
-        "from biper_analysis.checks import CheckResult\n"
+        "from biper_analysis.paper_checks.record import CheckResult\n"
         "def run(ctx):\n    return CheckResult('false','c','s','r','m','t','fail')\n")
     proc = run_cli("check", "--checks-dir", str(tmp_path), "--report", str(tmp_path / "R.md"))
     assert proc.returncode == 1

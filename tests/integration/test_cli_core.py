@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from biper_analysis.sweeps import read_csv
-from biper_analysis.symbolic import FINAL_LINE
+from biper_analysis.analysis.qe_grid import read_csv
+from biper_analysis.theory.symbolic import FINAL_LINE
 from tests.conftest import assert_one_line_error, run_cli
 
 
@@ -54,7 +54,7 @@ def test_sweep_writes_csv_with_provenance_and_plot(tmp_path):
     assert "git_revision" in prov and prov["producer"] == "biper-analysis sweep"
     assert table["gamma_is_optimal"].all()
     assert png.stat().st_size > 1000 and png.read_bytes()[:4] == b"\x89PNG"
-    from biper_analysis import analytic
+    from biper_analysis.theory import analytic
 
     m = table["scale"] == 0.037
     # the same engine, and the CSV's repr round-trips exactly
@@ -109,7 +109,8 @@ def test_verify_table_default_grid():
 
 
 def test_verify_exits_nonzero_when_a_witness_disagrees(monkeypatch, capsys):
-    from biper_analysis import cli, quadrature
+    from biper_analysis import cli
+    from biper_analysis.theory import quadrature
 
     real = quadrature.qe
     monkeypatch.setattr(quadrature, "qe", lambda *a, **k: real(*a, **k) * (1 + 1e-9))  # beyond the 1e-10 limit

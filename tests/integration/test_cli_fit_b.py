@@ -128,7 +128,7 @@ def test_checkpoint_of_a_real_training_run(tmp_path):
     computation on the stored weights."""
     import numpy as np
 
-    from biper_analysis.report import analyze_checkpoint
+    from biper_analysis.analysis.report import analyze_checkpoint
     from biper_analysis.training import TrainConfig, train_run
 
     data = "/usr/share/datasets/fashion-mnist"

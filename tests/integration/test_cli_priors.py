@@ -6,7 +6,7 @@ import json
 import pytest
 
 import biper_analysis as ba
-from biper_analysis.priors import Gaussian, StudentT
+from biper_analysis.laws.priors import Gaussian, StudentT
 from tests.conftest import assert_one_line_error, run_cli
 
 CORE_KEYS = {"omega0", "b", "x", "gamma", "qe", "qe_min", "gamma_opt", "e_sin2", "e_abs_sin"}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from biper_analysis.outputs import claim_output, written_by
+from biper_analysis._io.outputs import claim_output, written_by
 from tests.checkpoint_factory import save_official
 from tests.conftest import assert_one_line_error, run_cli
 

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from biper_analysis.checkpoints import read_config_txt
+from biper_analysis.analysis.checkpoints import read_config_txt
 from biper_analysis.training import TrainConfig, evaluate_checkpoint, loop, lr_at, train_run
 from tests.fake_datasets import write_fashion_mnist
 
@@ -226,8 +226,8 @@ def test_official_summed_l1_of_a_trained_run_equals_the_official_loop(data_dir, 
     """The official metric (official repository, cifar10/vis_get_QE.py), transcribed: for every binarised module
     of the loaded model, QE += mean|sin(f·w) − sign(sin(f·w))| and b += mean|w|, in the model's float32. fit-b's
     totals reproduce it to 1e-6 on a trained run."""
-    from biper_analysis.nn import BinaryConv2d, BinaryLinear, build_model
-    from biper_analysis.report import analyze_checkpoint
+    from biper_analysis.analysis.report import analyze_checkpoint
+    from biper_analysis.training.nn import BinaryConv2d, BinaryLinear, build_model
 
     train_run(tiny(data_dir, omega0=30.0), tmp_path / "run", quiet=True)
     ckpt = torch.load(tmp_path / "run" / "stage2" / "model_best.pth.tar", map_location="cpu", weights_only=True)

@@ -23,7 +23,7 @@ def _strict_json(path: Path) -> dict:
 
 def _weights_digest(sweep_dir: Path) -> dict[str, str]:
     """SHA-256 of every tensor of each run's final checkpoint (the file itself also holds a timestamp)."""
-    from biper_analysis.checkpoints import load_checkpoint
+    from biper_analysis.analysis.checkpoints import load_checkpoint
 
     out = {}
     for p in sorted(sweep_dir.glob("*/stage2/model_best.pth.tar")):
@@ -129,8 +129,8 @@ def test_figures_without_a_sweep_say_which_command_makes_it(tmp_path: Path):
 def test_a_sweep_folder_may_hold_hidden_files_and_runs_of_another_plan(tmp_path):
     """An interrupted first sweep (no sweep.json yet) is rerun even when a temporary file of an interrupted write
     or the run folders of another grid are there; anything else is refused."""
-    from biper_analysis.errors import UsageError
-    from biper_analysis.training_sweep import SweepPlan, _check_folder
+    from biper_analysis._io.errors import UsageError
+    from biper_analysis.training.sweep import SweepPlan, _check_folder
 
     plan = SweepPlan(omega0s=(20.0,), seeds=(0,), side_seeds=())
     (tmp_path / ".sweep.json.abc123.json").write_text("{")

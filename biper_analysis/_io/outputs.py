@@ -1,0 +1,201 @@
+"""Never lose a user's file: where a command may write, checked before any work starts.
+
+Every file a command writes goes through :func:`claim_output` first. A path is refused (an
+:class:`~biper_analysis._io.errors.OutputRefused`, one line naming the path and the fix) when
+
+* it is one of the command's inputs (the checkpoint being analysed, the config.txt beside it, ...) or lies
+  inside a folder the command must not write into (a run folder it reads, the installed package);
+* it exists and was not written by this same command — a checkpoint, a config.txt, a dataset, a file of
+  another program. A file that carries this command's producer mark (``biper-analysis <command>`` in its
+  provenance, PNG ``Software`` chunk, PDF ``/Creator``, SVG creator or Markdown comment) may be replaced, and the
+  claim says so;
+* its suffix is not one the command writes, its folder does not exist, or it is a folder, link or device.
+
+Writes themselves are atomic (:mod:`biper_analysis._io.atomic`): a temporary file beside the target, renamed over it
+only when complete, removed on any error or interruption.
+"""
+from __future__ import annotations
+
+import json
+import os
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from biper_analysis._io.errors import OutputRefused
+
+__all__ = ["PRODUCT", "producer", "Claim", "claim_output", "claim_folder", "written_by", "distinct"]
+
+PRODUCT = "biper-analysis"
+#: Largest file whose producer mark is looked for (bigger files are never ours to replace).
+_MAX_SNIFF_BYTES = 256 << 20
+
+
+def producer(command: str) -> str:
+    """The mark a command leaves in its outputs.
+
+    >>> producer("fit-b")
+    'biper-analysis fit-b'
+    """
+    return f"{PRODUCT} {command}"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A path a command may write: ``replaces`` is True when it overwrites an earlier output of the same command."""
+
+    path: Path
+    replaces: bool
+
+    def note(self) -> str:
+        return f"replacing {self.path} (an earlier output of this command)" if self.replaces else ""
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def claim_output(path: str | os.PathLike[str], *, command: str, option: str, suffixes: Iterable[str] = (),
+                 inputs: Iterable[str | os.PathLike[str]] = (),
+                 forbidden_folders: Iterable[tuple[str | os.PathLike[str], str]] = ()) -> Claim:
+    """Check that ``command`` may write ``path`` (given with ``option``); refuse with one line otherwise.
+
+    ``suffixes``: allowed suffixes (lower case, with the dot; empty: any). ``inputs``: files the command reads.
+    ``forbidden_folders``: (folder, why) pairs the output must not lie in.
+    """
+    target = Path(path)
+    allowed = tuple(suffixes)
+    if str(path).strip() == "":
+        raise OutputRefused(f"{option} needs a file name")
+    if allowed and target.suffix.lower() not in allowed:
+        raise OutputRefused(f"{option} {path}: the file must end in {_either(allowed)}")
+    if not target.parent.is_dir():
+        raise OutputRefused(f"{option} {path}: folder {str(target.parent)!r} does not exist; create it first")
+    if target.is_dir():
+        raise OutputRefused(f"{option} {path} is a folder; give a file name")
+    if target.is_symlink() or (target.exists() and not target.is_file()):
+        raise OutputRefused(f"{option} {path} exists and is not a regular file (a link or device); choose another name")
+    for item in inputs:
+        source = Path(item)
+        if _same_file(target, source) or target.resolve() == source.resolve():
+            raise OutputRefused(f"{option} {path} is an input of this command ({source}); writing there would "
+                                "destroy it, so choose another name")
+    for folder, why in forbidden_folders:
+        if _inside(target, Path(folder)):
+            raise OutputRefused(f"{option} {path} lies inside {folder} ({why}); write it somewhere else")
+    if target.exists():
+        if not written_by(target, command):
+            raise OutputRefused(f"{option} {path} exists and was not written by `{producer(command)}`; refusing to "
+                                "overwrite it: choose another name or remove the file yourself")
+        return Claim(target, True)
+    return Claim(target, False)
+
+
+def claim_folder(path: str | os.PathLike[str], *, option: str) -> Path:
+    """A folder a command writes into (created with its parents when it runs); refused if it, or a folder above
+    it, is a file."""
+    folder = Path(path)
+    for part in (folder, *folder.parents):
+        if part.exists():
+            if not part.is_dir():
+                what = "is a file" if part == folder else f"lies under {part}, which is a file"
+                raise OutputRefused(f"{option} {path} {what}, not a folder; give a folder name")
+            break
+    return folder
+
+
+def distinct(claims: Iterable[tuple[str, Claim | None]]) -> None:
+    """Refuse two options naming the same file (the second write would replace the first)."""
+    seen: dict[Path, str] = {}
+    for option, claim in claims:
+        if claim is None:
+            continue
+        key = claim.path.resolve()
+        if key in seen:
+            raise OutputRefused(f"{seen[key]} and {option} name the same file {claim.path}; give two different names")
+        seen[key] = option
+
+
+def written_by(path: str | os.PathLike[str], command: str) -> bool:
+    """True when ``path`` carries ``command``'s producer mark (see the module docstring), by its suffix.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "r.json"
+    >>> _ = p.write_text('{"provenance": {"producer": "biper-analysis fit-b"}}')
+    >>> written_by(p, "fit-b"), written_by(p, "sweep")
+    (True, False)
+    """
+    p = Path(path)
+    try:
+        if not p.is_file() or p.stat().st_size > _MAX_SNIFF_BYTES:
+            return False
+        mark = producer(command)
+        suffix = p.suffix.lower()
+        if suffix == ".json":
+            return _json_producer(p.read_bytes()) == mark
+        if suffix == ".csv":
+            with open(p, "rb") as fh:
+                first = fh.readline(1 << 20).decode("utf-8", "replace")
+            return first.startswith("# provenance: ") and _json_producer(first[len("# provenance: "):]) == mark
+        if suffix == ".md":
+            with open(p, "rb") as fh:
+                head = fh.read(1 << 16).decode("utf-8", "replace")
+            return f"<!-- producer: {mark} -->" in head
+        data = p.read_bytes()
+        if suffix == ".png":
+            return _png_text(data).get("Software") == mark
+        if suffix == ".pdf":
+            return b"/Creator (" + mark.encode() + b")" in data
+        if suffix == ".svg":
+            return b"<dc:title>" + mark.encode() + b"</dc:title>" in data
+    except OSError:
+        return False
+    return False
+
+
+def _json_producer(text: str | bytes) -> str | None:
+    try:
+        obj = json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(obj, dict):
+        return None
+    if isinstance(obj.get("producer"), str):          # a provenance record itself (the CSV header line)
+        return obj["producer"]
+    prov = obj.get("provenance")                      # a result with its provenance inside (JSON outputs)
+    return prov.get("producer") if isinstance(prov, dict) else None
+
+
+def _png_text(data: bytes) -> dict[str, str]:
+    """The tEXt chunks of a PNG file (keyword → Latin-1 text); {} for anything that is not a PNG."""
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return {}
+    out: dict[str, str] = {}
+    pos = 8
+    while pos + 8 <= len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        kind = data[pos + 4:pos + 8]
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"tEXt" and b"\x00" in body:
+            key, value = body.split(b"\x00", 1)
+            out[key.decode("latin-1")] = value.decode("latin-1")
+        if kind == b"IEND":
+            break
+        pos += 12 + length
+    return out
+
+
+def _either(suffixes: tuple[str, ...]) -> str:
+    return suffixes[0] if len(suffixes) == 1 else ", ".join(suffixes[:-1]) + " or " + suffixes[-1]

@@ -1,0 +1,240 @@
+r"""The statistics of a weight tensor: the measured side of every comparison in this package.
+
+:func:`weight_stats` is the one function that reads a layer's weights w (numpy, any float dtype) and returns, in
+one pass: b = mean|w| (the Laplace(0, b) MLE, the paper's model), mean w² (the sign baseline's second moment),
+the moments of S = sin(ω0 w) that QE needs (mean S², mean |S|, and mean |S|³, mean S⁴ for standard errors),
+the official script's L1 error mean|S − sign S| (``cifar10/vis_get_QE.py`` of the official repository, with
+torch's sign(0) = 0), the mass near the zeros of sin(ω0 w), and optionally the phase and sine histograms.
+QE itself is then :func:`biper_analysis.theory.analytic.qe_from_moments` of those moments — the same definition the
+closed form uses. fit-b, the γ conventions, the Empirical prior and the per-epoch training metrics all call it.
+
+Always sin(ω0 w), the paper's QE: a run trained with the triangle surrogate still binarises with
+sign(sin(ω0 w)) = sign(tri(ω0 w)), so its binary weights and QE are measured the same way.
+
+Precision: ω0·w and sin run in the weights' own precision — float32 for checkpoints, ~1e-7 relative per
+element, three orders below the statistical error of a 10⁴-weight layer — and in float64 when |ω0 w| could
+exceed 1e4 (a float32 phase would be off by > 1e-3 rad) or the input is float64; |S|, its powers and every sum
+are float64. Non-finite weights are counted and left out.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from biper_analysis.theory.analytic import NEAR_ZERO_HALF_WIDTH, qe_from_moments
+
+__all__ = ["NEAR_ZERO_HALF_WIDTH", "PHASE_BINS", "SIN_BINS", "WeightStats", "weight_stats", "WeightDrift",
+           "weight_drift"]
+
+#: Bins of the phase histogram of ω0·w mod π over [0, π), and of the sine histogram over [−1, 1].
+PHASE_BINS = 36
+SIN_BINS = 50
+_CHUNK = 1 << 20  # elements per block of the streamed passes (bounds temporary memory)
+
+
+@dataclass(frozen=True)
+class WeightStats:
+    """What :func:`weight_stats` measures on one weight tensor (all float64). Sine fields are NaN without ω0."""
+
+    n: int                     # finite weights used
+    n_nonfinite: int           # NaN / ±inf weights left out
+    omega0: float | None
+    b: float                   # mean|w|: the MLE of Laplace(0, b)
+    mean_w2: float             # mean w²
+    e_sin2: float              # mean S², S = sin(ω0 w)
+    e_abs_sin: float           # mean |S| (= the measured γ*)
+    e_abs_sin3: float          # mean |S|³
+    e_sin4: float              # mean S⁴
+    official_l1: float         # mean |S − sign S| (sign(0) = 0)
+    near_zero_frac: float      # fraction whose phase ω0 w mod π lies within NEAR_ZERO_HALF_WIDTH of 0 or π
+    near_crest_frac: float     # fraction whose phase lies within NEAR_ZERO_HALF_WIDTH of π/2 (a crest of |S|)
+    phase_counts: np.ndarray | None = None   # histogram of ω0 w mod π over PHASE_BINS bins of [0, π)
+    sin_counts: np.ndarray | None = None     # histogram of S over SIN_BINS bins of [−1, 1]
+
+    def qe(self, gamma: float | None = None) -> float:
+        """QE measured on the weights: mean (|S| − γ)², or mean S² − (mean|S|)² at γ* (``gamma=None``)."""
+        return float(qe_from_moments(self.e_sin2, self.e_abs_sin, None if gamma is None else float(gamma)))
+
+    def qe_se(self, gamma: float | None = None) -> float:
+        r"""Standard error of :meth:`qe`, treating the weights as an iid sample.
+
+        γ fixed: QE is the mean of Y = (|S| − γ)², SE = sd(Y)/√n with
+        Var Y = Var S² − 4γ Cov(S², |S|) + 4γ² Var|S|. γ* (delta method, gradient (1, −2m₁) of m₂ − m₁²): the
+        same expression at γ = m₁ = mean|S|.
+        """
+        if self.n < 2:
+            return math.nan
+        m1, m2 = self.e_abs_sin, self.e_sin2
+        g = m1 if gamma is None else float(gamma)
+        var = (self.e_sin4 - m2 * m2) - 4.0 * g * (self.e_abs_sin3 - m1 * m2) + 4.0 * g * g * (m2 - m1 * m1)
+        return math.sqrt(max(var, 0.0) / self.n)
+
+    def qe_sign(self, gamma: float | None = None) -> float:
+        """The sign baseline measured: mean (w − γ sign w)² = QE of the moments (mean w², mean|w|); γ* = b."""
+        return float(qe_from_moments(self.mean_w2, self.b, None if gamma is None else float(gamma)))
+
+    def normalised_qe(self, gamma: float | None = None) -> float:
+        """BiPer QE / mean S² (unit-free; comparable with :meth:`normalised_qe_sign`)."""
+        return self.qe(gamma) / self.e_sin2 if self.e_sin2 > 0 else math.nan
+
+    def normalised_qe_sign(self, gamma: float | None = None) -> float:
+        """Sign-baseline QE / mean w² (1 − b²/mean w² at γ*)."""
+        return self.qe_sign(gamma) / self.mean_w2 if self.mean_w2 > 0 else math.nan
+
+    def pooled(self, other: WeightStats) -> WeightStats:
+        """The statistics of the two samples together (every field is a mean or a count, so they pool exactly);
+        e.g. a layer's from its two halves.
+
+        >>> w = np.linspace(-0.2, 0.2, 1001)
+        >>> a, b = weight_stats(w[:400], 20.0), weight_stats(w[400:], 20.0)
+        >>> abs(a.pooled(b).e_abs_sin - weight_stats(w, 20.0).e_abs_sin) < 1e-15
+        True
+        """
+        if (self.omega0 is None) != (other.omega0 is None) or (self.omega0 is not None and self.omega0 != other.omega0):
+            raise ValueError("cannot pool weight statistics taken at different ω0")
+        n = self.n + other.n
+        mean = lambda x, y: (x * self.n + y * other.n) / n
+        numeric = ("b", "mean_w2", "e_sin2", "e_abs_sin", "e_abs_sin3", "e_sin4", "official_l1", "near_zero_frac",
+                   "near_crest_frac")
+        counts = {k: None if getattr(self, k) is None else getattr(self, k) + getattr(other, k)
+                  for k in ("phase_counts", "sin_counts")}
+        return WeightStats(n, self.n_nonfinite + other.n_nonfinite, self.omega0,
+                           **{k: mean(getattr(self, k), getattr(other, k)) for k in numeric}, **counts)
+
+
+def _finite_flat(w: Any) -> tuple[np.ndarray, int]:
+    """A flat float array of the finite weights (float16/bfloat16 widened to float32) and the non-finite count."""
+    flat = np.ravel(np.asarray(w))
+    if flat.dtype.kind != "f":
+        flat = flat.astype(np.float64)
+    elif flat.dtype.itemsize < 4:
+        flat = flat.astype(np.float32)
+    if flat.size and not np.isfinite(flat.min() + flat.max()):
+        finite = np.isfinite(flat)
+        return flat[finite], int(flat.size - np.count_nonzero(finite))
+    return flat, 0
+
+
+def weight_stats(w: Any, omega0: float | None = None, *, histograms: bool = False) -> WeightStats:
+    r"""Statistics of one weight tensor in one streamed pass (see the module docstring for what and why).
+
+    >>> st = weight_stats(np.array([0.0, np.pi / 40]), 20.0)     # phases 0 and π/2
+    >>> st.e_sin2, st.e_abs_sin, st.official_l1, st.qe(), round(st.b, 6)
+    (0.5, 0.5, 0.0, 0.25, 0.03927)
+    """
+    flat, n_nonfinite = _finite_flat(w)
+    n = flat.size
+    if n == 0:
+        raise ValueError("the weight tensor holds no finite weights; pass a layer's weight array")
+    sums = np.zeros(6)   # Σ|w|, Σw², Σ|S|, ΣS², Σ|S|³, ΣS⁴ (raw; |S| ≤ 1, so the float64 sums are well scaled)
+    zeros = near = crest = 0
+    phase = np.zeros(PHASE_BINS, dtype=np.int64) if histograms else None
+    sine = np.zeros(SIN_BINS, dtype=np.int64) if histograms else None
+    dtype = _phase_dtype(flat, omega0)
+    for i in range(0, n, _CHUNK):
+        block = flat[i:i + _CHUNK]
+        wide = block.astype(np.float64)
+        # element-wise products summed by numpy (pairwise summation), never np.dot: BLAS threads made the dot
+        # products 20–50× slower on a machine whose cores were busy
+        sums[0] += float(np.abs(wide).sum())
+        wide *= wide
+        sums[1] += float(wide.sum())
+        if omega0 is None:
+            continue
+        t = np.multiply(block, dtype(omega0), dtype=dtype)
+        s = np.sin(t)
+        a = np.abs(s).astype(np.float64)
+        q = a * a
+        sums[2] += float(a.sum())
+        sums[3] += float(q.sum())
+        a *= q
+        sums[4] += float(a.sum())
+        q *= q
+        sums[5] += float(q.sum())
+        zeros += int(np.count_nonzero(s == 0.0))
+        at_zero, at_crest = _count_near(t, dtype, phase)
+        near += at_zero
+        crest += at_crest
+        if sine is not None:
+            _add_sine_histogram(s, sine)
+    m = [float(v) for v in sums / n]
+    nan = math.nan
+    if omega0 is None:
+        return WeightStats(n, n_nonfinite, None, m[0], m[1], nan, nan, nan, nan, nan, nan, nan)
+    # |S − sign S| = 1 − |S| where S ≠ 0 and 0 where S = 0 (sign(0) = 0)
+    l1 = float((n - sums[2] - zeros) / n)
+    return WeightStats(n, n_nonfinite, float(omega0), m[0], m[1], m[3], m[2], m[4], m[5], l1, near / n,
+                       crest / n, phase, sine)
+
+
+def _phase_dtype(flat: np.ndarray, omega0: float | None) -> Any:
+    if omega0 is None:
+        return np.float64
+    if not (math.isfinite(omega0) and omega0 > 0):
+        raise ValueError(f"omega0 must be a finite number > 0, got {omega0!r}")
+    amax = max(abs(float(flat.min())), abs(float(flat.max())))
+    if not math.isfinite(omega0 * amax):
+        raise ValueError(f"ω0·max|w| = {omega0:g}·{amax:g} overflows; pass a smaller omega0")
+    return np.float32 if flat.dtype == np.float32 and omega0 * amax < 1e4 else np.float64
+
+
+def _count_near(t: np.ndarray, dtype: Any, phase: np.ndarray | None) -> tuple[int, int]:
+    """Weights whose phase u = frac(ω0 w / π) lies within the window around a zero of sin (u near 0 or 1) and
+    around a crest of |sin| (u near ½); fills ``phase`` if given. Overwrites ``t`` (floor is much faster than fmod).
+
+    Both counts matter: the BiPer penalty τ sin²(ω0 w) pulls weights to the zeros, while at a crest the gradient
+    through the sine, ω0 cos(ω0 w), vanishes, so weights that reach one stay there.
+    """
+    half = NEAR_ZERO_HALF_WIDTH / math.pi
+    t *= dtype(1.0 / math.pi)
+    u = np.subtract(t, np.floor(t), out=t)
+    near = int(np.count_nonzero(u < half)) + int(np.count_nonzero(u > 1.0 - half))
+    crest = int(np.count_nonzero(u < 0.5 + half)) - int(np.count_nonzero(u <= 0.5 - half))
+    if phase is not None:
+        u *= phase.size
+        idx = u.astype(np.intp)
+        np.minimum(idx, phase.size - 1, out=idx)
+        phase += np.bincount(idx, minlength=phase.size)
+    return near, crest
+
+
+def _add_sine_histogram(s: np.ndarray, counts: np.ndarray) -> None:
+    idx = ((s.astype(np.float64) + 1.0) * (counts.size / 2.0)).astype(np.intp)
+    np.clip(idx, 0, counts.size - 1, out=idx)
+    counts += np.bincount(idx, minlength=counts.size)
+
+
+@dataclass(frozen=True)
+class WeightDrift:
+    """How far trained weights moved from a reference (their initial weights, or stage 1's best)."""
+
+    n: int
+    correlation: float         # Pearson correlation of trained and reference weights
+    relative_change: float     # ||w − w_ref|| / ||w_ref||
+    rms_ratio: float           # rms(w) / rms(w_ref)
+
+
+def weight_drift(w: Any, reference: Any) -> WeightDrift:
+    """Correlation with, and relative change from, ``reference`` (same shape) — the yardstick for any statement
+    about what training did to the weights (a briefly trained layer may still be mostly its initialisation).
+
+    >>> d = weight_drift([1.0, 2.0, 3.0], [1.0, 2.0, 4.0])
+    >>> round(d.correlation, 6), round(d.relative_change, 6)
+    (0.981981, 0.218218)
+    """
+    a = np.ravel(np.asarray(w, dtype=np.float64))
+    r = np.ravel(np.asarray(reference, dtype=np.float64))
+    if a.shape != r.shape:
+        raise ValueError(f"weights of {a.size} elements cannot be compared with a reference of {r.size}; pass "
+                         "the same layer's reference weights")
+    if a.size == 0:
+        raise ValueError("cannot compare empty weight tensors")
+    ref_norm = float(np.linalg.norm(r))
+    da, dr = a - a.mean(), r - r.mean()
+    denom = float(np.linalg.norm(da) * np.linalg.norm(dr))
+    return WeightDrift(n=a.size, correlation=float(np.dot(da, dr)) / denom if denom > 0 else math.nan,
+                       relative_change=float(np.linalg.norm(a - r)) / ref_norm if ref_norm > 0 else math.nan,
+                       rms_ratio=float(np.linalg.norm(a)) / ref_norm if ref_norm > 0 else math.nan)
