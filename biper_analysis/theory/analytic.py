@@ -17,7 +17,8 @@ Everything depends on ``omega0`` and ``b`` only through :math:`x = \omega_0 b`. 
 
 with :math:`\gamma^* = E|\sin|` and :math:`QE_{min} = E[\sin^2] - (E|\sin|)^2` (:func:`qe_from_moments`).
 
-**The closed forms are written once**, in the variable :math:`h = \pi/(2x)` (the ``_*_h`` functions below):
+**The closed forms are written once**, in the variable :math:`h = \pi/(2x)` (:func:`_e_sin2_into` and
+:func:`_e_abs_sin_into` below, in-place numpy ufunc calls):
 
 .. math::
     E\sin^2 = \frac{\pi^2/2}{h^2 + \pi^2}, \qquad E|\sin| = \frac{\pi}{2}\,\frac{h}{\tanh(h)\,(h^2 + \pi^2/4)}
@@ -26,17 +27,19 @@ tanh is accurate to a few ulp for every h > 0, so nothing cancels at either end 
 x → ∞), and there is one transcendental per point. The printed form instead overflows to NaN below x = 0.0044
 (:math:`e^{\pi/x}`) and loses ~1.4 ε x relative accuracy at large x (:math:`e^{\pi/x} - 1`).
 
-The public functions validate, broadcast and promote to float64, then run those same functions over
-cache-sized chunks (:func:`_run_chunks`; two threads for arrays of 2^20 points or more, numpy releases the GIL).
+The public functions validate, broadcast and promote to float64, then evaluate those two functions and the body of
+:func:`qe_from_moments` on cache-sized chunks of the arrays (:func:`_fill`), into buffers allocated once per call:
+the inputs are read and the result written once, with no temporary arrays. Arrays of 2^20 points or more are split
+over two threads (numpy releases the GIL; the chunks, hence the values, are the same whatever the thread count).
+Scalars go through the same functions as one-element arrays, so a scalar and an array give bit-identical values.
 The kernels of x (``e_sin2_of_x`` ...) are public for code that already holds clean float64 x.
-Measured against the 45-digit reference (tests/reference/laplace_reference.json): ≤ 3.1e-15 relative for
-1e-6 ≤ x ≤ 1e6 (the derivative dE|sin|/dx is the worst; the moments and QE ≤ 1.8e-15).
+Measured against the 45-digit reference (tests/reference/laplace_reference.json): ≤ 2.4e-15 relative for
+1e-6 ≤ x ≤ 1e6 (the moments ≤ 4.4e-16; QE_min, QE and dE|sin|/dx, where terms cancel, ≤ 2.4e-15).
 """
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -81,37 +84,68 @@ def qe_from_moments(e_sin2: Any, e_abs_sin: Any, gamma: Any | None) -> Any:
     The single definition of QE given the two moments of S = sin(ω0 w): the closed form, every prior and law,
     and the statistics of real weights (:func:`biper_analysis.theory.weights.weight_stats`) all call this.
     ``gamma=None`` is the optimal scale γ* = E|sin| (QE_min = E sin² − (E|sin|)², a variance: clipped at 0).
-    Python floats in give a float out; anything else is computed as float64 arrays.
+    Python floats in give a float out; anything else is computed as float64 arrays (broadcast together).
 
     >>> qe_from_moments(0.5, 0.5, None), qe_from_moments(0.5, 0.5, 1.0)
     (0.25, 0.5)
     """
-    plain = (float, _Traced)
-    if not (isinstance(e_sin2, plain) and isinstance(e_abs_sin, plain)):
-        e_sin2 = np.asarray(e_sin2, dtype=np.float64)
-        e_abs_sin = np.asarray(e_abs_sin, dtype=np.float64)
-    if gamma is not None and not isinstance(gamma, plain):
-        gamma = np.asarray(gamma, dtype=np.float64)
-    minimum = _clip0(e_sin2 - e_abs_sin * e_abs_sin)
+    floats = isinstance(e_sin2, float) and isinstance(e_abs_sin, float) and (gamma is None or isinstance(gamma, float))
+    e1 = np.asarray(e_abs_sin, dtype=np.float64)
+    g = None if gamma is None else np.asarray(gamma, dtype=np.float64)
+    shape = np.broadcast_shapes(np.shape(e_sin2), e1.shape, *([] if g is None else [g.shape]))
+    e2 = np.empty(shape)
+    e2[...] = e_sin2  # a copy: _qe_into overwrites it
+    out = _qe_into(e2, e1, g, np.empty(shape))
+    return float(out) if floats else out if out.ndim else out[()]
+
+
+# ---------------------------------------------------------------------------------------------------
+# The closed forms in h = π/(2x), written once, as in-place ufunc calls on float64 arrays: the same functions serve
+# every caller (chunks of the public functions, the kernels of x, qe_from_moments) and allocate nothing.
+# ---------------------------------------------------------------------------------------------------
+def _e_sin2_into(h: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """E sin² = 2x²/(1+4x²) = (π²/2)/(h² + π²) (symbolic.py, step 'E sin^2'), into ``out``."""
+    np.multiply(h, h, out=out)
+    np.add(out, _PI_SQ, out=out)
+    return np.divide(_HALF_PI_SQ, out, out=out)
+
+
+def _e_abs_sin_into(h: np.ndarray, out: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+    """E|sin| = x coth(π/(2x))/(1+x²) = (π/2) h / (tanh(h)(h² + π²/4)) (symbolic.py, half-period series), into
+    ``out`` (``scratch`` is overwritten)."""
+    np.multiply(h, h, out=scratch)
+    np.add(scratch, _QUARTER_PI_SQ, out=scratch)
+    np.multiply(np.tanh(h, out=out), scratch, out=out)
+    np.multiply(h, _HALF_PI, out=scratch)
+    return np.divide(scratch, out, out=out)
+
+
+def _qe_into(e_sin2: np.ndarray, e_abs_sin: np.ndarray, gamma: Any | None, out: np.ndarray) -> np.ndarray:
+    """QE = (γ − E|sin|)² + QE_min (QE_min alone for γ None) into ``out``; ``e_sin2`` is overwritten.
+
+    QE_min = E sin² − (E|sin|)² is a variance: clipped at 0 against rounding."""
+    np.multiply(e_abs_sin, e_abs_sin, out=out)
+    np.subtract(e_sin2, out, out=out)
+    np.maximum(out, 0.0, out=out)
     if gamma is None:
-        return minimum
-    d = gamma - e_abs_sin
-    return d * d + minimum
+        return out
+    d = np.subtract(gamma, e_abs_sin, out=e_sin2)
+    np.multiply(d, d, out=d)
+    return np.add(d, out, out=out)
 
 
-# ---------------------------------------------------------------------------------------------------
-# The closed forms in h = π/(2x), written once. Pure arithmetic plus _tanh/_clip0, so the same functions
-# serve Python floats (the scalar path), float64 arrays (the kernels of x) and _Traced placeholders (the
-# chunked runner replays what they record with in-place ufuncs).
-# ---------------------------------------------------------------------------------------------------
-def _e_sin2_h(h: Any) -> Any:
-    """E sin² = 2x²/(1+4x²) = (π²/2)/(h² + π²) (symbolic.py, step 'E sin^2')."""
-    return _HALF_PI_SQ / (h * h + _PI_SQ)
-
-
-def _e_abs_sin_h(h: Any) -> Any:
-    """E|sin| = x coth(π/(2x))/(1+x²) = (π/2) h / (tanh(h)(h² + π²/4)) (symbolic.py, half-period series)."""
-    return _HALF_PI * h / (_tanh(h) * (h * h + _QUARTER_PI_SQ))
+def _closed_form_into(what: str, h: np.ndarray, gamma: Any | None, out: np.ndarray, e1: np.ndarray,
+                      e2: np.ndarray) -> None:
+    """``what`` ("e_sin2", "e_abs_sin", "official_l1" or "qe", which is QE_min when gamma is None) at h = π/(2x)
+    into ``out``; e1, e2: scratch of h's shape."""
+    if what == "e_sin2":
+        _e_sin2_into(h, out)
+    elif what == "e_abs_sin":
+        _e_abs_sin_into(h, out, e2)
+    elif what == "official_l1":
+        np.subtract(1.0, _e_abs_sin_into(h, e1, e2), out=out)
+    else:
+        _qe_into(_e_sin2_into(h, e2), _e_abs_sin_into(h, e1, out), gamma, out)
 
 
 def _inv_x2(h: Any) -> Any:
@@ -123,80 +157,119 @@ def _h(x: Any) -> Any:
     return _HALF_PI / x
 
 
-class _Traced:
-    """A placeholder that records the arithmetic done on it: a formula written for floats, called once with
-    _Traced inputs, becomes a program of ufunc calls that :class:`_Program` replays on array chunks in place."""
-
-    __slots__ = ("ops", "slot")
-
-    def __init__(self, ops: list[tuple[Any, tuple[Any, ...]]], slot: int) -> None:
-        self.ops, self.slot = ops, slot
-
-    def apply(self, ufunc: Any, *operands: Any) -> _Traced:
-        key = (ufunc, tuple(o.slot if isinstance(o, _Traced) else ("const", o) for o in operands))
-        for i, (fn, args) in enumerate(self.ops):  # the same call twice (h·h in both moments) is computed once
-            if (fn, tuple(o.slot if isinstance(o, _Traced) else ("const", o) for o in args)) == key:
-                return _Traced(self.ops, -(i + 1))
-        self.ops.append((ufunc, operands))
-        return _Traced(self.ops, -len(self.ops))  # negative slots: results of recorded ops (−1 is the first)
-
-    def __add__(self, o: Any) -> _Traced: return self.apply(np.add, self, o)
-    def __radd__(self, o: Any) -> _Traced: return self.apply(np.add, o, self)
-    def __sub__(self, o: Any) -> _Traced: return self.apply(np.subtract, self, o)
-    def __rsub__(self, o: Any) -> _Traced: return self.apply(np.subtract, o, self)
-    def __mul__(self, o: Any) -> _Traced: return self.apply(np.multiply, self, o)
-    def __rmul__(self, o: Any) -> _Traced: return self.apply(np.multiply, o, self)
-    def __truediv__(self, o: Any) -> _Traced: return self.apply(np.divide, self, o)
-    def __rtruediv__(self, o: Any) -> _Traced: return self.apply(np.divide, o, self)
+# ---------------------------------------------------------------------------------------------------
+# Evaluation over arrays: cache-sized chunks, two threads for large arrays
+# ---------------------------------------------------------------------------------------------------
+#: Points per chunk: the chunk's four buffers (h, two moments, the output; 256 KiB each) stay in L2.
+_CHUNK = 32768
+#: Arrays at least this large are split over up to _THREADS worker threads (numpy releases the GIL in ufuncs).
+_PARALLEL_MIN = 1 << 20
+#: Worker threads for large arrays (benchmarks/bench_qe.py sets it to time 1 and 2). The blocks are whole chunks, so
+#: every point is computed by the same operations on the same chunk whatever the thread count: bit-identical values.
+_THREADS = max(1, min(2, os.cpu_count() or 1))
 
 
-def _tanh(h: Any) -> Any:
-    if isinstance(h, float):
-        return math.tanh(h)
-    return h.apply(np.tanh, h) if isinstance(h, _Traced) else np.tanh(h)
+def _h_into(w: Any, b: Any, h: np.ndarray, check: bool) -> bool:
+    """h = π/(2ω0·b) into ``h`` (π/(2ω0) when b is None); with ``check``, False when an input is out of range.
+
+    Two or three reductions on cached data (a float ω0 or b was checked by the caller): if ω0 > 0 and
+    x = ω0·b > 0 then b > 0, and h in (0, ∞) catches NaN, ±inf, x ≤ 0 and x so small (< ~1e-308) that h overflows.
+    """
+    if b is None:
+        np.divide(_HALF_PI, w, out=h)
+    else:
+        if check and isinstance(w, np.ndarray) and not w.min() > 0:
+            return False
+        np.multiply(w, b, out=h)
+        np.divide(_HALF_PI, h, out=h)
+    return not check or bool(h.min() > 0 and h.max() < math.inf)
 
 
-def _clip0(v: Any) -> Any:
-    """max(v, 0): a variance computed as a difference of moments is clipped against rounding."""
-    if isinstance(v, float):
-        return max(v, 0.0)
-    return v.apply(np.maximum, v, 0.0) if isinstance(v, _Traced) else np.maximum(v, 0.0)
+def _fill(what: str, args: list[Any], out: np.ndarray, lo: int, hi: int, check: bool) -> bool:
+    """out[lo:hi] = ``what`` at flat operands ``args`` (ω0, b, γ: arrays of len(out), floats or None), one chunk at
+    a time with one set of buffers; False at the first chunk holding an out-of-range ω0 or b (with ``check``)."""
+    size = min(_CHUNK, hi - lo)
+    h, e1, e2 = np.empty(size), np.empty(size), np.empty(size)
+    with np.errstate(all="ignore"):  # out-of-range inputs are detected and reported by the caller
+        for s in range(lo, hi, _CHUNK):
+            e = min(s + _CHUNK, hi)
+            w, b, g = (v[s:e] if isinstance(v, np.ndarray) else v for v in args)
+            m = e - s
+            if not _h_into(w, b, h[:m], check):
+                return False
+            _closed_form_into(what, h[:m], g, out[s:e], e1[:m], e2[:m])
+    return True
 
 
-class _Program:
-    """The recorded ufunc calls of one formula with a static buffer plan: each result overwrites an operand
-    buffer that is dead after the call, or a free scratch buffer, so a chunk runs with no temporaries."""
+def _evaluate_flat(what: str, args: list[Any], n: int, check: bool) -> tuple[np.ndarray, bool]:
+    """``what`` over n points, split into _THREADS blocks of whole chunks when n ≥ _PARALLEL_MIN."""
+    out = np.empty(n, dtype=np.float64)
+    if n < _PARALLEL_MIN or _THREADS == 1:
+        return out, _fill(what, args, out, 0, n, check)
+    edges = [n * i // _THREADS // _CHUNK * _CHUNK for i in range(_THREADS)] + [n]
+    with ThreadPoolExecutor(_THREADS) as pool:
+        ok = all(pool.map(lambda i: _fill(what, args, out, edges[i], edges[i + 1], check), range(_THREADS)))
+    return out, ok
 
-    def __init__(self, formula: Callable[..., Any], n_inputs: int) -> None:
-        ops: list[tuple[Any, tuple[Any, ...]]] = []
-        result = formula(*(_Traced(ops, i) for i in range(n_inputs)))
-        if not isinstance(result, _Traced) or result.slot >= 0:
-            raise TypeError("a traced formula must compute something from its inputs")
-        self.ops = [(fn, tuple(o.slot if isinstance(o, _Traced) else float(o) for o in operands))
-                    for fn, operands in ops]
-        last_use = {}
-        for i, (_, operands) in enumerate(self.ops):
-            for o in operands:
-                if isinstance(o, int) and o < 0:
-                    last_use[o] = i
-        free: list[int] = []
-        self.register: dict[int, int] = {}   # result slot -> scratch buffer index
-        self.n_buffers = 0
-        for i, (_, operands) in enumerate(self.ops):
-            dead = [self.register[o] for o in operands if isinstance(o, int) and o < 0 and last_use[o] == i]
-            free.extend(b for b in dead if b not in free)
-            if free:
-                self.register[-(i + 1)] = free.pop(0)
-            else:
-                self.register[-(i + 1)] = self.n_buffers
-                self.n_buffers += 1
 
-    def bind(self, inputs: list[Any], out: np.ndarray, scratch: list[np.ndarray]) -> list[tuple[Any, tuple, Any]]:
-        """The calls with every operand resolved (inputs: arrays or floats; the last call writes ``out``)."""
-        last = len(self.ops) - 1
-        return [(fn, tuple(o if isinstance(o, float) else (inputs[o] if o >= 0 else scratch[self.register[o]])
-                           for o in operands), out if i == last else scratch[self.register[-(i + 1)]])
-                for i, (fn, operands) in enumerate(self.ops)]
+def _of_x(what: str, x: Any) -> Any:
+    """``what`` at x = ω0·b without validation: a float for a non-array scalar, else an array of x's shape."""
+    xs = np.asarray(x, dtype=np.float64)
+    out, _ = _evaluate_flat(what, [xs.reshape(-1), None, None], xs.size, check=False)
+    return float(out[0]) if np.ndim(x) == 0 and not isinstance(x, np.ndarray) else out.reshape(xs.shape)
+
+
+def _scalar_point(omega0: Any, b: Any, gamma: Any) -> list[float | None] | None:
+    """[ω0, b, γ] as floats (γ may be None) when all are plain in-range scalars (the fast path), else None."""
+    if np.ndim(omega0) or np.ndim(b) or np.ndim(gamma) or isinstance(omega0, str) or isinstance(b, str):
+        return None
+    try:
+        w, bb = float(omega0), float(b)
+        g = None if gamma is None else float(gamma)
+    except (TypeError, ValueError):
+        return None
+    x = w * bb
+    if not (0.0 < w < math.inf and 0.0 < bb < math.inf and 0.0 < x < math.inf and _HALF_PI / x < math.inf):
+        return None
+    if g is not None and not 0.0 <= g < math.inf:
+        return None
+    return [w, bb, g]
+
+
+def _operand(name: str, value: Any) -> np.ndarray:
+    if isinstance(value, np.ndarray) and value.dtype == np.float64:
+        return value
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        positive(name, value)  # raises the standard message naming the argument
+        raise
+
+
+def _evaluate(what: str, omega0: Any, b: Any, gamma: Any = None) -> float | np.ndarray:
+    """Validate, broadcast and evaluate ``what`` (see _closed_form_into) at (ω0, b[, γ]); a float for scalars."""
+    point = _scalar_point(omega0, b, gamma)
+    if point is not None:
+        out = np.empty(1)
+        _fill(what, point, out, 0, 1, check=False)
+        return float(out[0])
+    ops = [_operand("omega0", omega0), _operand("b", b)]
+    if gamma is not None:
+        ops.append(nonnegative("gamma", gamma))
+    shape = np.broadcast_shapes(*(o.shape for o in ops))
+    n = math.prod(shape)
+    args: list[Any] = [float(o.reshape(())) if o.size == 1 else np.broadcast_to(o, shape).reshape(-1) for o in ops]
+    if gamma is None:
+        args.append(None)
+    for name, val in (("omega0", args[0]), ("b", args[1])):
+        if isinstance(val, float) and not 0 < val < math.inf:
+            positive(name, val)  # raises with the standard message
+    out, ok = _evaluate_flat(what, args, n, check=True)
+    if not ok:
+        positive("omega0", omega0)
+        positive("b", b)
+        raise ValueError("omega0*b must lie between about 1e-308 and 1e308 (float64 range); rescale omega0 or b")
+    return scalar_or_array(out.reshape(shape), *([omega0, b] + ([] if gamma is None else [gamma])))
 
 
 # ----------------------------------------------------------------------------------------- kernels of x
@@ -206,7 +279,7 @@ def e_sin2_of_x(x: Any) -> Any:
     >>> round(e_sin2_of_x(1.0), 15)
     0.4
     """
-    return _e_sin2_h(_h(x))
+    return _of_x("e_sin2", x)
 
 
 def e_abs_sin_of_x(x: Any) -> Any:
@@ -215,7 +288,7 @@ def e_abs_sin_of_x(x: Any) -> Any:
     >>> f"{e_abs_sin_of_x(1.0):.15f}"
     '0.545165705363684'
     """
-    return _e_abs_sin_h(_h(x))
+    return _of_x("e_abs_sin", x)
 
 
 def e_abs_sin3_of_x(x: Any) -> Any:
@@ -224,8 +297,7 @@ def e_abs_sin3_of_x(x: Any) -> Any:
     >>> f"{e_abs_sin3_of_x(1.0):.12f}"
     '0.327099423218'
     """
-    h = _h(x)
-    return _e_abs_sin_h(h) * 6.0 / (9.0 + _inv_x2(h))
+    return e_abs_sin_of_x(x) * 6.0 / (9.0 + _inv_x2(_h(x)))
 
 
 def e_sin4_of_x(x: Any) -> Any:
@@ -244,7 +316,7 @@ def qe_min_of_x(x: Any) -> Any:
     >>> f"{qe_min_of_x(1.0):.15f}"
     '0.102794353695317'
     """
-    return qe_from_moments(e_sin2_of_x(x), e_abs_sin_of_x(x), None)
+    return _of_x("qe", x)
 
 
 def d_e_sin2_dx(x: Any) -> Any:
@@ -286,133 +358,6 @@ def d_e_abs_sin_dx(x: Any) -> Any:
         q = np.where(h < 1.0, _sinh_minus_identity(2.0 * hs) / (2.0 * np.cosh(hs) ** 2), t - h / cosh_sq)
         out = -a * (q - 2.0 * a * t) / (t * t)
     return float(out) if np.ndim(x) == 0 and not isinstance(x, np.ndarray) else out
-
-
-# ---------------------------------------------------------------------------------------------------
-# One chunked runner for the public functions: cache-sized chunks, two threads for large arrays
-# ---------------------------------------------------------------------------------------------------
-#: Points per chunk: the temporaries of one formula (256 KiB each) stay in L2 while it runs.
-_CHUNK = 32768
-#: Arrays at least this large are split over up to _THREADS worker threads (numpy releases the GIL in ufuncs).
-_PARALLEL_MIN = 1 << 20
-_THREADS = max(1, min(2, os.cpu_count() or 1))
-
-#: what -> formula of (h, γ); each is a composition of the two closed forms above and qe_from_moments.
-_FORMULAS: dict[str, Callable[[Any, Any], Any]] = {
-    "e_sin2": lambda h, g: _e_sin2_h(h),
-    "e_abs_sin": lambda h, g: _e_abs_sin_h(h),
-    "official_l1": lambda h, g: 1.0 - _e_abs_sin_h(h),
-    "qe_min": lambda h, g: qe_from_moments(_e_sin2_h(h), _e_abs_sin_h(h), None),
-    "qe": lambda h, g: qe_from_moments(_e_sin2_h(h), _e_abs_sin_h(h), g),
-}
-#: The same formulas recorded once as in-place ufunc programs for the chunked runner.
-_PROGRAMS = {what: _Program(formula, 2) for what, formula in _FORMULAS.items()}
-
-
-def _valid_h(w: Any, b: Any, h: np.ndarray) -> bool:
-    """h = π/(2ω0·b) into ``h``; False when an input is out of range (the caller then raises a precise error).
-
-    Two or three reductions on cached data: if ω0 > 0 and x = ω0·b > 0 then b > 0, and h in (0, ∞) catches
-    NaN, ±inf, x ≤ 0 and x so small (< ~1e-308) that h overflows.
-    """
-    if isinstance(w, np.ndarray):
-        if not w.min() > 0:
-            return False
-    elif isinstance(b, np.ndarray) and not b.min() > 0:
-        return False
-    np.multiply(w, b, out=h)
-    np.divide(_HALF_PI, h, out=h)
-    return bool(h.min() > 0 and h.max() < math.inf)
-
-
-def _run_chunks(what: str, args: list[Any], n: int) -> tuple[np.ndarray, bool]:
-    """Evaluate ``what`` over flat length-``n`` operands (arrays of length n or floats) chunk by chunk, with the
-    formula's recorded program and one set of scratch buffers per thread; two threads for large n."""
-    out = np.empty(n, dtype=np.float64)
-    program = _PROGRAMS[what]
-    omega0, b, gamma = args
-
-    def block(lo: int, hi: int) -> bool:
-        size = 0
-        calls: list[tuple[Any, tuple, Any]] = []
-        with np.errstate(all="ignore"):  # out-of-range inputs are detected and reported by the caller
-            for s in range(lo, hi, _CHUNK):
-                e = min(s + _CHUNK, hi)
-                dst = out[s:e]
-                if e - s != size or isinstance(gamma, np.ndarray):
-                    if e - s != size:
-                        size = e - s
-                        scratch = [np.empty(size) for _ in range(program.n_buffers + 1)]  # the last holds h
-                    g = gamma[s:e] if isinstance(gamma, np.ndarray) else gamma
-                    calls = program.bind([scratch[-1], g], dst, scratch)
-                else:
-                    fn, operands, _ = calls[-1]
-                    calls[-1] = (fn, operands, dst)
-                part = [v[s:e] if isinstance(v, np.ndarray) else v for v in (omega0, b)]
-                if not _valid_h(part[0], part[1], scratch[-1]):
-                    return False
-                for fn, operands, target in calls:
-                    fn(*operands, out=target)
-        return True
-
-    if n >= _PARALLEL_MIN and _THREADS > 1:
-        edges = [n * i // _THREADS // _CHUNK * _CHUNK for i in range(_THREADS)] + [n]
-        with ThreadPoolExecutor(_THREADS) as pool:
-            ok = all(pool.map(lambda i: block(edges[i], edges[i + 1]), range(_THREADS)))
-    else:
-        ok = block(0, n)
-    return out, ok
-
-
-def _scalar_point(omega0: Any, b: Any, gamma: Any, what: str) -> tuple[float, float, float | None] | None:
-    """(ω0, b, γ) as floats when all three are plain in-range scalars (the fast path), else None."""
-    if np.ndim(omega0) or np.ndim(b) or np.ndim(gamma) or isinstance(omega0, str) or isinstance(b, str):
-        return None
-    try:
-        w, bb = float(omega0), float(b)
-        g = float(gamma) if what == "qe" else None
-    except (TypeError, ValueError):
-        return None
-    x = w * bb
-    if not (0.0 < w < math.inf and 0.0 < bb < math.inf and 0.0 < x < math.inf and _HALF_PI / x < math.inf):
-        return None
-    if g is not None and not 0.0 <= g < math.inf:
-        return None
-    return w, bb, g
-
-
-def _operand(name: str, value: Any) -> np.ndarray:
-    if isinstance(value, np.ndarray) and value.dtype == np.float64:
-        return value
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        positive(name, value)  # raises the standard message naming the argument
-        raise
-
-
-def _evaluate(what: str, omega0: Any, b: Any, gamma: Any = None) -> float | np.ndarray:
-    """Validate, broadcast and evaluate ``what`` (a key of _FORMULAS) at (ω0, b[, γ]); float for scalars."""
-    point = _scalar_point(omega0, b, gamma, what)
-    if point is not None:
-        return float(_FORMULAS[what](_HALF_PI / (point[0] * point[1]), point[2]))
-    ops = [_operand("omega0", omega0), _operand("b", b)]
-    if what == "qe":
-        ops.append(nonnegative("gamma", gamma))
-    shape = np.broadcast_shapes(*(o.shape for o in ops))
-    n = int(np.prod(shape))
-    args: list[Any] = [float(o.reshape(())) if o.size == 1 else np.broadcast_to(o, shape).reshape(-1) for o in ops]
-    if what != "qe":
-        args.append(None)
-    for name, val in (("omega0", args[0]), ("b", args[1])):
-        if isinstance(val, float) and not 0 < val < math.inf:
-            positive(name, val)  # raises with the standard message
-    out, ok = _run_chunks(what, args, n) if n else (np.empty(0), True)
-    if not ok:
-        positive("omega0", omega0)
-        positive("b", b)
-        raise ValueError("omega0*b must lie between about 1e-308 and 1e308 (float64 range); rescale omega0 or b")
-    return scalar_or_array(out.reshape(shape), *([omega0, b] + ([gamma] if what == "qe" else [])))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -459,7 +404,7 @@ def qe_min(omega0: Any, b: Any) -> float | np.ndarray:
     >>> f"{qe_min(20.0, 0.05):.15f}"
     '0.102794353695317'
     """
-    return _evaluate("qe_min", omega0, b)
+    return _evaluate("qe", omega0, b)
 
 
 def qe(omega0: Any, b: Any = None, gamma: Any = None, *, prior: Any = None) -> float | np.ndarray:
@@ -484,9 +429,7 @@ def qe(omega0: Any, b: Any = None, gamma: Any = None, *, prior: Any = None) -> f
     if b is None:
         raise ValueError("b (the Laplace scale, mean |w|) is required when no prior is given; "
                          "e.g. qe(20.0, 0.05) or qe(20.0, prior=ba.priors.Gaussian(0.05))")
-    if gamma is None:
-        return _evaluate("qe_min", omega0, b)
-    return _evaluate("qe", omega0, b, gamma)  # validates gamma too
+    return _evaluate("qe", omega0, b, gamma)  # validates gamma too; QE_min when it is None
 
 
 def qe_under_prior(omega0: Any, prior: Any, gamma: Any = None) -> float | np.ndarray:
@@ -594,7 +537,8 @@ def normalised_qe(omega0: Any, b: Any, gamma: Any = None) -> float | np.ndarray:
     >>> f"{normalised_qe(20.0, 0.05):.12f}"
     '0.256985884238'
     """
-    h = _h(_x(omega0, b))
+    x = _x(omega0, b)
+    h = _h(x)
     g = None if gamma is None else nonnegative("gamma", gamma)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore", under="ignore"):
         t = np.tanh(h)
@@ -603,7 +547,7 @@ def normalised_qe(omega0: Any, b: Any, gamma: Any = None) -> float | np.ndarray:
         ratio = (h / t) * u_over_d * (1.0 + 3.0 * _QUARTER_PI_SQ / d) / 2.0
         out = np.maximum(1.0 - ratio, 0.0)
         if g is not None:
-            e2, e1 = _e_sin2_h(h), _e_abs_sin_h(h)
+            e2, e1 = e_sin2_of_x(x), e_abs_sin_of_x(x)
             # (γ − γ*)²/E sin²; where E sin² underflows (x ≲ 1e-154): γ* ≪ γ gives +inf, γ = 0 gives the ratio
             out = out + np.where(e2 > 0, (g - e1) ** 2 / e2, np.where(g == 0, ratio, np.inf))
     return scalar_or_array(out, omega0, b, *([] if gamma is None else [gamma]))

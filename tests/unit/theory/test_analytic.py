@@ -1,5 +1,5 @@
 """Closed forms of biper_analysis.theory.analytic against the frozen 45-digit reference (tests/reference), properties,
-limits, validation and the fused/threaded evaluation engine."""
+limits, validation and the chunked/threaded evaluation."""
 from __future__ import annotations
 
 import json
@@ -110,7 +110,8 @@ def test_broadcasting_over_all_three_arguments_equals_scalar_calls():
     np.testing.assert_allclose(analytic.qe_min(wt, 0.02), analytic.qe_min(np.ascontiguousarray(wt), 0.02), rtol=0)
 
 
-def test_large_array_engine_threads_and_chunks_agree_with_moment_definition():
+def test_large_array_engine_threads_and_chunks_agree_with_moment_definition(monkeypatch):
+    monkeypatch.setattr(analytic, "_THREADS", 2)
     rng = np.random.default_rng(0)
     n = analytic._PARALLEL_MIN + 12345  # exercises the threaded path and a partial last chunk
     w = rng.uniform(0.5, 300.0, n)
@@ -122,6 +123,27 @@ def test_large_array_engine_threads_and_chunks_agree_with_moment_definition():
         assert rel_err(got, want).max() < 1e-14
     np.testing.assert_allclose(analytic.expected_abs_sin(w, b), analytic.e_abs_sin_of_x(x), rtol=4e-15)
     np.testing.assert_allclose(analytic.official_l1(w, b), 1.0 - analytic.e_abs_sin_of_x(x), rtol=4e-15)
+
+
+def test_values_bit_identical_whatever_the_thread_count_and_scalar_or_array(monkeypatch):
+    rng = np.random.default_rng(1)
+    n = analytic._PARALLEL_MIN + 3 * analytic._CHUNK + 17  # threaded, uneven blocks, a partial last chunk
+    w = np.exp(rng.uniform(np.log(0.5), np.log(500.0), n))
+    b = np.exp(rng.uniform(np.log(1e-5), np.log(1.0), n))
+    g = rng.uniform(0.0, 2.0, n)
+    calls = [lambda: analytic.qe(w, b, g), lambda: analytic.qe(w, b, 0.6), lambda: analytic.qe_min(w, b),
+             lambda: analytic.expected_abs_sin(w, b), lambda: analytic.official_l1(w, 0.05)]
+    by_threads = {}
+    for threads in (1, 2):
+        monkeypatch.setattr(analytic, "_THREADS", threads)
+        by_threads[threads] = [call() for call in calls]
+    for one, two in zip(by_threads[1], by_threads[2]):
+        assert np.array_equal(one, two)
+    # a scalar goes through the same kernels as one-element arrays: the same bits
+    for i in rng.integers(0, n, 50):
+        assert analytic.qe(float(w[i]), float(b[i]), float(g[i])) == by_threads[1][0][i]
+        assert analytic.expected_abs_sin(float(w[i]), float(b[i])) == by_threads[1][3][i]
+        assert analytic.e_abs_sin_of_x(float(w[i] * b[i])) == analytic.e_abs_sin_of_x(w[i:i + 1] * b[i:i + 1])[0]
 
 
 @pytest.mark.parametrize("args, needle", [
