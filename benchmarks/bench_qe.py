@@ -11,7 +11,10 @@ printed) — on a loaded machine a long call is preempted more often than a shor
    its two worker threads (``analytic._THREADS = 2``: each thread evaluates half of the chunks); ``np.exp`` is
    single-threaded in numpy, so both columns divide by the same single-threaded pass. Targets: ≤ 2.5× (1 thread)
    and ≤ 1.5× (2 threads). For scale: one ``np.tanh`` pass (the one transcendental of the closed form) and the
-   closed form composed from the kernels of x over whole arrays (no chunks: every step a pass over memory).
+   closed form composed from the kernels of x over whole arrays (no chunks: every step a pass over memory). If
+   numexpr is installed, the same QE as one numexpr expression (the alternative to plain numpy), 1 and 2 threads.
+   The single-threaded rows also show the ratio of CPU times (less sensitive to other processes; wall time is the
+   measure).
 2. closed form vs scipy quadrature, per point.
 3. Monte Carlo samples per second: numpy (float64, float32) vs torch (float32/float64 on CPU, CUDA if present).
 """
@@ -34,16 +37,23 @@ def median_time(fn, reps: int) -> float:
     return statistics.median(times)
 
 
-def interleaved(fns: dict, reps: int) -> dict[str, float]:
-    """Median time of each function, the repetitions interleaved (ABCABC...) after one warm-up call each."""
+def interleaved(fns: dict, reps: int, cpu: dict | None = None) -> dict:
+    """Median wall time of each function, the repetitions interleaved (ABCABC...) after one warm-up call each.
+
+    With ``cpu`` (a dict), also the median CPU time of the calling thread into it: for a single-threaded call it
+    leaves out the time the thread waited for a core, so it varies less with the load of a shared machine."""
     for fn in fns.values():
         fn()
-    times: dict[str, list[float]] = {k: [] for k in fns}
+    times: dict = {k: [] for k in fns}
+    cpu_times: dict = {k: [] for k in fns}
     for _ in range(reps):
         for k, fn in fns.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             fn()
             times[k].append(time.perf_counter() - t0)
+            cpu_times[k].append(time.thread_time() - c0)
+    if cpu is not None:
+        cpu.update({k: statistics.median(v) for k, v in cpu_times.items()})
     return {k: statistics.median(v) for k, v in times.items()}
 
 
@@ -76,18 +86,50 @@ def bench_closed_form(n: int, reps: int) -> None:
     cases = {"qe(ω0, b, 0.6)": lambda: analytic.qe(omega0, b, 0.6),
              "qe(ω0, b) = QE_min": lambda: analytic.qe(omega0, b),
              "expected_abs_sin(ω0, b)": lambda: analytic.expected_abs_sin(omega0, b)}
-    fns = {("np.exp pass", 1): lambda: np.exp(omega0), ("np.tanh pass", 1): lambda: np.tanh(h),
-           ("composed kernels of x", 1): with_threads(1, composed)}
+    fns = {("np.exp pass", 1): lambda: np.exp(omega0), ("np.tanh pass", 1): lambda: np.tanh(h)}
     for name, fn in cases.items():
         for k in (1, 2):
             fns[(name, k)] = with_threads(k, fn)
-    t = interleaved(fns, reps)
-    base = t[("np.exp pass", 1)]
-    print(f"    {'median of ' + str(reps) + ' (ms, ratio to np.exp)':34s} {'1 thread':>22s} {'2 threads':>22s}")
-    for name in ["np.exp pass", "np.tanh pass", *cases, "composed kernels of x"]:
-        cols = [f"{t[(name, k)] * 1e3:8.1f} ms {t[(name, k)] / base:5.2f}×" if (name, k) in t else "" for k in (1, 2)]
-        print(f"    {name:34s} {cols[0]:>22s} {cols[1]:>22s}")
-    print("    targets for the three closed-form rows: ≤ 2.5× (1 thread), ≤ 1.5× (2 threads)")
+    numexpr_qe = _numexpr_qe(omega0, b, 0.6)
+    if numexpr_qe is not None:
+        for k in (1, 2):
+            fns[("numexpr, qe(ω0, b, 0.6)", k)] = numexpr_qe(k)
+    fns[("composed kernels of x", 1)] = with_threads(1, composed)
+    cpu: dict = {}
+    t = interleaved(fns, reps, cpu)
+    base, cpu_base = t[("np.exp pass", 1)], cpu[("np.exp pass", 1)]
+    print(f"    {'median of ' + str(reps) + ', ratio to np.exp':28s} {'1 thread':>17s} {'(CPU time)':>10s} "
+          f"{'2 threads':>17s}")
+    for name in dict.fromkeys(name for name, _ in t):
+        one, two = t[(name, 1)], t.get((name, 2))
+        print(f"    {name:28s} {one * 1e3:7.1f} ms {one / base:5.2f}× {f'({cpu[(name, 1)] / cpu_base:.2f}×)':>10s} "
+              + (f"{two * 1e3:7.1f} ms {two / base:5.2f}×" if two else ""))
+    print("    targets for the three closed-form rows: ≤ 2.5× (1 thread), ≤ 1.5× (2 threads)"
+          + ("" if numexpr_qe else "; numexpr not installed, its row skipped"))
+
+
+def _numexpr_qe(omega0, b, gamma):
+    """The alternative measured side by side: QE at γ as one numexpr expression ((γ − γ*)² + QE_min, as analytic),
+    evaluated with k threads (numexpr splits the blocks; the values do not depend on k). None without numexpr."""
+    try:
+        import numexpr
+    except ImportError:
+        return None
+    h = "(1.5707963267948966 / (omega0 * b))"                                   # π/(2x)
+    e_abs_sin = f"(1.5707963267948966 * {h} / (tanh({h}) * ({h} * {h} + 2.4674011002723395)))"
+    e_sin2 = f"(4.934802200544679 / ({h} * {h} + 9.869604401089358))"
+    qe_min = f"({e_sin2} - {e_abs_sin} ** 2)"
+    expr = f"(gamma - {e_abs_sin}) ** 2 + where({qe_min} > 0, {qe_min}, 0.0)"
+
+    def with_threads(k):
+        def run():
+            previous = numexpr.set_num_threads(k)
+            try:
+                return numexpr.evaluate(expr, local_dict={"omega0": omega0, "b": b, "gamma": gamma})
+            finally:
+                numexpr.set_num_threads(previous)
+        return run
+    return with_threads
 
 
 def bench_quadrature(points: int) -> None:

@@ -103,18 +103,16 @@ def qe_from_moments(e_sin2: Any, e_abs_sin: Any, gamma: Any | None) -> Any:
 # The closed forms in h = π/(2x), written once, as in-place ufunc calls on float64 arrays: the same functions serve
 # every caller (chunks of the public functions, the kernels of x, qe_from_moments) and allocate nothing.
 # ---------------------------------------------------------------------------------------------------
-def _e_sin2_into(h: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """E sin² = 2x²/(1+4x²) = (π²/2)/(h² + π²) (symbolic.py, step 'E sin^2'), into ``out``."""
-    np.multiply(h, h, out=out)
-    np.add(out, _PI_SQ, out=out)
+def _e_sin2_into(h2: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """E sin² = 2x²/(1+4x²) = (π²/2)/(h² + π²) (symbolic.py, step 'E sin^2') from h2 = h², into ``out``."""
+    np.add(h2, _PI_SQ, out=out)
     return np.divide(_HALF_PI_SQ, out, out=out)
 
 
-def _e_abs_sin_into(h: np.ndarray, out: np.ndarray, scratch: np.ndarray) -> np.ndarray:
-    """E|sin| = x coth(π/(2x))/(1+x²) = (π/2) h / (tanh(h)(h² + π²/4)) (symbolic.py, half-period series), into
-    ``out`` (``scratch`` is overwritten)."""
-    np.multiply(h, h, out=scratch)
-    np.add(scratch, _QUARTER_PI_SQ, out=scratch)
+def _e_abs_sin_into(h: np.ndarray, h2: np.ndarray, out: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+    """E|sin| = x coth(π/(2x))/(1+x²) = (π/2) h / (tanh(h)(h² + π²/4)) (symbolic.py, half-period series) from h and
+    h2 = h², into ``out`` (``scratch`` is overwritten)."""
+    np.add(h2, _QUARTER_PI_SQ, out=scratch)
     np.multiply(np.tanh(h, out=out), scratch, out=out)
     np.multiply(h, _HALF_PI, out=scratch)
     return np.divide(scratch, out, out=out)
@@ -134,18 +132,20 @@ def _qe_into(e_sin2: np.ndarray, e_abs_sin: np.ndarray, gamma: Any | None, out: 
     return np.add(d, out, out=out)
 
 
-def _closed_form_into(what: str, h: np.ndarray, gamma: Any | None, out: np.ndarray, e1: np.ndarray,
-                      e2: np.ndarray) -> None:
+def _closed_form_into(what: str, h: np.ndarray, gamma: Any | None, out: np.ndarray, h2: np.ndarray,
+                      e1: np.ndarray) -> None:
     """``what`` ("e_sin2", "e_abs_sin", "official_l1" or "qe", which is QE_min when gamma is None) at h = π/(2x)
-    into ``out``; e1, e2: scratch of h's shape."""
+    into ``out``; h2, e1: scratch of h's shape."""
+    np.multiply(h, h, out=h2)
     if what == "e_sin2":
-        _e_sin2_into(h, out)
+        _e_sin2_into(h2, out)
     elif what == "e_abs_sin":
-        _e_abs_sin_into(h, out, e2)
+        _e_abs_sin_into(h, h2, out, e1)
     elif what == "official_l1":
-        np.subtract(1.0, _e_abs_sin_into(h, e1, e2), out=out)
+        np.subtract(1.0, _e_abs_sin_into(h, h2, e1, out), out=out)
     else:
-        _qe_into(_e_sin2_into(h, e2), _e_abs_sin_into(h, e1, out), gamma, out)
+        _e_abs_sin_into(h, h2, e1, out)
+        _qe_into(_e_sin2_into(h2, h2), e1, gamma, out)
 
 
 def _inv_x2(h: Any) -> Any:
@@ -160,7 +160,7 @@ def _h(x: Any) -> Any:
 # ---------------------------------------------------------------------------------------------------
 # Evaluation over arrays: cache-sized chunks, two threads for large arrays
 # ---------------------------------------------------------------------------------------------------
-#: Points per chunk: the chunk's four buffers (h, two moments, the output; 256 KiB each) stay in L2.
+#: Points per chunk: the chunk's four buffers (h, h², E|sin| and the output; 256 KiB each) stay in L2.
 _CHUNK = 32768
 #: Arrays at least this large are split over up to _THREADS worker threads (numpy releases the GIL in ufuncs).
 _PARALLEL_MIN = 1 << 20
@@ -189,7 +189,7 @@ def _fill(what: str, args: list[Any], out: np.ndarray, lo: int, hi: int, check: 
     """out[lo:hi] = ``what`` at flat operands ``args`` (ω0, b, γ: arrays of len(out), floats or None), one chunk at
     a time with one set of buffers; False at the first chunk holding an out-of-range ω0 or b (with ``check``)."""
     size = min(_CHUNK, hi - lo)
-    h, e1, e2 = np.empty(size), np.empty(size), np.empty(size)
+    h, h2, e1 = np.empty(size), np.empty(size), np.empty(size)
     with np.errstate(all="ignore"):  # out-of-range inputs are detected and reported by the caller
         for s in range(lo, hi, _CHUNK):
             e = min(s + _CHUNK, hi)
@@ -197,7 +197,7 @@ def _fill(what: str, args: list[Any], out: np.ndarray, lo: int, hi: int, check: 
             m = e - s
             if not _h_into(w, b, h[:m], check):
                 return False
-            _closed_form_into(what, h[:m], g, out[s:e], e1[:m], e2[:m])
+            _closed_form_into(what, h[:m], g, out[s:e], h2[:m], e1[:m])
     return True
 
 
