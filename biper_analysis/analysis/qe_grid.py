@@ -274,8 +274,10 @@ class QEGrid:
         if self.omega0.size > _MOMENT_CACHE_POINTS or self.gamma.size == 1:
             return None
         if self._cache.get("law") != i_law:
-            om = self.omega0.take(np.arange(self.omega0.size))
-            self._cache.update(law=i_law, moments=_law_moments(law, om))
+            e2, e1 = np.empty(self.omega0.size), np.empty(self.omega0.size)
+            for lo, hi in _chunk_ranges(self.omega0.size, self.chunk_rows()):   # bounded: a law's series is 2-D
+                e2[lo:hi], e1[lo:hi] = _law_moments(law, self.omega0.take(np.arange(lo, hi)))
+            self._cache.update(law=i_law, moments=(e2, e1))
         return self._cache["moments"]
 
 
@@ -881,8 +883,8 @@ def _from_arrow(column: str, values: Any) -> np.ndarray:
     if _kind(column) == "text":
         return np.array(values.to_pylist(), dtype=object)
     if _kind(column) == "bool":
-        return values.to_numpy(zero_copy_only=False).astype(bool)
-    return values.to_numpy(zero_copy_only=False).astype(np.float64)   # null (CSV's empty field) becomes NaN
+        return values.to_numpy().astype(bool)
+    return values.to_numpy().astype(np.float64)   # null (CSV's empty field) becomes NaN
 
 
 def _read_csv(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
