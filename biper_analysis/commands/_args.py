@@ -219,11 +219,11 @@ def _scale_option(args: argparse.Namespace, several_scales: bool) -> tuple[str, 
 
 def _fitted_law(args: argparse.Namespace) -> Any:
     """The law --law names (nothing else may give the law); None without --law."""
-    from biper_analysis._io.errors import UsageError
-    from biper_analysis.laws.lawfile import load_law
-
     if args.law is None:
         return None
+    from biper_analysis._io.errors import UsageError
+    from biper_analysis.laws.lawfile import load_law  # the laws (scipy.stats) only when a law file is read
+
     given = [n for n in ("prior", "b", "sigma", "scale", "df") if getattr(args, n) is not None]
     if given:
         raise UsageError(f"--law replaces --prior and its scale; remove --{given[0]}")

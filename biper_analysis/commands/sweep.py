@@ -123,11 +123,14 @@ def _shape(g: qe_grid.QEGrid) -> str:
 
 
 def _write(g: qe_grid.QEGrid, out, record: dict, columns: tuple[str, ...]) -> None:
+    if g.size < _PROGRESS_ROWS:
+        qe_grid.write_grid(g, out.path, record, columns)
+        return
     from tqdm import tqdm
 
     # disable=None: the bar only on a terminal, so logs and pipes get the result line alone
     with tqdm(total=g.size, unit="rows", unit_scale=True, desc=f"writing {out.path.name}", file=sys.stderr,
-              disable=True if g.size < _PROGRESS_ROWS else None, leave=False) as bar:
+              disable=None, leave=False) as bar:
         qe_grid.write_grid(g, out.path, record, columns, progress=bar.update)
 
 

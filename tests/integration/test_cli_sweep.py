@@ -168,6 +168,41 @@ def test_ctrl_c_mid_write_leaves_nothing_and_says_so_in_one_line(tmp_path, fmt):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_long_grid_shows_progress_on_a_terminal(tmp_path):
+    """On a terminal (a pseudo-terminal of 120 columns here) a grid of 10⁶ rows or more shows a progress bar on
+    stderr; the other tests show that without a terminal stderr stays empty."""
+    pty = pytest.importorskip("pty")
+    import fcntl
+    import os
+    import select
+    import struct
+    import termios
+
+    main, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    out = tmp_path / "p.parquet"
+    proc = subprocess.Popen([sys.executable, "-m", "biper_analysis", "sweep", "--omega0", "1:200:2e6", "--b", "0.05",
+                             "--columns", "omega0,qe", "--out", str(out)], stdin=child, stdout=child, stderr=child)
+    os.close(child)
+    seen = b""
+    while True:
+        ready, _, _ = select.select([main], [], [], 1.0)
+        if not ready and proc.poll() is not None:
+            break
+        try:
+            data = os.read(main, 65536) if ready else b""
+        except OSError:          # the terminal closed: the command has exited
+            break
+        if ready and not data:
+            break
+        seen += data
+    os.close(main)
+    assert proc.wait(timeout=120) == 0, seen
+    text = seen.decode("utf-8", "replace")
+    assert f"writing {out.name}:" in text and "2.00M" in text and "rows/s" in text, text[:500]
+    assert f"wrote {out}" in text
+
+
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the peak from Linux's /proc/self/status")
 def test_memory_stays_bounded_on_a_grid_bigger_than_the_bound(tmp_path):
     """3·10⁶ rows × 15 columns (360 MB of float64 if held at once) written with less than 300 MB resident: the peak
