@@ -16,7 +16,7 @@ export MPLBACKEND ?= Agg
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -c constraints.txt torch==2.13.0
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,parquet]'
 	touch $(STAMP)
 
 setup: $(STAMP)

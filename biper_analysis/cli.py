@@ -39,13 +39,17 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every sub-command; with ``command`` (a sub-command's name), of that one alone when its module
+    exists — a faster start, since the other commands' imports (scipy, the laws) are skipped."""
     parser = _Parser(prog=PROG, description="Derive, evaluate, witness and measure BiPer's quantisation error.")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    modules = [importlib.import_module(f"biper_analysis.commands.{m.name}")
-               for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_")]
+    names = [m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_")]
+    if command is not None and command.replace("-", "_") in names:
+        names = [command.replace("-", "_")]
+    modules = [importlib.import_module(f"biper_analysis.commands.{name}") for name in names]
     for module in sorted(modules, key=lambda m: (getattr(m, "ORDER", 100), m.__name__)):
         module.register(sub)
     return parser
@@ -83,8 +87,9 @@ def attach_negative_values(argv: Sequence[str]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     pin_cpu_code_path()
-    parser = build_parser()
-    args = parser.parse_args(attach_negative_values(sys.argv[1:] if argv is None else argv))
+    argv = attach_negative_values(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(next((a for a in argv if not a.startswith("-")), None))
+    args = parser.parse_args(argv)
     debug = os.environ.get("BIPER_DEBUG") == "1"
     previous = signal.getsignal(signal.SIGTERM)
     try:

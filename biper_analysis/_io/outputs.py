@@ -7,8 +7,8 @@ Every file a command writes goes through :func:`claim_output` first. A path is r
   inside a folder the command must not write into (a run folder it reads, the installed package);
 * it exists and was not written by this same command — a checkpoint, a config.txt, a dataset, a file of
   another program. A file that carries this command's producer mark (``biper-analysis <command>`` in its
-  provenance, PNG ``Software`` chunk, PDF ``/Creator``, SVG creator or Markdown comment) may be replaced, and the
-  claim says so;
+  provenance — JSON, the CSV header line, Parquet metadata, an .npz member — PNG ``Software`` chunk, PDF
+  ``/Creator``, SVG creator or Markdown comment) may be replaced, and the claim says so;
 * its suffix is not one the command writes, its folder does not exist, or it is a folder, link or device.
 
 Writes themselves are atomic (:mod:`biper_analysis._io.atomic`): a temporary file beside the target, renamed over it
@@ -28,7 +28,8 @@ from biper_analysis._io.errors import OutputRefused
 __all__ = ["PRODUCT", "producer", "Claim", "claim_output", "claim_folder", "written_by", "distinct"]
 
 PRODUCT = "biper-analysis"
-#: Largest file whose producer mark is looked for (bigger files are never ours to replace).
+#: Largest file read whole to look for its producer mark (bigger ones are never ours to replace); CSV, Parquet
+#: and .npz marks are read from the file's first line, footer or one member, whatever its size.
 _MAX_SNIFF_BYTES = 256 << 20
 
 
@@ -139,10 +140,14 @@ def written_by(path: str | os.PathLike[str], command: str) -> bool:
     """
     p = Path(path)
     try:
-        if not p.is_file() or p.stat().st_size > _MAX_SNIFF_BYTES:
+        if not p.is_file():
             return False
         mark = producer(command)
         suffix = p.suffix.lower()
+        if suffix in (".parquet", ".npz"):    # read in part (footer, one member), so any size
+            return _table_producer(p, suffix) == mark
+        if suffix != ".csv" and p.stat().st_size > _MAX_SNIFF_BYTES:
+            return False
         if suffix == ".json":
             return _json_producer(p.read_bytes()) == mark
         if suffix == ".csv":
@@ -176,6 +181,43 @@ def _json_producer(text: str | bytes) -> str | None:
         return obj["producer"]
     prov = obj.get("provenance")                      # a result with its provenance inside (JSON outputs)
     return prov.get("producer") if isinstance(prov, dict) else None
+
+
+def _table_producer(p: Path, suffix: str) -> str | None:
+    """The producer of a .parquet (provenance in the key-value metadata) or .npz (a ``provenance`` member) table,
+    when the file still holds exactly the rows and columns that provenance record states — a table read and
+    rewritten by another program (pyarrow and pandas carry the metadata over) is not ours to replace."""
+    import zipfile
+
+    try:
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            meta = pq.read_metadata(p)
+            record = json.loads((meta.metadata or {}).get(b"provenance", b"null"))
+            shape = (meta.num_rows, list(meta.schema.names))
+        else:
+            from numpy.lib import format as npy
+
+            with zipfile.ZipFile(p) as z:
+                members = [m[:-4] for m in z.namelist() if m.endswith(".npy")]
+                if "provenance" not in members:
+                    return None
+                with z.open("provenance.npy") as fh:
+                    record = json.loads(str(npy.read_array(fh, allow_pickle=False)))
+                columns = [m for m in members if m != "provenance"]
+                rows = 0
+                if columns:
+                    with z.open(columns[0] + ".npy") as fh:
+                        read = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}
+                        dims = read[npy.read_magic(fh)](fh)[0]
+                        rows = dims[0] if len(dims) == 1 else -1
+            shape = (rows, columns)
+    except (ImportError, OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return None
+    if not isinstance(record, dict) or (record.get("rows"), record.get("columns")) != shape:
+        return None
+    return record.get("producer") if isinstance(record.get("producer"), str) else None
 
 
 def _png_text(data: bytes) -> dict[str, str]:

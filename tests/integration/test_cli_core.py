@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from biper_analysis.analysis.qe_grid import read_csv
+from biper_analysis.analysis.qe_grid import read_grid
 from biper_analysis.theory.symbolic import FINAL_LINE
 from tests.conftest import assert_one_line_error, run_cli
 
@@ -49,7 +49,7 @@ def test_sweep_writes_csv_with_provenance_and_plot(tmp_path):
     proc = run_cli("sweep", "--omega0", "1:200:50", "--b", "0.01,0.037,0.05", "--gamma", "opt",
                    "--out", str(out), "--plot", str(png))
     assert proc.returncode == 0, proc.stderr
-    table, prov = read_csv(out)
+    table, prov = read_grid(out)
     assert len(table["qe"]) == 150 and prov["config"]["b"] == [0.01, 0.037, 0.05]
     assert "git_revision" in prov and prov["producer"] == "biper-analysis sweep"
     assert table["gamma_is_optimal"].all()
@@ -66,12 +66,12 @@ def test_sweep_log_fixed_gamma_and_other_prior(tmp_path):
     out = tmp_path / "s.csv"
     proc = run_cli("sweep", "--omega0", "1:1000:7", "--log", "--b", "0.05", "--gamma", "0.6", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
-    table, _ = read_csv(out)
+    table, _ = read_grid(out)
     assert table["omega0"][-1] == pytest.approx(1000.0) and (table["gamma"] == 0.6).all()
     out2 = tmp_path / "g.csv"
     proc = run_cli("sweep", "--omega0", "1:100:5", "--b", "0.05", "--prior", "gaussian", "--out", str(out2))
     assert proc.returncode == 0, proc.stderr
-    table, _ = read_csv(out2)
+    table, _ = read_grid(out2)
     assert (table["prior"] == "gaussian").all() and (table["qe"] >= 0).all()
 
 

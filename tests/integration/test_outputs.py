@@ -90,10 +90,10 @@ def test_fit_b_bad_options_are_refused_before_any_work(run_folder, tmp_path, arg
 
 
 def test_sweep_limits_and_its_own_outputs(tmp_path):
-    assert_one_line_error(run_cli("sweep", "--omega0", "1:200:10000001", "--b", "0.05", "--out",
-                                  str(tmp_path / "s.csv")), "--max-points")
-    assert_one_line_error(run_cli("sweep", "--omega0", "1:200:6000000", "--b", "0.01,0.05", "--out",
-                                  str(tmp_path / "s.csv")), "--max-points 12000000")
+    assert_one_line_error(run_cli("sweep", "--omega0", "1:200:1e13", "--b", "0.05", "--out",
+                                  str(tmp_path / "s.csv")), "take up to", "free")     # more than the disk holds
+    assert_one_line_error(run_cli("sweep", "--omega0", "1:200:6000000", "--b", "0.01,0.05", "--max-points", "1e7",
+                                  "--out", str(tmp_path / "s.csv")), "12,000,000 rows", "--max-points 10000000")
     own, plot = tmp_path / "own.csv", tmp_path / "own.png"
     for _attempt in range(2):                                 # the second run replaces its own outputs
         proc = run_cli("sweep", "--omega0", "1:10:3", "--b", "0.05", "--out", str(own), "--plot", str(plot))
@@ -175,13 +175,13 @@ def test_debug_traceback_only_with_biper_debug_1(tmp_path):
     assert_one_line_error(proc, "does not exist")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGTERM])   # SIGINT, in every format: tests/integration/test_cli_sweep.py
 def test_an_interrupted_sweep_leaves_no_temporary_file(tmp_path, sig):
-    """Ctrl-C (or a kill) while a large CSV is being written: exit status 130, nothing left in the folder."""
+    """A kill while a large CSV is being written: exit status 130, nothing left in the folder."""
     out = tmp_path / "big.csv"
-    proc = subprocess.Popen([sys.executable, "-m", "biper_analysis", "sweep", "--omega0", "1:200:5000000", "--b",
-                             "0.01,0.05", "--out", str(out)], cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "biper_analysis", "sweep", "--omega0", "1:200:1e7", "--b",
+                             "0.01,0.05", "--columns", "omega0,qe", "--out", str(out)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while time.time() < deadline and not any(p.name.startswith(".big.csv.") for p in tmp_path.iterdir()):
         time.sleep(0.05)      # wait until the temporary file exists: the write is under way
