@@ -44,7 +44,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-from scipy.optimize import brentq
 
 from biper_analysis._io.validation import nonnegative, positive, scalar_or_array
 from biper_analysis.paper import printed_qe_numpy
@@ -495,6 +494,8 @@ def qe_min_peak(xtol: float = 1e-15) -> tuple[float, float]:
     """
     def slope(x: float) -> float:
         return float(d_e_sin2_dx(x) - 2.0 * e_abs_sin_of_x(x) * d_e_abs_sin_dx(x))
+
+    from scipy.optimize import brentq  # imported here: scipy.optimize costs ~0.4 s of every command's start-up
 
     x_peak = brentq(slope, 0.5, 2.0, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=200)
     return float(x_peak), float(qe_min_of_x(float(x_peak)))
