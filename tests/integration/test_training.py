@@ -1,5 +1,5 @@
-"""Training loop on tiny data in the real formats: files, checkpoint format, metrics, resume, baselines,
-the learning-rate schedule against the official torch schedulers, and checkpoint evaluation."""
+"""Training loop on tiny data in the real formats: files, checkpoint format, metrics, resume, baselines and
+checkpoint evaluation (the loop's pure parts and the learning-rate schedule: tests/unit/training)."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from biper_analysis.analysis.checkpoints import read_config_txt
-from biper_analysis.training import TrainConfig, evaluate_checkpoint, loop, lr_at, train_run
+from biper_analysis.training import TrainConfig, evaluate_checkpoint, loop, train_run
 from tests.fake_datasets import write_fashion_mnist
 
 OFFICIAL_KEYS = {"epoch", "model", "state_dict", "best_prec1", "optimizer", "lr_scheduler"}
@@ -124,27 +124,6 @@ def test_sign_and_fp_baselines(data_dir, tmp_path):
     f = train_run(tiny(data_dir, binarizer="fp", epochs1=1, epochs2=1), tmp_path / "fp", quiet=True)
     assert set(f["stages"]) == {1} and f["stages"][1]["epochs"] == 2
     assert not (tmp_path / "fp" / "stage2").exists()
-
-
-def test_lr_schedule_equals_official_torch_schedulers():
-    """Official loop: warm-up lr·(e+1)/5 for e < 5, CosineAnnealingLR(T_max = E − 4) stepped from epoch 4 on."""
-    base, epochs = 0.021, 12
-    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=base)
-    for g in opt.param_groups:
-        g["initial_lr"] = base
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs - 4, eta_min=0, last_epoch=-1)
-    official = []
-    for epoch in range(epochs):
-        if epoch < 5:
-            for g in opt.param_groups:
-                g["lr"] = base * (epoch + 1) / 5
-        official.append(opt.param_groups[0]["lr"])
-        opt.step()
-        if epoch >= 4:
-            sched.step()
-    ours = [lr_at(e, base, epochs, 5) for e in range(epochs)]
-    assert ours == pytest.approx(official, rel=1e-12, abs=1e-15)
-    assert lr_at(0, 1.0, 4, 0) == 1.0 and math.isclose(lr_at(2, 1.0, 4, 0), 0.5)
 
 
 def test_evaluate_ours_and_official_format_agree(data_dir, tmp_path):
