@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from biper_analysis._io.outputs import claim_output, written_by
+from biper_analysis._io.outputs import written_by
 from tests.checkpoint_factory import save_official
 from tests.conftest import assert_one_line_error, run_cli
 
@@ -42,15 +42,6 @@ def test_fit_b_never_writes_over_its_inputs(run_folder, option, target, needle):
     proc = run_cli("fit-b", str(run_folder), option, str(run_folder / target))
     assert_one_line_error(proc, needle)
     assert _digest(run_folder) == before
-
-
-def test_an_input_with_a_matching_suffix_is_still_refused(tmp_path):
-    """Even a name an output could have: the checkpoint read is never an output."""
-    ckpt = save_official(tmp_path / "save", omega0=20.0, name="weights.json")
-    claim = lambda: claim_output(tmp_path / "save" / "weights.json", command="fit-b", option="--json",
-                                 suffixes=(".json",), inputs=[ckpt])
-    with pytest.raises(ValueError, match="is an input of this command"):
-        claim()
 
 
 def test_fit_b_refuses_foreign_files_and_replaces_its_own(run_folder, tmp_path):

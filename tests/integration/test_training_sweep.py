@@ -124,20 +124,3 @@ def test_figures_without_a_sweep_say_which_command_makes_it(tmp_path: Path):
         proc = run_cli(command, "--runs", str(tmp_path / "typo"), "--only", "fig7" if command == "figures" else "x",
                        cwd=tmp_path)
         assert_one_line_error(proc, "holds no sweep.json")
-
-
-def test_a_sweep_folder_may_hold_hidden_files_and_runs_of_another_plan(tmp_path):
-    """An interrupted first sweep (no sweep.json yet) is rerun even when a temporary file of an interrupted write
-    or the run folders of another grid are there; anything else is refused."""
-    from biper_analysis._io.errors import UsageError
-    from biper_analysis.training.sweep import SweepPlan, _check_folder
-
-    plan = SweepPlan(omega0s=(20.0,), seeds=(0,), side_seeds=())
-    (tmp_path / ".sweep.json.abc123.json").write_text("{")
-    (tmp_path / "biper-w5-s3").mkdir()
-    (tmp_path / "sign-s7").mkdir()
-    names = [name for name, _ in plan.runs()]
-    assert _check_folder(tmp_path, plan.recipe(), names) is None
-    (tmp_path / "stage1").mkdir()
-    with pytest.raises(UsageError, match="not a training-sweep folder"):
-        _check_folder(tmp_path, plan.recipe(), names)
