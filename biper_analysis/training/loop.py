@@ -5,9 +5,10 @@ per epoch from the pure :func:`~biper_analysis.training.config.lr_at` (5 warm-up
 cross-entropy + τ·Σ_layers mean sin²(ω0 w) (BiPer only); stage 2 starts from stage 1's *best* checkpoint with the
 same ω0, a fresh optimiser, and ``beta`` set to the per-channel mean|w| (as ``main_stage2.py``).
 
-Each epoch appends one JSON line to ``RUN/metrics.jsonl``: loss, train/test accuracy (%), learning rate, and per
+``RUN/metrics.jsonl`` holds one JSON line per epoch — loss, train/test accuracy (%), learning rate, and per
 binarised layer the statistics of its weights by the package's one definition
-(:func:`biper_analysis.theory.weights.weight_stats`) next to the Laplace prediction at the same b. ``RUN/init.pth.tar``
+(:func:`biper_analysis.theory.weights.weight_stats`) next to the Laplace prediction at the same b (only b for
+"fp") — and is rewritten whole, atomically, after every epoch (so it never holds a torn line). ``RUN/init.pth.tar``
 holds the initial weights, so every statement about trained weights can be made against them.
 
 Determinism: the model is initialised from ``seed`` (:func:`initial_model`); each epoch's data order and
