@@ -95,7 +95,7 @@ def test_bad_inputs_one_line_exit_2(tmp_path, official, capsys):
         ((str(tmp_path / "missing.pth"),), "does not exist"),
         ((str(tmp_path / "empty_dir"),), "no checkpoint found"),
         ((str(tmp_path / "plain.pth"), "--omega0", "20"), "no binarised layers"),
-        ((str(no_cfg),), "--omega0"),
+        ((str(no_cfg),), "pass omega0"),
         ((str(tmp_path / "allinf.pth"), "--omega0", "20"), "NaN/inf"),
         ((str(official), "--layers", "("), "regular expression"),
         ((str(official), "--gamma", "-1"), "gamma"),

@@ -93,7 +93,7 @@ def test_resume_gives_identical_weights(data_dir, tmp_path, monkeypatch, interru
     with pytest.raises(KeyboardInterrupt):
         train_run(cfg, tmp_path / "b", quiet=True)
     monkeypatch.setattr(loop, "train_one_epoch", real)
-    with pytest.raises(ValueError, match="--resume"):
+    with pytest.raises(ValueError, match="already holds a run"):
         train_run(cfg, tmp_path / "b", quiet=True)  # refuses to overwrite
     train_run(cfg, tmp_path / "b", resume=True, quiet=True)
     a, b = _final_weights(tmp_path / "a"), _final_weights(tmp_path / "b")
