@@ -20,6 +20,14 @@ def data_dir(tmp_path_factory):
     return write_fashion_mnist(tmp_path_factory.mktemp("fmnist"), n_train=96, n_test=40)
 
 
+@pytest.fixture(scope="module")
+def resnet_run(data_dir, tmp_path_factory):
+    """One ResNet-20 run (1 + 1 epochs) shared by the evaluation tests, which only read it."""
+    run = tmp_path_factory.mktemp("resnet") / "run"
+    summary = train_run(tiny(data_dir, epochs1=1, epochs2=1, model="resnet20_1w1a", batch_size=48), run, quiet=True)
+    return run, summary
+
+
 def tiny(data_dir, **kw) -> TrainConfig:
     base = dict(model="mlp_1w1a", data_dir=str(data_dir), epochs1=2, epochs2=2, batch_size=32, lr1=0.05,
                 lr2=0.01, warmup_epochs=1, device="cpu", augment=True, seed=3)
@@ -126,14 +134,13 @@ def test_sign_and_fp_baselines(data_dir, tmp_path):
     assert not (tmp_path / "fp" / "stage2").exists()
 
 
-def test_evaluate_ours_and_official_format_agree(data_dir, tmp_path):
-    summary = train_run(tiny(data_dir, epochs1=1, epochs2=1, model="resnet20_1w1a", batch_size=48),
-                        tmp_path / "run", quiet=True)
-    ours = evaluate_checkpoint(tmp_path / "run", data_dir=str(data_dir), device="cpu")
+def test_evaluate_ours_and_official_format_agree(data_dir, resnet_run, tmp_path):
+    run, summary = resnet_run
+    ours = evaluate_checkpoint(run, data_dir=str(data_dir), device="cpu")
     assert ours["test_acc"] == summary["stages"][2]["best_acc"] and ours["stage"] == 2
     # the same weights as an official file: only the official keys, DataParallel prefix, tau of shape [1],
     # and an official config.txt (timestamp line, `key:  value`, freq as a float) beside it
-    ck = torch.load(tmp_path / "run" / "stage2" / "model_best.pth.tar", weights_only=True)
+    ck = torch.load(run / "stage2" / "model_best.pth.tar", weights_only=True)
     sd = {("module." + k): (v.reshape(1) if k.endswith(".tau") else v) for k, v in ck["state_dict"].items()}
     off = tmp_path / "official"
     off.mkdir()
@@ -146,13 +153,12 @@ def test_evaluate_ours_and_official_format_agree(data_dir, tmp_path):
     assert res["test_acc"] == ours["test_acc"] and res["test_loss"] == pytest.approx(ours["test_loss"], rel=1e-6)
 
 
-def test_official_file_without_stage_line_and_unknown_dataset(data_dir, tmp_path):
-    summary = train_run(tiny(data_dir, epochs1=1, epochs2=1, model="resnet20_1w1a", batch_size=48),
-                        tmp_path / "run", quiet=True)
+def test_official_file_without_stage_line_and_unknown_dataset(data_dir, resnet_run, tmp_path):
+    run, summary = resnet_run
     off = tmp_path / "official"
     off.mkdir()
     for stage in (1, 2):
-        ck = torch.load(tmp_path / "run" / f"stage{stage}" / "model_best.pth.tar", weights_only=True)
+        ck = torch.load(run / f"stage{stage}" / "model_best.pth.tar", weights_only=True)
         torch.save({k: ck[k] for k in OFFICIAL_KEYS}, off / "model_best.pth.tar")
         # no stage2 line: the stage is read from β (ones after the official stage 1, mean|w| after stage 2)
         (off / "config.txt").write_text("2024-03-01 12:00:00\nmodel:  resnet20_1w1a\nfreq:  20.0\n")
@@ -165,9 +171,11 @@ def test_official_file_without_stage_line_and_unknown_dataset(data_dir, tmp_path
 
 
 def test_eval_vgg_small_uses_its_conv0_stem(data_dir, tmp_path):
-    summary = train_run(tiny(data_dir, epochs1=1, epochs2=1, model="vgg_small_1w1a", batch_size=16),
-                        tmp_path / "vgg", quiet=True)
-    res = evaluate_checkpoint(tmp_path / "vgg", data_dir=str(data_dir), device="cpu")
+    """VGG-small's stem is conv0 (its conv1 is a binarised 128→128 conv): evaluation builds the right model. The
+    widest network here, so the smallest data: 16 training and 8 test images."""
+    summary = train_run(tiny(data_dir, epochs1=1, epochs2=1, model="vgg_small_1w1a", batch_size=16, train_limit=16,
+                             test_limit=8), tmp_path / "vgg", quiet=True)
+    res = evaluate_checkpoint(tmp_path / "vgg", data_dir=str(data_dir), device="cpu", test_limit=8)
     assert res["model"] == "vgg_small_1w1a" and res["stage"] == 2
     assert res["test_acc"] == summary["stages"][2]["best_acc"]
 
