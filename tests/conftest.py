@@ -1,10 +1,13 @@
 """Shared fixtures. Tests run with the Agg backend and no seeding at import (each test seeds itself)."""
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import pytest
@@ -23,6 +26,41 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600,
     cwd = cwd or Path(tempfile.mkdtemp(prefix="biper-cli-"))
     return subprocess.run([sys.executable, "-m", "biper_analysis", *args], capture_output=True, text=True,
                           cwd=cwd, timeout=timeout, env=env)
+
+
+def run_cli_in_process(*args: str, cwd: Path | None = None,
+                       env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``biper-analysis ARGS`` through :func:`biper_analysis.cli.main` in this process, returned like
+    :func:`run_cli`: the same code path as the console script without a process start (~1 s of imports each).
+
+    For refusals and cheap commands. The working folder defaults to a new empty one; ``env`` names variables set for
+    the call only (the whole environment is restored after). Warnings a fresh process would print are appended to
+    stderr, so a one-line check still sees them. What only a real process shows (a traceback escaping, signals, the
+    console script itself) keeps its subprocess tests.
+    """
+    from biper_analysis.cli import main
+
+    cwd = cwd or Path(tempfile.mkdtemp(prefix="biper-cli-"))
+    out, err = io.StringIO(), io.StringIO()
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    os.environ.update(env or {})
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+                warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            for hidden in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+                warnings.filterwarnings("ignore", category=hidden)      # what python hides outside __main__
+            try:
+                code = main(list(args))
+            except SystemExit as exc:                                  # argparse: usage errors, --help
+                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    shown = "".join(warnings.formatwarning(w.message, w.category, w.filename, w.lineno) for w in caught)
+    return subprocess.CompletedProcess(["biper-analysis", *args], code, out.getvalue(), err.getvalue() + shown)
 
 
 @pytest.fixture

@@ -55,5 +55,5 @@ def use_threads(threads: int) -> None:
     import torch
 
     if threads < 1:
-        raise ValueError(f"--threads must be >= 1, got {threads}")
+        raise ValueError(f"threads must be >= 1, got {threads}")
     torch.set_num_threads(threads)

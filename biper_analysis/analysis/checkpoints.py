@@ -21,8 +21,8 @@ the file is a zip archive, so the optimizer state is never read); a file that ne
 is refused with :class:`UnsafeCheckpointError` and nothing from it is executed. torch is imported only when a
 torch file is read.
 
-Binarised weights: ``--layers REGEX`` when given, else the names our checkpoints list in ``binarized_layers``,
-else every ``X.weight`` that has an ``X.alpha`` sibling (the official layers' learned scale).
+Binarised weights: ``layers`` (a regular expression) when given, else the names our checkpoints list in
+``binarized_layers``, else every ``X.weight`` that has an ``X.alpha`` sibling (the official layers' learned scale).
 """
 from __future__ import annotations
 
@@ -139,10 +139,10 @@ def omega0_from_config(config_path: Path) -> float | None:
                 value = float(config[key])
             except ValueError:
                 raise CheckpointError(f"{config_path}: '{key}: {config[key]}' is not a number; fix the file "
-                                      "or pass --omega0") from None
+                                      "or pass omega0") from None
             if not math.isfinite(value) or value <= 0:
                 raise CheckpointError(f"{config_path}: ω0 '{key}: {config[key]}' must be a finite number > 0; "
-                                      "fix the file or pass --omega0")
+                                      "fix the file or pass omega0")
             return value
     return None
 
@@ -228,7 +228,7 @@ def _safetensors_metadata(path: Path) -> dict[str, Any]:
         try:
             meta["omega0"] = float(meta["omega0"])
         except ValueError:
-            raise CheckpointError(f"{path}: metadata omega0={meta['omega0']!r} is not a number; pass --omega0") \
+            raise CheckpointError(f"{path}: metadata omega0={meta['omega0']!r} is not a number; pass omega0") \
                 from None
     return meta
 
@@ -372,10 +372,10 @@ def select_layers(tensors: Mapping[str, Any], layers: str | None = None,
         try:
             rx = re.compile(layers)
         except re.error as exc:
-            raise CheckpointError(f"--layers {layers!r} is not a valid regular expression ({exc})") from None
+            raise CheckpointError(f"layers {layers!r} is not a valid regular expression ({exc})") from None
         names = [k for k, t in tensors.items() if rx.search(k) and _is_float(t) and _numel(t) > 0]
         if not names:
-            raise CheckpointError(f"--layers {layers!r} matches no floating-point tensor; names look like "
+            raise CheckpointError(f"layers {layers!r} matches no floating-point tensor; names look like "
                                   f"{_examples(tensors)}")
         return names, f"--layers {layers}"
     if named:
@@ -383,7 +383,7 @@ def select_layers(tensors: Mapping[str, Any], layers: str | None = None,
         missing = [n for n in stripped if n not in tensors]
         if missing:
             raise CheckpointError(f"the checkpoint lists binarised layers that its state_dict lacks: "
-                                  f"{', '.join(missing[:3])}; pass --layers REGEX instead")
+                                  f"{', '.join(missing[:3])}; pass layers=REGEX instead")
         return stripped, "the checkpoint's binarized_layers"
     names = [k for k in tensors if k.endswith(".weight") and k[:-len("weight")] + "alpha" in tensors
              and _is_float(tensors[k]) and _numel(tensors[k]) > 0]
@@ -407,7 +407,7 @@ def load_checkpoint(path: str | Path, omega0: float | None = None, layers: str |
     """
     source = Path(path)
     if omega0 is not None and (not math.isfinite(omega0) or omega0 <= 0):
-        raise CheckpointError(f"--omega0 must be a finite number > 0, got {omega0}")
+        raise CheckpointError(f"omega0 must be a finite number > 0, got {omega0}")
     file = resolve_checkpoint_path(source)
     if file.stat().st_size == 0:
         raise CheckpointError(f"cannot read {file}: the file is empty")
@@ -431,8 +431,8 @@ def load_checkpoint(path: str | Path, omega0: float | None = None, layers: str |
     names, selection = select_layers(tensors, layers, list(named) if named else None)
     if not names and require_layers:
         raise CheckpointError(f"no binarised layers found in {file}: no '<name>.weight' has a '<name>.alpha' "
-                              f"sibling (names look like {_examples(tensors, 3)}); pass --layers REGEX, "
-                              "e.g. --layers '^layer.*conv.*\\.weight$'")
+                              f"sibling (names look like {_examples(tensors, 3)}); pass layers=REGEX, "
+                              "e.g. layers='^layer.*conv.*\\.weight$'")
     stored = meta.get("omega0")
     stored = float(stored) if isinstance(stored, (int, float)) or _is_tensor(stored) else None
     from_config = omega0_from_config(file.parent / "config.txt")
@@ -449,7 +449,7 @@ def load_checkpoint(path: str | Path, omega0: float | None = None, layers: str |
         w0, w0_source = None, "missing"
         if require_omega0:
             raise CheckpointError(f"ω0 of {file} is unknown: it is not stored in the file and there is no config.txt "
-                                  "with a 'freq:' line beside it; pass --omega0 (the published runs use 20)")
+                                  "with a 'freq:' line beside it; pass omega0 (the published runs use 20)")
     keep = {k: _plain(v) for k, v in meta.items() if k not in ("optimizer", "lr_scheduler", "state_dict")}
     keep = {k: v for k, v in keep.items() if v is not None}
     return Checkpoint(source=source, path=file, format=fmt, omega0=w0, omega0_source=w0_source, layers=names,

@@ -119,7 +119,8 @@ def _finite_flat(w: Any) -> tuple[np.ndarray, int]:
 
 
 def weight_stats(w: Any, omega0: float | None = None, *, histograms: bool = False) -> WeightStats:
-    r"""Statistics of one weight tensor in one streamed pass (see the module docstring for what and why).
+    r"""Statistics of one weight tensor, streamed in blocks of 2**20 weights (after a min/max pass that finds
+    non-finite weights and picks the phase precision); see the module docstring for what and why.
 
     >>> st = weight_stats(np.array([0.0, np.pi / 40]), 20.0)     # phases 0 and π/2
     >>> st.e_sin2, st.e_abs_sin, st.official_l1, st.qe(), round(st.b, 6)
@@ -137,8 +138,8 @@ def weight_stats(w: Any, omega0: float | None = None, *, histograms: bool = Fals
     for i in range(0, n, _CHUNK):
         block = flat[i:i + _CHUNK]
         wide = block.astype(np.float64)
-        # element-wise products summed by numpy (pairwise summation), never np.dot: BLAS threads made the dot
-        # products 20–50× slower on a machine whose cores were busy
+        # squares formed element-wise and summed by numpy's pairwise summation (single-threaded, error O(log n)·ε),
+        # not np.dot: a BLAS dot starts threads of its own, which compete with the training workers for the cores
         sums[0] += float(np.abs(wide).sum())
         wide *= wide
         sums[1] += float(wide.sum())
@@ -218,7 +219,8 @@ class WeightDrift:
 
 
 def weight_drift(w: Any, reference: Any) -> WeightDrift:
-    """Correlation with, and relative change from, ``reference`` (same shape) — the yardstick for any statement
+    """Correlation with, and relative change from, ``reference`` (the same layer: the same number of weights,
+    compared element by element after flattening) — the yardstick for any statement
     about what training did to the weights (a briefly trained layer may still be mostly its initialisation).
 
     >>> d = weight_drift([1.0, 2.0, 3.0], [1.0, 2.0, 4.0])

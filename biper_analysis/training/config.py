@@ -108,21 +108,21 @@ def validate(cfg: TrainConfig) -> None:
         if getattr(cfg, name) not in valid:
             raise ValueError(f"unknown {name} {getattr(cfg, name)!r}; choose one of {', '.join(valid)}")
     if cfg.surrogate != "sine" and cfg.binarizer != "biper":
-        raise ValueError(f"--surrogate {cfg.surrogate} applies to --binarizer biper only (the {cfg.binarizer} "
-                         "binarizer has no periodic latent); drop --surrogate")
+        raise ValueError(f"surrogate {cfg.surrogate!r} applies to binarizer 'biper' only (the {cfg.binarizer} "
+                         "binarizer has no periodic latent); leave surrogate at 'sine'")
     if not (isinstance(cfg.omega0, (int, float)) and math.isfinite(cfg.omega0) and cfg.omega0 > 0):
-        raise ValueError(f"omega0 must be a finite number > 0, got {cfg.omega0}; e.g. --omega0 20")
+        raise ValueError(f"omega0 must be a finite number > 0, got {cfg.omega0}; e.g. omega0=20")
     minimum = {"epochs1": 1, "epochs2": 0 if cfg.binarizer == "fp" else 1, "warmup_epochs": 0, "seed": 0,
                "batch_size": 1, "test_batch_size": 1}
     for name, low in minimum.items():
         if getattr(cfg, name) < low:
-            raise ValueError(f"{name} must be >= {low}, got {getattr(cfg, name)}; e.g. --{_flag(name)} {max(low, 1)}")
+            raise ValueError(f"{name} must be >= {low}, got {getattr(cfg, name)}; e.g. {name}={max(low, 1)}")
     for name in ("train_limit", "test_limit", "width", "in_channels"):
         value = getattr(cfg, name)
         if value is not None and value < 1:
-            raise ValueError(f"{name.replace('_', '-')} must be >= 1 (or omitted for the default), got {value}")
+            raise ValueError(f"{name} must be >= 1 (or None for the default), got {value}")
     if cfg.width is not None and cfg.model != "mlp_1w1a":
-        raise ValueError(f"--width applies to mlp_1w1a only, not {cfg.model}; drop --width")
+        raise ValueError(f"width applies to model 'mlp_1w1a' only, not {cfg.model!r}; leave width unset")
     for name in ("lr1", "lr2", "weight_decay1", "weight_decay2", "tau1", "tau2", "momentum"):
         value = getattr(cfg, name)
         if not (math.isfinite(value) and value >= 0):

@@ -3,16 +3,17 @@
 The same runs — BiPer at ω0 = 20 and the sign baseline, paired seeds — are trained at the preset's length E and
 at twice that length 2E, each through the training sweep (so with its reproducible single-threaded workers). The
 preset is long enough when doubling it changes the mean best test accuracy by less than :data:`TOLERANCE_PP`
-percentage points in both arms. The study takes ~15 minutes on two cores, so it is run once and its result is
-kept in ``biper_analysis/data/convergence_study.json`` (with provenance); figure 12 and the README read that file.
+percentage points in both arms. The study takes ~15 minutes on two cores, so it was run once and its result is
+shipped as package data, ``biper_analysis/data/convergence_study.json`` (with provenance: 5 paired seeds, the
+"short" preset); figure 12 and the README read that copy (:func:`load_study`).
 
-    python -m biper_analysis.training.convergence --out runs/convergence      # rerun it (writes runs/convergence/...)
+:func:`run_study` reruns it (``biper-analysis convergence --out runs/convergence``): the runs go to ``OUT/E/`` and
+``OUT/2E/`` (training-sweep folders, cached) and the result to ``OUT/convergence_study.json``; the shipped copy is
+not touched (copy the new file over it by hand to refresh figure 12).
 """
 from __future__ import annotations
 
-import argparse
-import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +22,22 @@ import numpy as np
 from biper_analysis._io.atomic import atomic_open
 from biper_analysis._io.jsonio import dumps, read_json
 from biper_analysis._io.provenance import provenance
-from biper_analysis.training.config import PRESETS
+from biper_analysis.training.config import preset as preset_config
 from biper_analysis.training.sweep import SweepPlan, run_training_sweep
 
-__all__ = ["TOLERANCE_PP", "FROZEN", "run_study", "summarise", "load_study", "main"]
+__all__ = ["TOLERANCE_PP", "FROZEN", "STUDY_FILE", "run_study", "summarise", "load_study"]
 
 #: Doubling the training length must change the mean best accuracy by less than this (percentage points).
 TOLERANCE_PP = 0.1
-#: The frozen result of the study (package data).
-FROZEN = Path(__file__).resolve().parent / "data" / "convergence_study.json"
+#: The file a study writes into its folder; the frozen result of the study is a copy shipped as package data.
+STUDY_FILE = "convergence_study.json"
+FROZEN = Path(__file__).resolve().parents[1] / "data" / STUDY_FILE
 
 
-def _plan(seeds: Sequence[int], factor: int, preset: str) -> SweepPlan:
-    e1, e2 = PRESETS[preset]["epochs1"], PRESETS[preset]["epochs2"]
-    return SweepPlan(omega0s=(20.0,), seeds=tuple(seeds), side_seeds=(), preset=preset, epochs1=factor * e1,
-                     epochs2=factor * e2)
+def _plan(seeds: Sequence[int], factor: int, preset: str, data_dir: str | None) -> SweepPlan:
+    base = preset_config(preset)         # the preset's length E (and a clear error for an unknown preset)
+    return SweepPlan(omega0s=(20.0,), seeds=tuple(seeds), side_seeds=(), preset=preset,
+                     epochs1=factor * base.epochs1, epochs2=factor * base.epochs2, data_dir=data_dir)
 
 
 def summarise(short: dict[str, Any], long: dict[str, Any]) -> dict[str, Any]:
@@ -58,17 +60,21 @@ def summarise(short: dict[str, Any], long: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def run_study(out_dir: str | Path, seeds: Sequence[int] = (0, 1, 2), preset: str = "short", jobs: int | None = None,
-              log: Any = print) -> dict[str, Any]:
-    """Train the study's runs (cached like any sweep) and write ``out_dir/convergence_study.json``."""
+def run_study(out_dir: str | Path, seeds: Sequence[int] = SweepPlan().seeds, preset: str = "short",
+              jobs: int | None = None, data_dir: str | None = None,
+              log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Train the study's runs (cached like any sweep) into ``out_dir/E`` and ``out_dir/2E`` and write
+    ``out_dir/convergence_study.json``; the defaults (the sweep's 5 paired seeds, the "short" preset) are those of
+    the frozen study."""
     out_dir = Path(out_dir)
+    plans = {length: _plan(seeds, factor, preset, data_dir) for length, factor in (("E", 1), ("2E", 2))}
     out_dir.mkdir(parents=True, exist_ok=True)
-    short = run_training_sweep(out_dir / "E", _plan(seeds, 1, preset), jobs=jobs, log=log)
-    long = run_training_sweep(out_dir / "2E", _plan(seeds, 2, preset), jobs=jobs, log=log)
+    short = run_training_sweep(out_dir / "E", plans["E"], jobs=jobs, log=log)
+    long = run_training_sweep(out_dir / "2E", plans["2E"], jobs=jobs, log=log)
     result = summarise(short, long)
     result["provenance"] = provenance({"seeds": list(seeds), "preset": preset}, command="convergence",
                                       environment=short["provenance"].get("environment"))
-    with atomic_open(out_dir / "convergence_study.json") as fh:
+    with atomic_open(out_dir / STUDY_FILE) as fh:
         fh.write(dumps(result))
     return result
 
@@ -76,21 +82,3 @@ def run_study(out_dir: str | Path, seeds: Sequence[int] = (0, 1, 2), preset: str
 def load_study(path: str | Path = FROZEN) -> dict[str, Any]:
     """The study's result (by default the frozen copy shipped with the package)."""
     return read_json(path)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m biper_analysis.training.convergence",
-                                description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=Path("runs/convergence"), help="study folder (default runs/convergence)")
-    p.add_argument("--seeds", default="0,1,2", help="paired seeds (default 0,1,2)")
-    p.add_argument("--jobs", type=int, default=None, help="runs trained at once (default: the number of cores)")
-    args = p.parse_args(argv)
-    result = run_study(args.out, [int(s) for s in args.seeds.split(",")], jobs=args.jobs)
-    for arm, a in result["arms"].items():
-        sys.stdout.write(f"{arm}: mean best {a['mean_E']:.3f} % at E, {a['mean_2E']:.3f} % at 2E "
-                         f"({a['change_pp']:+.3f} pp; converged: {a['converged']})\n")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

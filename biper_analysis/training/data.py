@@ -48,12 +48,12 @@ class DatasetSpec:
 
 DATASETS: dict[str, DatasetSpec] = {
     "fashion-mnist": DatasetSpec("fashion-mnist", "/usr/share/datasets/fashion-mnist", (0.2860,), (0.3530,), 10,
-                                 "install it with `apt-get install dataset-fashion-mnist`, or pass --data-dir "
+                                 "install it with `apt-get install dataset-fashion-mnist`, or pass data_dir "
                                  f"(or set {ENV_VAR}) to a directory with the four idx .gz files"),
     "mnist": DatasetSpec("mnist", "/usr/share/datasets/mnist", (0.1307,), (0.3081,), 10,
-                         f"pass --data-dir (or set {ENV_VAR}) to a directory with the four MNIST idx .gz files"),
+                         f"pass data_dir (or set {ENV_VAR}) to a directory with the four MNIST idx .gz files"),
     "cifar10": DatasetSpec("cifar10", None, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 10,
-                           f"pass --data-dir (or set {ENV_VAR}) to your copy of cifar-10-batches-py "
+                           f"pass data_dir (or set {ENV_VAR}) to your copy of cifar-10-batches-py "
                            "(data_batch_1..5, test_batch); it cannot be downloaded here"),
 }
 IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),

@@ -47,7 +47,7 @@ def stored_info(ckpt: Checkpoint) -> tuple[dict[str, Any], str]:
     official = ckpt.config_txt
     name = official.get("dataset", "").lower()
     if name and name not in _OFFICIAL_DATASETS:
-        raise ValueError(f"config.txt names dataset {name!r}, which this tool cannot load; pass --dataset "
+        raise ValueError(f"config.txt names dataset {name!r}, which this tool cannot load; pass dataset "
                          f"({', '.join(sorted(set(_OFFICIAL_DATASETS.values())))})")
     info = {"model": official.get("model", meta.get("model")),
             "omega0": omega0_from_config(ckpt.path.parent / "config.txt"),
@@ -76,12 +76,12 @@ def checkpoint_info(ckpt: Checkpoint, overrides: dict[str, Any]) -> tuple[dict[s
                             f"{value} as asked")
         info[key] = value
     if info.get("model") not in MODELS:
-        raise ValueError(f"checkpoint model {info.get('model')!r} is not one of {', '.join(MODELS)}; pass --model")
+        raise ValueError(f"checkpoint model {info.get('model')!r} is not one of {', '.join(MODELS)}; pass model")
     if info.get("omega0") is None:
         raise ValueError(f"cannot tell ω0 of {ckpt.path}: it is not in the file and there is no config.txt with "
-                         "a 'freq:' line beside it; pass --omega0 (and --stage)")
+                         "a 'freq:' line beside it; pass omega0 (and stage)")
     if info.get("stage") is None:
-        raise ValueError(f"cannot tell the stage of {ckpt.path}; pass --stage 1 or --stage 2")
+        raise ValueError(f"cannot tell the stage of {ckpt.path}; pass stage=1 or stage=2")
     return info, warnings
 
 
@@ -122,7 +122,7 @@ def evaluate_checkpoint(path: str | os.PathLike[str], *, dataset: str | None = N
     test = data.load_split(ds, "test", data_dir, test_limit)
     if kwargs["num_classes"] != test.num_classes:
         raise ValueError(f"the checkpoint has {kwargs['num_classes']} output classes but {ds} has "
-                         f"{test.num_classes}; pass the --dataset it was trained on")
+                         f"{test.num_classes}; pass the dataset it was trained on")
     dev = resolve_device(device)
     net.to(dev)
     loss, acc = evaluate(net, test, in_channels or 1, dev, batch_size)

@@ -5,9 +5,10 @@ per epoch from the pure :func:`~biper_analysis.training.config.lr_at` (5 warm-up
 cross-entropy + τ·Σ_layers mean sin²(ω0 w) (BiPer only); stage 2 starts from stage 1's *best* checkpoint with the
 same ω0, a fresh optimiser, and ``beta`` set to the per-channel mean|w| (as ``main_stage2.py``).
 
-Each epoch appends one JSON line to ``RUN/metrics.jsonl``: loss, train/test accuracy (%), learning rate, and per
+``RUN/metrics.jsonl`` holds one JSON line per epoch — loss, train/test accuracy (%), learning rate, and per
 binarised layer the statistics of its weights by the package's one definition
-(:func:`biper_analysis.theory.weights.weight_stats`) next to the Laplace prediction at the same b. ``RUN/init.pth.tar``
+(:func:`biper_analysis.theory.weights.weight_stats`) next to the Laplace prediction at the same b (only b for
+"fp") — and is rewritten whole, atomically, after every epoch (so it never holds a torn line). ``RUN/init.pth.tar``
 holds the initial weights, so every statement about trained weights can be made against them.
 
 Determinism: the model is initialised from ``seed`` (:func:`initial_model`); each epoch's data order and
@@ -86,7 +87,7 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and "LOCAL_RANK" in os.environ:
         name = f"cuda:{os.environ['LOCAL_RANK']}"
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("device cuda requested but CUDA is not available here; use --device cpu")
+        raise ValueError("device cuda requested but CUDA is not available here; use device 'cpu'")
     try:
         return torch.device(name)
     except RuntimeError:
@@ -250,30 +251,30 @@ def check_run_dir(out: Path, resume: bool) -> None:
     """Refuse to overwrite a run, or to resume one that has no checkpoint (before anything is written)."""
     has_ckpt = any((out / f"stage{s}" / CHECKPOINT).exists() for s in (1, 2))
     if resume and not has_ckpt:
-        raise FileNotFoundError(f"--resume: no checkpoint in {str(out)!r} (looked for stage1/{CHECKPOINT}); "
-                                "start the run without --resume")
+        raise FileNotFoundError(f"cannot resume: no checkpoint in {str(out)!r} (looked for stage1/{CHECKPOINT}); "
+                                "start the run without resume")
     if not resume and has_ckpt:
-        raise ValueError(f"{str(out)!r} already holds a run; pass --resume to continue it or choose a new --out")
+        raise ValueError(f"{str(out)!r} already holds a run; resume it or choose a new run folder")
     if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"--out {str(out)!r} is a file; choose a directory path")
+        raise NotADirectoryError(f"the run folder {str(out)!r} is a file; choose a directory path")
     if not resume and out.is_dir() and (out / METRICS).exists():
         # metrics of an earlier run (interrupted before its first checkpoint): never overwrite them silently
-        raise ValueError(f"{str(out)!r} already holds {METRICS} from another run; remove it or choose a new --out")
+        raise ValueError(f"{str(out)!r} already holds {METRICS} from another run; remove it or choose a new run folder")
     held = sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) if out.is_dir() else []
     if not resume and held:
         # a run writes a folder of its own: never in among a dataset, another run's stage files or anything else
-        raise ValueError(f"--out {str(out)!r} is not empty (it holds {held[0]!r}); a run needs a new or empty folder")
+        raise ValueError(f"the run folder {str(out)!r} is not empty (it holds {held[0]!r}); a run needs a new or empty "
+                         "folder")
 
 
 def _check_same_config(out: Path, cfg: TrainConfig, done: dict[int, int]) -> None:
-    """--resume must continue the same recipe: any other change would break "same weights as uninterrupted"."""
+    """A resumed run must continue the same recipe: any other change would break "same weights as uninterrupted"."""
     stage = max((s for s, n in done.items() if n > 0), default=1)
     stored = read_torch_file(out / f"stage{stage}" / CHECKPOINT).get("config", {})
     for key, value in cfg.to_dict().items():
         if key not in RESUMABLE_FIELDS and key in stored and stored[key] != value:
-            flag = "--" + key.replace("_", "-")
-            raise ValueError(f"--resume: {str(out)!r} was started with {key}={stored[key]!r}, not {value!r}; "
-                             f"pass {flag} {stored[key]} (the original options)")
+            raise ValueError(f"cannot resume {str(out)!r}: it was started with {key}={stored[key]!r}, not "
+                             f"{value!r}; resume with {key}={stored[key]!r} (the original configuration)")
 
 
 def checkpoint_record(core: nn.Module, opt: torch.optim.Optimizer, cfg: TrainConfig, stage: int, epochs_done: int,
@@ -340,7 +341,7 @@ def train_run(cfg: TrainConfig, out: str | os.PathLike[str], *, resume: bool = F
                          f"{channels}; pass in_channels={train.images.shape[1]} or choose another model")
     dist_info = _init_dist(device)
     if cfg.batch_size < 2 * dist_info.world_size:
-        raise ValueError(f"--batch-size {cfg.batch_size} is the global batch; it must be >= 2 per process")
+        raise ValueError(f"batch_size {cfg.batch_size} is the global batch; it must be >= 2 per process")
     show_progress = not quiet and dist_info.is_main and sys.stderr.isatty()
 
     core = initial_model(cfg, train.num_classes, channels).to(device)

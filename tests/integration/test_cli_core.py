@@ -1,5 +1,6 @@
 """CLI: derive, qe, sweep, verify — normal runs, outputs, and bad input (exit 2, one line, no traceback,
-nothing written)."""
+nothing written). Most calls go through cli.main in this process (run_cli_in_process); `qe --json` and the default
+verify table run as real subprocesses (the console script's entry point)."""
 from __future__ import annotations
 
 import json
@@ -8,11 +9,11 @@ import pytest
 
 from biper_analysis.analysis.qe_grid import read_grid
 from biper_analysis.theory.symbolic import FINAL_LINE
-from tests.conftest import assert_one_line_error, run_cli
+from tests.conftest import assert_one_line_error, run_cli, run_cli_in_process
 
 
 def test_derive_prints_steps_and_proof():
-    proc = run_cli("derive", "--latex")
+    proc = run_cli_in_process("derive", "--latex")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert lines[-1] == FINAL_LINE
@@ -27,7 +28,7 @@ def test_qe_json_and_text():
     for key in ("omega0", "b", "x", "gamma", "qe", "qe_min", "gamma_opt", "e_sin2", "e_abs_sin"):
         assert key in out
     assert out["qe"] == pytest.approx(0.105801153563579, rel=1e-14)
-    proc = run_cli("qe", "--omega0", "20", "--b", "0.05")
+    proc = run_cli_in_process("qe", "--omega0", "20", "--b", "0.05")
     assert proc.returncode == 0 and "qe_min" in proc.stdout
 
 
@@ -41,12 +42,12 @@ def test_qe_json_and_text():
     (("verify", "--gamma", "opt,x"), "gamma"),
 ])
 def test_bad_input_one_line(args, needle):
-    assert_one_line_error(run_cli(*args), needle)
+    assert_one_line_error(run_cli_in_process(*args), needle)
 
 
 def test_sweep_writes_csv_with_provenance_and_plot(tmp_path):
     out, png = tmp_path / "s.csv", tmp_path / "s.png"
-    proc = run_cli("sweep", "--omega0", "1:200:50", "--b", "0.01,0.037,0.05", "--gamma", "opt",
+    proc = run_cli_in_process("sweep", "--omega0", "1:200:50", "--b", "0.01,0.037,0.05", "--gamma", "opt",
                    "--out", str(out), "--plot", str(png))
     assert proc.returncode == 0, proc.stderr
     table, prov = read_grid(out)
@@ -64,12 +65,13 @@ def test_sweep_writes_csv_with_provenance_and_plot(tmp_path):
 
 def test_sweep_log_fixed_gamma_and_other_prior(tmp_path):
     out = tmp_path / "s.csv"
-    proc = run_cli("sweep", "--omega0", "1:1000:7", "--log", "--b", "0.05", "--gamma", "0.6", "--out", str(out))
+    proc = run_cli_in_process("sweep", "--omega0", "1:1000:7", "--log", "--b", "0.05", "--gamma", "0.6", "--out",
+                              str(out))
     assert proc.returncode == 0, proc.stderr
     table, _ = read_grid(out)
     assert table["omega0"][-1] == pytest.approx(1000.0) and (table["gamma"] == 0.6).all()
     out2 = tmp_path / "g.csv"
-    proc = run_cli("sweep", "--omega0", "1:100:5", "--b", "0.05", "--prior", "gaussian", "--out", str(out2))
+    proc = run_cli_in_process("sweep", "--omega0", "1:100:5", "--b", "0.05", "--prior", "gaussian", "--out", str(out2))
     assert proc.returncode == 0, proc.stderr
     table, _ = read_grid(out2)
     assert (table["prior"] == "gaussian").all() and (table["qe"] >= 0).all()
@@ -87,14 +89,14 @@ def test_sweep_log_fixed_gamma_and_other_prior(tmp_path):
 ])
 def test_sweep_bad_input_leaves_nothing(tmp_path, extra, needle):
     extra = tuple(e.replace("PLOTDIR", str(tmp_path)) for e in extra)
-    proc = run_cli("sweep", *extra, "--out", str(tmp_path / "s.csv"))
+    proc = run_cli_in_process("sweep", *extra, "--out", str(tmp_path / "s.csv"))
     assert_one_line_error(proc, needle)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_verify_json_passes_small_grid():
-    proc = run_cli("verify", "--samples", "20000", "--seed", "3", "--omega0", "20", "--b", "0.01,0.05",
-                   "--gamma", "opt,0.6", "--json")
+    proc = run_cli_in_process("verify", "--samples", "2e4", "--seed", "3", "--omega0", "20", "--b", "0.01,0.05",
+                              "--gamma", "opt,0.6", "--json")     # the help's own notation, 2e6, is accepted
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["passed"] and len(out["rows"]) == 4

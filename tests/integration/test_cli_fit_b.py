@@ -1,18 +1,18 @@
-"""``biper-analysis fit-b`` end to end: outputs, the JSON contract, and one-line errors on bad input."""
+"""``biper-analysis fit-b`` end to end: outputs, the JSON contract, and one-line errors on bad input. The full
+run with every output and the unsafe pickle run as real subprocesses; the rest through cli.main in this process."""
 from __future__ import annotations
 
 import builtins
 import csv
 import json
 import pickle
-import subprocess
 
 import pytest
 import torch
 
 from biper_analysis.cli import main
 from tests.checkpoint_factory import binarised_conv_names, make_state_dict, official_checkpoint, save_official
-from tests.conftest import assert_one_line_error, run_cli
+from tests.conftest import assert_one_line_error, run_cli, run_cli_in_process
 
 R20 = "resnet20_1w1a"
 
@@ -40,7 +40,7 @@ def test_table_json_csv_plot(official, tmp_path):
 
 
 def test_json_stdout_is_exactly_one_object(official):
-    proc = run_cli("fit-b", str(official), "--json", "-", "--gamma", "0.6")
+    proc = run_cli_in_process("fit-b", str(official), "--json", "-", "--gamma", "0.6")
     assert proc.returncode == 0, proc.stderr
     d = json.loads(proc.stdout)            # fails if anything else is on stdout
     assert {"omega0", "checkpoint", "layers", "totals"} <= set(d)
@@ -56,7 +56,8 @@ def test_safetensors_with_layers_and_omega0(tmp_path):
     sd = {k: v.numpy() for k, v in make_state_dict(R20).items()}
     path = tmp_path / "m.safetensors"
     save_file(sd, str(path))
-    proc = run_cli("fit-b", str(path), "--omega0", "20", "--layers", r"^layer3.*conv.*\.weight$", "--json", "-")
+    proc = run_cli_in_process("fit-b", str(path), "--omega0", "20", "--layers", r"^layer3.*conv.*\.weight$", "--json",
+                              "-")
     assert proc.returncode == 0, proc.stderr
     assert [r["name"] for r in json.loads(proc.stdout)["layers"]] == binarised_conv_names(R20)[12:]
 
@@ -72,7 +73,7 @@ def test_partial_nan_is_a_warning_not_an_error(tmp_path, capsys):
     assert json.loads(out)["totals"]["n_layers_analysed"] == 17
 
 
-def test_bad_inputs_one_line_exit_2(tmp_path, official, capsys):
+def test_bad_inputs_one_line_exit_2(tmp_path, official):
     marker = tmp_path / "MARKER"
 
     class Evil:
@@ -95,30 +96,23 @@ def test_bad_inputs_one_line_exit_2(tmp_path, official, capsys):
         ((str(tmp_path / "missing.pth"),), "does not exist"),
         ((str(tmp_path / "empty_dir"),), "no checkpoint found"),
         ((str(tmp_path / "plain.pth"), "--omega0", "20"), "no binarised layers"),
-        ((str(no_cfg),), "--omega0"),
+        ((str(no_cfg),), "pass omega0"),
         ((str(tmp_path / "allinf.pth"), "--omega0", "20"), "NaN/inf"),
         ((str(official), "--layers", "("), "regular expression"),
         ((str(official), "--gamma", "-1"), "gamma"),
         ((str(official), "--omega0", "-3"), "omega0"),
         ((str(official), "--csv", str(tmp_path / "nodir" / "x.csv")), "does not exist"),
+        ((str(tmp_path / "trunc.pth.tar"), "--omega0", "20"), "truncated"),
     ]
     # in-process through cli.main (the same code path as the console script, without a torch import per case)
     for args, needle in cases:
-        capsys.readouterr()
-        try:
-            rc = main(["fit-b", *args])
-        except SystemExit as exc:       # argparse errors
-            rc = exc.code
-        out, err = capsys.readouterr()
-        assert_one_line_error(subprocess.CompletedProcess(args, rc, out, err), needle)
-        assert out == ""
-    # two in real subprocesses: no traceback can slip out of the process, and the pickle never runs
-    for args, needle in [((str(tmp_path / "trunc.pth.tar"), "--omega0", "20"), "truncated"),
-                         ((str(tmp_path / "evil.pth"), "--omega0", "20"), "refusing")]:
-        proc = run_cli("fit-b", *args)
+        proc = run_cli_in_process("fit-b", *args)
         assert_one_line_error(proc, needle)
         assert proc.stdout == ""
-    assert not marker.exists()
+    # the unsafe pickle in a real subprocess: nothing of it runs, and no traceback slips out of the process
+    proc = run_cli("fit-b", str(tmp_path / "evil.pth"), "--omega0", "20")
+    assert_one_line_error(proc, "refusing")
+    assert proc.stdout == "" and not marker.exists()
 
 
 @pytest.mark.slow
@@ -176,5 +170,5 @@ def test_run_directory_of_a_real_mlp_run(tmp_path, capsys):
 def test_a_text_file_is_not_called_unsafe(tmp_path):
     path = tmp_path / "notes.pth"
     path.write_text("not a checkpoint\n")
-    proc = run_cli("fit-b", str(path), "--omega0", "20")
+    proc = run_cli_in_process("fit-b", str(path), "--omega0", "20")
     assert_one_line_error(proc, "not a PyTorch checkpoint")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from biper_analysis.cli import main
-from tests.conftest import assert_one_line_error, run_cli
+from tests.conftest import assert_one_line_error, run_cli, run_cli_in_process
 from tests.fake_datasets import write_fashion_mnist
 
 
@@ -36,8 +36,8 @@ def test_train_then_eval_in_process(data_dir, tmp_path, capsys):
     (["--epochs1", "-1"], ["epochs1 must be >= 1"]),
     (["--epochs2", "0"], ["epochs2 must be >= 1"]),
     (["--seed", "-1"], ["seed must be >= 0"]),
-    (["--binarizer", "sign", "--surrogate", "triangle"], ["--surrogate triangle applies to --binarizer biper only"]),
-    (["--width", "64", "--model", "resnet20_1w1a"], ["--width applies to mlp_1w1a only"]),
+    (["--binarizer", "sign", "--surrogate", "triangle"], ["surrogate 'triangle' applies to binarizer 'biper' only"]),
+    (["--width", "64", "--model", "resnet20_1w1a"], ["width applies to model 'mlp_1w1a' only"]),
     (["--set", "momentum"], ["--set 'momentum'"]),
     (["--set", "colour=red"], ["KEY one of"]),
     (["--binarizer", "xnor"], ["unknown binarizer"]),
@@ -106,3 +106,56 @@ def test_the_option_list_is_pinned():
                      "--tau2", "--warmup-epochs", "--no-augment", "--preset", "--out", "--device", "--train-limit",
                      "--test-limit", "--resume", "--seed", "--quiet", "--threads", "--set", "--width",
                      "--test-batch-size", "--momentum", "--in-channels"}
+
+
+def test_the_command_list_and_the_convergence_options_are_pinned():
+    from biper_analysis.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if a.dest == "command").choices
+    assert set(commands) == {"derive", "qe", "omega0", "sweep", "verify", "fit-b", "train", "eval", "train-sweep",
+                             "convergence", "figures", "check"}
+    flags = {opt for action in commands["convergence"]._actions for opt in action.option_strings}
+    assert flags == {"-h", "--help", "--out", "--seeds", "--preset", "--data-dir", "--jobs"}
+
+
+def test_convergence_refuses_before_training(data_dir, tmp_path):
+    """Each refusal is one line, exit 2, before any run folder is made: a file as --out, a study file it did not
+    write, an unknown preset, repeated seeds, missing data."""
+    afile = tmp_path / "afile"
+    afile.write_text("keep me")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "convergence_study.json").write_text('{"my": "study"}')
+    cases = [
+        (("--out", str(afile)), "is a file"),
+        (("--out", str(mine)), "was not written by `biper-analysis convergence`"),
+        (("--out", str(tmp_path / "a"), "--preset", "huge", "--data-dir", str(data_dir)), "unknown preset 'huge'"),
+        (("--out", str(tmp_path / "a"), "--seeds", "0,0"), "repeat"),
+        (("--out", str(tmp_path / "a"), "--data-dir", str(tmp_path / "nodata")), "does not exist"),
+    ]
+    for args, needle in cases:
+        assert_one_line_error(run_cli_in_process("convergence", *args), needle)
+    assert afile.read_text() == "keep me" and sorted(p.name for p in mine.iterdir()) == ["convergence_study.json"]
+    assert not (tmp_path / "a").exists()
+
+
+@pytest.mark.slow
+def test_convergence_study_end_to_end(data_dir, tmp_path, monkeypatch):
+    """A real study on a tiny preset (1 + 1 epochs, so E and 2E differ): two cached sweeps, the study file with its
+    provenance, one verdict line per arm; a rerun reuses every run and replaces its own study file."""
+    from biper_analysis.training import config
+
+    monkeypatch.setitem(config.PRESETS, "tiny", {**config.PRESETS["short"], "epochs1": 1, "epochs2": 1,
+                                                  "width": 16, "train_limit": 64, "test_limit": 32})
+    args = ("convergence", "--out", str(tmp_path / "c"), "--preset", "tiny", "--seeds", "0", "--jobs", "1",
+            "--data-dir", str(data_dir))
+    proc = run_cli_in_process(*args)
+    assert proc.returncode == 0, proc.stderr
+    assert "biper: mean best" in proc.stdout and "sign: mean best" in proc.stdout
+    from biper_analysis.training.convergence import load_study
+
+    study = load_study(tmp_path / "c" / "convergence_study.json")
+    assert study["recipe_2E"]["epochs1"] == 2 * study["recipe_E"]["epochs1"] == 2
+    assert study["provenance"]["config"] == {"seeds": [0], "preset": "tiny"}
+    again = run_cli_in_process(*args)
+    assert again.returncode == 0 and again.stdout.count("reused") == 4, again.stdout

@@ -46,6 +46,7 @@ def test_notebook_runs_headless(source: Path, monkeypatch: pytest.MonkeyPatch, t
     monkeypatch.setenv("BIPER_NOTEBOOK_QUICK", "1")
     monkeypatch.setenv("BIPER_SWEEP", str(tmp_path / "no-sweep"))   # trains its own tiny run, deterministic
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")      # the tiny training runs gain nothing from more threads
     nb = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
     NotebookClient(nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]

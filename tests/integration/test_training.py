@@ -1,5 +1,5 @@
-"""Training loop on tiny data in the real formats: files, checkpoint format, metrics, resume, baselines,
-the learning-rate schedule against the official torch schedulers, and checkpoint evaluation."""
+"""Training loop on tiny data in the real formats: files, checkpoint format, metrics, resume, baselines and
+checkpoint evaluation (the loop's pure parts and the learning-rate schedule: tests/unit/training)."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from biper_analysis.analysis.checkpoints import read_config_txt
-from biper_analysis.training import TrainConfig, evaluate_checkpoint, loop, lr_at, train_run
+from biper_analysis.training import TrainConfig, evaluate_checkpoint, loop, train_run
 from tests.fake_datasets import write_fashion_mnist
 
 OFFICIAL_KEYS = {"epoch", "model", "state_dict", "best_prec1", "optimizer", "lr_scheduler"}
@@ -18,6 +18,14 @@ OFFICIAL_KEYS = {"epoch", "model", "state_dict", "best_prec1", "optimizer", "lr_
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     return write_fashion_mnist(tmp_path_factory.mktemp("fmnist"), n_train=96, n_test=40)
+
+
+@pytest.fixture(scope="module")
+def resnet_run(data_dir, tmp_path_factory):
+    """One ResNet-20 run (1 + 1 epochs) shared by the evaluation tests, which only read it."""
+    run = tmp_path_factory.mktemp("resnet") / "run"
+    summary = train_run(tiny(data_dir, epochs1=1, epochs2=1, model="resnet20_1w1a", batch_size=48), run, quiet=True)
+    return run, summary
 
 
 def tiny(data_dir, **kw) -> TrainConfig:
@@ -93,7 +101,7 @@ def test_resume_gives_identical_weights(data_dir, tmp_path, monkeypatch, interru
     with pytest.raises(KeyboardInterrupt):
         train_run(cfg, tmp_path / "b", quiet=True)
     monkeypatch.setattr(loop, "train_one_epoch", real)
-    with pytest.raises(ValueError, match="--resume"):
+    with pytest.raises(ValueError, match="already holds a run"):
         train_run(cfg, tmp_path / "b", quiet=True)  # refuses to overwrite
     train_run(cfg, tmp_path / "b", resume=True, quiet=True)
     a, b = _final_weights(tmp_path / "a"), _final_weights(tmp_path / "b")
@@ -126,35 +134,13 @@ def test_sign_and_fp_baselines(data_dir, tmp_path):
     assert not (tmp_path / "fp" / "stage2").exists()
 
 
-def test_lr_schedule_equals_official_torch_schedulers():
-    """Official loop: warm-up lr·(e+1)/5 for e < 5, CosineAnnealingLR(T_max = E − 4) stepped from epoch 4 on."""
-    base, epochs = 0.021, 12
-    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=base)
-    for g in opt.param_groups:
-        g["initial_lr"] = base
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs - 4, eta_min=0, last_epoch=-1)
-    official = []
-    for epoch in range(epochs):
-        if epoch < 5:
-            for g in opt.param_groups:
-                g["lr"] = base * (epoch + 1) / 5
-        official.append(opt.param_groups[0]["lr"])
-        opt.step()
-        if epoch >= 4:
-            sched.step()
-    ours = [lr_at(e, base, epochs, 5) for e in range(epochs)]
-    assert ours == pytest.approx(official, rel=1e-12, abs=1e-15)
-    assert lr_at(0, 1.0, 4, 0) == 1.0 and math.isclose(lr_at(2, 1.0, 4, 0), 0.5)
-
-
-def test_evaluate_ours_and_official_format_agree(data_dir, tmp_path):
-    summary = train_run(tiny(data_dir, epochs1=1, epochs2=1, model="resnet20_1w1a", batch_size=48),
-                        tmp_path / "run", quiet=True)
-    ours = evaluate_checkpoint(tmp_path / "run", data_dir=str(data_dir), device="cpu")
+def test_evaluate_ours_and_official_format_agree(data_dir, resnet_run, tmp_path):
+    run, summary = resnet_run
+    ours = evaluate_checkpoint(run, data_dir=str(data_dir), device="cpu")
     assert ours["test_acc"] == summary["stages"][2]["best_acc"] and ours["stage"] == 2
     # the same weights as an official file: only the official keys, DataParallel prefix, tau of shape [1],
     # and an official config.txt (timestamp line, `key:  value`, freq as a float) beside it
-    ck = torch.load(tmp_path / "run" / "stage2" / "model_best.pth.tar", weights_only=True)
+    ck = torch.load(run / "stage2" / "model_best.pth.tar", weights_only=True)
     sd = {("module." + k): (v.reshape(1) if k.endswith(".tau") else v) for k, v in ck["state_dict"].items()}
     off = tmp_path / "official"
     off.mkdir()
@@ -167,13 +153,12 @@ def test_evaluate_ours_and_official_format_agree(data_dir, tmp_path):
     assert res["test_acc"] == ours["test_acc"] and res["test_loss"] == pytest.approx(ours["test_loss"], rel=1e-6)
 
 
-def test_official_file_without_stage_line_and_unknown_dataset(data_dir, tmp_path):
-    summary = train_run(tiny(data_dir, epochs1=1, epochs2=1, model="resnet20_1w1a", batch_size=48),
-                        tmp_path / "run", quiet=True)
+def test_official_file_without_stage_line_and_unknown_dataset(data_dir, resnet_run, tmp_path):
+    run, summary = resnet_run
     off = tmp_path / "official"
     off.mkdir()
     for stage in (1, 2):
-        ck = torch.load(tmp_path / "run" / f"stage{stage}" / "model_best.pth.tar", weights_only=True)
+        ck = torch.load(run / f"stage{stage}" / "model_best.pth.tar", weights_only=True)
         torch.save({k: ck[k] for k in OFFICIAL_KEYS}, off / "model_best.pth.tar")
         # no stage2 line: the stage is read from β (ones after the official stage 1, mean|w| after stage 2)
         (off / "config.txt").write_text("2024-03-01 12:00:00\nmodel:  resnet20_1w1a\nfreq:  20.0\n")
@@ -186,9 +171,11 @@ def test_official_file_without_stage_line_and_unknown_dataset(data_dir, tmp_path
 
 
 def test_eval_vgg_small_uses_its_conv0_stem(data_dir, tmp_path):
-    summary = train_run(tiny(data_dir, epochs1=1, epochs2=1, model="vgg_small_1w1a", batch_size=16),
-                        tmp_path / "vgg", quiet=True)
-    res = evaluate_checkpoint(tmp_path / "vgg", data_dir=str(data_dir), device="cpu")
+    """VGG-small's stem is conv0 (its conv1 is a binarised 128→128 conv): evaluation builds the right model. The
+    widest network here, so the smallest data: 16 training and 8 test images."""
+    summary = train_run(tiny(data_dir, epochs1=1, epochs2=1, model="vgg_small_1w1a", batch_size=16, train_limit=16,
+                             test_limit=8), tmp_path / "vgg", quiet=True)
+    res = evaluate_checkpoint(tmp_path / "vgg", data_dir=str(data_dir), device="cpu", test_limit=8)
     assert res["model"] == "vgg_small_1w1a" and res["stage"] == 2
     assert res["test_acc"] == summary["stages"][2]["best_acc"]
 

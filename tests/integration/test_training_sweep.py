@@ -1,15 +1,15 @@
 """The main job's pipeline on a tiny sweep: train-sweep (parallel, reproducible, cached, merged, strict JSON) →
-figures → check."""
+figures → check. The sweep is trained once (a real subprocess, 2 jobs) and shared by every test; the later
+commands go through cli.main in this process (their spawned training workers are real processes either way)."""
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import assert_one_line_error, run_cli
+from tests.conftest import assert_one_line_error, run_cli, run_cli_in_process
 from tests.fake_datasets import write_fashion_mnist
 
 TINY = ["--epochs1", "1", "--epochs2", "1", "--train-limit", "256", "--test-limit", "128"]
@@ -45,21 +45,19 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def sweep_dir(tmp_path_factory: pytest.TempPathFactory, data: Path) -> Path:
+    """Paired seeds 0, 1 at ω0 = 20 and for sign; side seed 0 at ω0 = 5: five runs."""
     out = tmp_path_factory.mktemp("sweep") / "runs"
-    args = ["train-sweep", "--out", str(out), "--omega0", "5,20", "--seeds", "0,1", *TINY, "--data-dir", str(data),
-            "--jobs", "2"]
-    first = run_cli(*args)
+    first = run_cli("train-sweep", "--out", str(out), "--omega0", "5,20", "--seeds", "0,1", "--side-seeds", "0",
+                    *TINY, "--data-dir", str(data), "--jobs", "2")
     assert first.returncode == 0, first.stderr
-    assert first.stdout.count("trained") == 6 and "reused" not in first.stdout
-    second = run_cli(*args)  # cached: nothing is retrained, nothing re-analysed
-    assert second.returncode == 0 and second.stdout.count("reused") == 6, second.stdout
+    assert first.stdout.count("trained") == 5 and "reused" not in first.stdout
     return out
 
 
 def test_sweep_json_has_runs_groups_init_and_provenance(sweep_dir: Path):
     sweep = _strict_json(sweep_dir / "sweep.json")
-    assert {r["name"] for r in sweep["runs"]} == {"biper-w5-s0", "biper-w5-s1", "biper-w20-s0", "biper-w20-s1",
-                                                  "sign-s0", "sign-s1"}
+    assert {r["name"] for r in sweep["runs"]} == {"biper-w5-s0", "biper-w20-s0", "biper-w20-s1", "sign-s0",
+                                                  "sign-s1"}
     groups = {(g["binarizer"], g["omega0"]): g for g in sweep["groups"]}
     assert set(groups) == {("biper", 5.0), ("biper", 20.0), ("sign", None)}
     accs = [r["best_acc"] for r in sweep["runs"] if r["binarizer"] == "biper" and r["omega0"] == 20.0]
@@ -79,9 +77,9 @@ def test_sweep_json_has_runs_groups_init_and_provenance(sweep_dir: Path):
 def test_weights_do_not_depend_on_threads_or_jobs(sweep_dir: Path, data: Path, tmp_path: Path):
     """The same runs again with one worker and OMP_NUM_THREADS=2: bit-identical checkpoints and accuracies."""
     other = tmp_path / "again"
-    env = {**os.environ, "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}
-    proc = run_cli("train-sweep", "--out", str(other), "--omega0", "20", "--seeds", "0", *TINY, "--data-dir",
-                   str(data), "--jobs", "1", env=env)
+    env = {"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}
+    proc = run_cli_in_process("train-sweep", "--out", str(other), "--omega0", "20", "--seeds", "0", *TINY,
+                              "--data-dir", str(data), "--jobs", "1", env=env)
     assert proc.returncode == 0, proc.stderr
     mine = _weights_digest(other)
     assert mine and all(mine[name] == _weights_digest(sweep_dir)[name] for name in mine)
@@ -89,27 +87,32 @@ def test_weights_do_not_depend_on_threads_or_jobs(sweep_dir: Path, data: Path, t
 
 
 def test_a_second_grid_is_added_never_removed(sweep_dir: Path, data: Path):
+    """A grid whose runs the folder already holds: cached (neither retrained nor re-analysed), nothing removed."""
     before = _accuracies(sweep_dir)
-    proc = run_cli("train-sweep", "--out", str(sweep_dir), "--omega0", "20", "--seeds", "0", "--no-baseline",
-                   *TINY, "--data-dir", str(data), "--jobs", "1")
+    analysis = (sweep_dir / "biper-w20-s0" / "analysis.json").stat().st_mtime_ns
+    proc = run_cli_in_process("train-sweep", "--out", str(sweep_dir), "--omega0", "20", "--seeds", "0",
+                              "--no-baseline", *TINY, "--data-dir", str(data), "--jobs", "1")
     assert proc.returncode == 0, proc.stderr
-    assert "now holds 6 runs" in proc.stdout and _accuracies(sweep_dir) == before
-    other_recipe = run_cli("train-sweep", "--out", str(sweep_dir), "--omega0", "20", "--seeds", "0",
-                           "--epochs1", "2", "--epochs2", "1", "--train-limit", "256", "--test-limit", "128",
-                           "--data-dir", str(data))
+    assert "biper-w20-s0: reused" in proc.stdout and "trained" not in proc.stdout
+    assert (sweep_dir / "biper-w20-s0" / "analysis.json").stat().st_mtime_ns == analysis
+    assert "now holds 5 runs" in proc.stdout and _accuracies(sweep_dir) == before
+    other_recipe = run_cli_in_process("train-sweep", "--out", str(sweep_dir), "--omega0", "20", "--seeds", "0",
+                                      "--epochs1", "2", "--epochs2", "1", "--train-limit", "256", "--test-limit",
+                                      "128", "--data-dir", str(data))
     assert_one_line_error(other_recipe, "holds runs with epochs1 = 1, not 2")
 
 
 def test_figures_and_checks_read_the_sweep(sweep_dir: Path, tmp_path: Path):
-    figs = run_cli("figures", "--out", str(tmp_path / "figs"), "--runs", str(sweep_dir), "--only", "fig6",
-                   "--only", "fig7", "--only", "fig8", "--only", "fig10", "--only", "fig11", "--formats", "png")
+    figs = run_cli_in_process("figures", "--out", str(tmp_path / "figs"), "--runs", str(sweep_dir), "--only", "fig6",
+                              "--only", "fig7", "--only", "fig8", "--only", "fig10", "--only", "fig11", "--formats",
+                              "png")
     assert figs.returncode == 0, figs.stderr
     assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == [
         "fig10_training_curves.png", "fig11_init_vs_trained.png", "fig6_network.png",
         "fig7_predicted_vs_measured.png", "fig8_accuracy_vs_omega0.png"]
     report = tmp_path / "REPORT.md"
-    check = run_cli("check", "--runs", str(sweep_dir), "--report", str(report), "--only", "beats",
-                    "--only", "laplace", "--only", "omega0", "--only", "official")
+    check = run_cli_in_process("check", "--runs", str(sweep_dir), "--report", str(report), "--only", "beats",
+                               "--only", "laplace", "--only", "omega0", "--only", "official")
     assert check.returncode in (0, 1), check.stderr  # a failed claim is a finding, not a crash
     text = report.read_text()
     assert "n = 2)" in text and "BiPer layers" in text and "2 values of ω0" in text
@@ -117,27 +120,10 @@ def test_figures_and_checks_read_the_sweep(sweep_dir: Path, tmp_path: Path):
 
 
 def test_figures_without_a_sweep_say_which_command_makes_it(tmp_path: Path):
-    proc = run_cli("figures", "--out", str(tmp_path / "f"), "--only", "fig7", cwd=tmp_path)
+    proc = run_cli_in_process("figures", "--out", str(tmp_path / "f"), "--only", "fig7", cwd=tmp_path)
     assert proc.returncode == 0 and "biper-analysis train-sweep" in proc.stderr
     assert not any((tmp_path / "f").iterdir())
     for command in ("figures", "check"):      # a --runs folder the user named must exist: a typo is an error
-        proc = run_cli(command, "--runs", str(tmp_path / "typo"), "--only", "fig7" if command == "figures" else "x",
-                       cwd=tmp_path)
+        proc = run_cli_in_process(command, "--runs", str(tmp_path / "typo"),
+                                  "--only", "fig7" if command == "figures" else "x", cwd=tmp_path)
         assert_one_line_error(proc, "holds no sweep.json")
-
-
-def test_a_sweep_folder_may_hold_hidden_files_and_runs_of_another_plan(tmp_path):
-    """An interrupted first sweep (no sweep.json yet) is rerun even when a temporary file of an interrupted write
-    or the run folders of another grid are there; anything else is refused."""
-    from biper_analysis._io.errors import UsageError
-    from biper_analysis.training.sweep import SweepPlan, _check_folder
-
-    plan = SweepPlan(omega0s=(20.0,), seeds=(0,), side_seeds=())
-    (tmp_path / ".sweep.json.abc123.json").write_text("{")
-    (tmp_path / "biper-w5-s3").mkdir()
-    (tmp_path / "sign-s7").mkdir()
-    names = [name for name, _ in plan.runs()]
-    assert _check_folder(tmp_path, plan.recipe(), names) is None
-    (tmp_path / "stage1").mkdir()
-    with pytest.raises(UsageError, match="not a training-sweep folder"):
-        _check_folder(tmp_path, plan.recipe(), names)

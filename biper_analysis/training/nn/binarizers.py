@@ -128,7 +128,7 @@ def check_binarizer(kind: str, omega0: float, stage: int, surrogate: str) -> Non
     if surrogate not in SURROGATES:
         raise ValueError(f"surrogate must be one of {', '.join(SURROGATES)}, got {surrogate!r}")
     if not (isinstance(omega0, (int, float)) and math.isfinite(omega0) and omega0 > 0):
-        raise ValueError(f"omega0 must be a finite number > 0, got {omega0!r}; e.g. --omega0 20")
+        raise ValueError(f"omega0 must be a finite number > 0, got {omega0!r}; e.g. omega0=20")
 
 
 # ---------------------------------------------------------------------------------------------------

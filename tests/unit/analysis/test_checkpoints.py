@@ -51,7 +51,7 @@ def test_config_txt_parsing_and_missing_omega0(tmp_path):
     assert checkpoints.parse_config_txt("2024-03-28 11:02:13.5\nmodel:  vgg\nfreq:  20.0\n") == {"model": "vgg",
                                                                                         "freq": "20.0"}
     path = save_official(tmp_path, R20, omega0=None)
-    with pytest.raises(checkpoints.CheckpointError, match="--omega0"):
+    with pytest.raises(checkpoints.CheckpointError, match="pass omega0"):
         checkpoints.load_checkpoint(path)
     ck = checkpoints.load_checkpoint(path, omega0=30.0)
     assert ck.omega0 == 30.0 and ck.omega0_source == "--omega0"
@@ -69,7 +69,7 @@ def test_plain_state_dict_needs_layers_regex(tmp_path):
     sd = {k: v for k, v in make_state_dict(R20).items() if not k.endswith((".alpha", ".beta", ".tau"))}
     path = tmp_path / "resnet.pth"
     torch.save(sd, path)
-    with pytest.raises(checkpoints.CheckpointError, match="--layers"):
+    with pytest.raises(checkpoints.CheckpointError, match="pass layers=REGEX"):
         checkpoints.load_checkpoint(path, omega0=20.0)
     ck = checkpoints.load_checkpoint(path, omega0=20.0, layers=r"^layer.*conv.*\.weight$")
     assert ck.format == "state_dict" and ck.layers == binarised_conv_names(R20)
@@ -88,7 +88,7 @@ def test_safetensors(tmp_path):
     ck = checkpoints.load_checkpoint(path, omega0=20.0)
     assert ck.format == "safetensors" and ck.layers == binarised_conv_names(R20)
     np.testing.assert_array_equal(ck.array("layer2.0.conv1.weight"), sd["layer2.0.conv1.weight"])
-    with pytest.raises(checkpoints.CheckpointError, match="--omega0"):
+    with pytest.raises(checkpoints.CheckpointError, match="pass omega0"):
         checkpoints.load_checkpoint(path)
     save_file(sd, str(path), metadata={"omega0": "17.5"})      # ω0 in the header's metadata
     ck = checkpoints.load_checkpoint(path)

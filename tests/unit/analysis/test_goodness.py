@@ -1,4 +1,5 @@
-"""fitting.py and weights.py against scipy.stats and direct numpy computations (tolerances stated per test)."""
+"""goodness.py (the fits and KS tests) against scipy.stats and direct numpy computations (tolerances stated per
+test); weight_stats and weight_drift are tested in tests/unit/theory/test_weights.py."""
 from __future__ import annotations
 
 import math
@@ -9,7 +10,7 @@ import scipy.stats as ss
 
 from biper_analysis.analysis import goodness as fitting
 from biper_analysis.theory import analytic
-from biper_analysis.theory.weights import weight_drift, weight_stats
+from biper_analysis.theory.weights import weight_stats
 
 
 def _fit(w):
@@ -87,58 +88,8 @@ def test_nonfinite_weights_left_out_and_counted():
     ref, _ = _fit(np.delete(w, [3, 70, 900]))
     assert n_bad == 3 and fit.n == 2997 and s.size == 2997
     assert fit.b == ref.b and fit.ks_laplace_freeloc == ref.ks_laplace_freeloc
-    assert weight_stats(bad, 20.0).n_nonfinite == 3
-    assert weight_stats(bad, 20.0).e_sin2 == weight_stats(np.delete(w, [3, 70, 900]), 20.0).e_sin2
     empty, n_empty = fitting.sorted_finite(np.array([np.nan, np.inf]))
     assert empty.size == 0 and n_empty == 2
-    with pytest.raises(ValueError, match="no finite"):
-        weight_stats(np.array([np.nan, np.inf]), 20.0)
-
-
-def test_weight_stats_float32_weights_within_1e_7_of_float64():
-    """float32 weights are processed elementwise in float32 (sums in float64): within 1e-7 relative."""
-    rng = np.random.default_rng(7)
-    w = rng.laplace(0.0, 0.05, 100_000).astype(np.float32)
-    st32, st64 = weight_stats(w, 20.0), weight_stats(w.astype(np.float64), 20.0)
-    for k in ("e_sin2", "e_abs_sin", "e_abs_sin3", "e_sin4", "official_l1", "b", "mean_w2"):
-        assert getattr(st32, k) == pytest.approx(getattr(st64, k), rel=1e-7), k
-
-
-def test_weight_stats_equal_direct_computation():
-    rng = np.random.default_rng(6)
-    w = np.concatenate([rng.laplace(0.0, 0.05, 30_001), [0.0, 0.0]]).astype(np.float32).astype(np.float64)
-    omega0 = 20.0
-    st = weight_stats(w, omega0, histograms=True)
-    s = np.sin(omega0 * w.astype(np.float64))
-    a = np.abs(s)
-    assert st.b == pytest.approx(np.mean(np.abs(w)), rel=1e-13)
-    assert st.mean_w2 == pytest.approx(np.mean(w * w), rel=1e-13)
-    assert st.e_sin2 == pytest.approx(np.mean(s * s), rel=1e-12)
-    assert st.e_abs_sin == pytest.approx(np.mean(a), rel=1e-12)
-    assert st.qe() == pytest.approx(np.mean(s * s) - np.mean(a) ** 2, rel=1e-11)
-    assert st.qe(0.6) == pytest.approx(np.mean((a - 0.6) ** 2), rel=1e-12)
-    assert st.qe_sign() == pytest.approx(np.mean(w * w) - np.mean(np.abs(w)) ** 2, rel=1e-11)
-    assert st.official_l1 == pytest.approx(np.mean(np.abs(s - np.sign(s))), rel=1e-12)
-    counts, _ = np.histogram(np.mod(omega0 * w.astype(np.float64), np.pi), bins=np.linspace(0, np.pi, 37))
-    assert np.array_equal(st.phase_counts, counts)
-    theta = np.mod(omega0 * w.astype(np.float64), np.pi)
-    assert st.near_zero_frac == pytest.approx(np.mean((theta < np.pi / 8) | (theta > 7 * np.pi / 8)), abs=1e-15)
-    assert st.near_crest_frac == pytest.approx(np.mean(np.abs(theta - np.pi / 2) < np.pi / 8), abs=1e-15)
-    assert 0.05 < st.near_crest_frac < 0.5                  # the comparison is not vacuous
-    # standard errors: fixed γ is sd((|S| − γ)²)/√n; opt is the delta method = sd(S² − 2 m1 |S|)/√n
-    assert st.qe_se(0.6) == pytest.approx(np.std((a - 0.6) ** 2) / math.sqrt(a.size), rel=1e-8)
-    assert st.qe_se(None) == pytest.approx(np.std(s * s - 2 * np.mean(a) * a) / math.sqrt(a.size), rel=1e-8)
-
-
-def test_weight_drift_equals_numpy():
-    rng = np.random.default_rng(8)
-    w0 = rng.normal(0, 0.05, 4000)
-    w = 0.8 * w0 + rng.normal(0, 0.02, 4000)
-    d = weight_drift(w, w0)
-    assert d.correlation == pytest.approx(np.corrcoef(w, w0)[0, 1], rel=1e-12)
-    assert d.relative_change == pytest.approx(np.linalg.norm(w - w0) / np.linalg.norm(w0), rel=1e-12)
-    with pytest.raises(ValueError, match="reference"):
-        weight_drift(w, w0[:10])
 
 
 def test_laplace_phase_probs_equal_sum_over_periods():

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from biper_analysis.laws.priors import Gaussian, Laplace
-from biper_analysis.theory import analytic, conventions
+from biper_analysis.theory import conventions
+from biper_analysis.theory.weights import weight_stats
 
 OMEGA0, B = 20.0, 0.05
 
@@ -39,31 +40,23 @@ def test_predicted_conventions_against_quadrature_and_written_out_forms():
         conventions.qe_fixed_gamma(OMEGA0, None, B)
 
 
-@pytest.mark.statistical
-def test_measured_matches_predicted_within_k_se(laplace_weights):
-    """Sample estimates vs the Laplace closed forms, k = 5 standard errors (147k weights, seeded)."""
-    w = laplace_weights.ravel()
-    n = w.size
-    s = np.abs(np.sin(OMEGA0 * w))
-    # official L1 = 1 − mean|sin| (except exact zeros of sin): SE = std|sin|/√n
-    l1 = conventions.official_l1_layer(laplace_weights, OMEGA0)
-    assert abs(l1 - analytic.official_l1(OMEGA0, B)) < 5 * s.std() / math.sqrt(n)
+def test_measured_conventions_are_the_weight_statistics(laplace_weights):
+    """Each measured convention is the matching field of the one statistics function, exactly (the statistical
+    agreement of those fields with the Laplace closed forms is tested once, in test_weights.py)."""
+    st = weight_stats(laplace_weights, OMEGA0)
+    assert conventions.official_l1_layer(laplace_weights, OMEGA0) == st.official_l1
     for gamma in (None, 1.0):
-        g = s.mean() if gamma is None else gamma
-        se = np.std((s - g) ** 2) / math.sqrt(n)
-        assert abs(conventions.qe_measured(laplace_weights, OMEGA0, gamma) - analytic.qe(OMEGA0, B, gamma)) < 5 * se
-    se_sign = np.std((np.abs(w) - B) ** 2) / math.sqrt(n)
-    assert abs(conventions.qe_sign_measured(w) - B * B) < 5 * se_sign
-    # normalised forms: ratios of sample means; their SE by the delta method on (numerator, denominator)
-    a, m2 = np.abs(w), w * w
-    ratio_se = np.std(a * a / m2.mean() - 2 * a.mean() * a / m2.mean() - (1 - (a.mean() ** 2) / m2.mean())
-                      * m2 / m2.mean()) / math.sqrt(n)
-    assert abs(conventions.normalised_qe_sign_measured(w) - 0.5) < 5 * ratio_se
-    sin2 = np.sin(OMEGA0 * w) ** 2
-    qe_i = sin2 - 2 * s.mean() * s                  # influence of mean S² − (mean|S|)² on the numerator
-    norm_se = np.std(qe_i / sin2.mean() - conventions.normalised_qe_measured(w, OMEGA0) * sin2 / sin2.mean()) \
-        / math.sqrt(n)
-    assert abs(conventions.normalised_qe_measured(w, OMEGA0) - analytic.normalised_qe(OMEGA0, B)) < 5 * norm_se
+        assert conventions.qe_measured(laplace_weights, OMEGA0, gamma) == st.qe(gamma)
+        assert conventions.normalised_qe_measured(laplace_weights, OMEGA0, gamma) == st.normalised_qe(gamma)
+        assert conventions.qe_sign_measured(laplace_weights, gamma) == st.qe_sign(gamma)
+        assert conventions.normalised_qe_sign_measured(laplace_weights, gamma) == st.normalised_qe_sign(gamma)
+    for bad in ([], [[]]):
+        with pytest.raises(ValueError, match="empty"):
+            conventions.qe_measured(bad, OMEGA0)
+    with pytest.raises(ValueError, match="single number"):
+        conventions.qe_measured(laplace_weights, [20.0, 30.0])
+    with pytest.raises(ValueError, match="gamma"):
+        conventions.qe_measured(laplace_weights, OMEGA0, -1.0)
 
 
 def test_per_channel_scale(laplace_weights):

@@ -23,7 +23,9 @@ def reproduces(roots, target, b, gamma=None, tol=1e-10):
 
 
 def test_roots_at_b1_for_005_and_010():
-    """Issue 3's examples. Values are regression numbers (also printed in the closing note)."""
+    """At b = 1: 0.05 lies below the large-x limit of QE_min (≈ 0.0947), so only the rising branch reaches it (one
+    root); 0.10 lies between that limit and the peak (≈ 0.1028), so both branches do (two roots, either side of the
+    peak). The roots are pinned to 1e-7 as regression values, and each reproduces its target to 1e-10."""
     r05 = omega0_for_qe(0.05, b=1.0)
     r10 = omega0_for_qe(0.10, b=1.0)
     assert r05.shape == (1,) and r10.shape == (2,)

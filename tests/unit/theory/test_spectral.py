@@ -24,7 +24,8 @@ def series(p, omega):
 
 
 def test_laplace_series_matches_closed_form_1e_12():
-    """Issue 3: 1e-12 relative over 1e-6 ≤ ω·b ≤ 1e6 (measured ≤ 3e-15)."""
+    """The series is a witness of the closed form only where it agrees to near machine precision: 1e-12 relative
+    over the whole range 1e-6 ≤ ω·b ≤ 1e6 the package evaluates (measured ≤ 3e-15); E sin² to 1e-14."""
     for b in (1.0, 0.037):
         p = Laplace(b)
         om = X_WIDE / b
