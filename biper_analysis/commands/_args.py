@@ -146,9 +146,9 @@ def add_law_arguments(p: argparse.ArgumentParser, several_scales: bool = False) 
     p.add_argument("--scale", type=float_list if several_scales else float,
                    help="scale of the prior (Student-t scale; also accepted for laplace = b, gaussian = σ)")
     p.add_argument("--df", type=float, help="Student-t degrees of freedom ν (> 0); for --prior student-t")
-    p.add_argument("--law", metavar="FILE.json:LAYER[:MODEL]", default=None,
-                   help="a weight law fitted to a layer by `fit-b --model all --save-laws FILE.json` (default "
-                        "model: the layer's AIC-best); replaces --prior and its scale")
+    p.add_argument("--law", metavar="FILE.json:LAYER[:LAW]", default=None,
+                   help="a weight law fitted to a layer by `fit-b --law all --save-laws FILE.json` (default "
+                        "law: the layer's AIC-best); replaces --prior and its scale")
 
 
 def laws_from_args(args: argparse.Namespace, several_scales: bool = False) -> list[Any]:
