@@ -61,6 +61,7 @@ __all__ = ["MODELS", "Law", "LawInfo", "Laplace", "Gaussian", "StudentT", "Empir
 for _module in pkgutil.iter_modules(__path__):
     if not _module.name.startswith("_"):
         importlib.import_module(f"{__name__}.{_module.name}")
+del _module
 
 
 def __getattr__(name: str) -> Any:

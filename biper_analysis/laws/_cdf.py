@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from biper_analysis.laws._quadrature import _CHUNK, _PEAK_T, _direct, _edges, _u_end
+from biper_analysis.laws._quadrature import _PEAK_T, _direct, _edges, _u_end
+from biper_analysis.laws.base import CHUNK as _CHUNK
 
 _NC = 24
 _CT = np.cos(math.pi * (np.arange(_NC) + 0.5) / _NC)                      # Chebyshev points (first kind)
@@ -22,7 +23,7 @@ _MAX_TABLE_PIECES = 200_000
 
 
 class _CdfTable:
-    """G(u) = ∫_0^u e^{-t^β − κ(t) sin²(a t)} dt on [0, u_max] (κ(t) = κ0 on the central half-period when given):
+    """G(u) = ∫_0^u e^{-t^β − κ(t)|sin(a t)|^α} dt on [0, u_max] (κ(t) = κ0 on the central half-period when given):
     per piece the antiderivative of the degree-23 Chebyshev interpolant (pieces as in the quadrature), anchored at
     the running sum of the piece integrals."""
 
@@ -69,8 +70,8 @@ class _CdfTable:
 
 
 class TableCdf:
-    """CDF of e^{-|w/s|^β − κ sin²(ω0 w)} (GenNorm: κ = 0) from a piecewise-Chebyshev table of
-    G(u) = ∫_0^u e^{-t^β − κ sin²(a t)} dt (:class:`_CdfTable`): F(w) = ½ ± G(|w|/s)/(2I); monotone, ~1e-15
+    """CDF of e^{-|w/s|^β − κ(w)|sin(ω0 w)|^α} (GenNorm: κ = 0) from a piecewise-Chebyshev table of
+    G(u) = ∫_0^u e^{-t^β − κ(t)|sin(a t)|^α} dt (:class:`_CdfTable`): F(w) = ½ ± G(|w|/s)/(2I); monotone, ~1e-15
     absolute (tails are not resolved relative to their own size)."""
 
     s: float

@@ -31,6 +31,8 @@ from fractions import Fraction
 import numpy as np
 from scipy import special
 
+from biper_analysis.laws.base import CHUNK as _CHUNK
+
 #: Gauss–Legendre nodes per piece. Pieces are chosen so that the integrand is analytic in a Bernstein ellipse
 #: of parameter >= ~6 around each piece, where 20 nodes give ~1e-16 relative per piece.
 _N = 20
@@ -60,8 +62,6 @@ _GREGORY = (1 / 2, -1 / 12, 1 / 24, -19 / 720, 3 / 160, -863 / 60480, 275 / 2419
             8183 / 1036800)
 #: Largest numerator/denominator of ω/ω0 treated as a rational ratio (common period of peaks and kinks).
 _MAX_RATIO_TERM = 8
-#: Elements evaluated at once (bounds temporary memory to a few MiB per array).
-_CHUNK = 1 << 18
 
 _KINDS = ("one", "sin2", "abs")
 

@@ -62,6 +62,8 @@ SHARPNESS: Bounds = (0.0, 1e8, True)
 FRACTION: Bounds = (0.0, 1.0, True)
 #: Colour and line style of a law whose class names none.
 DEFAULT_STYLE = ("C7", "-")
+#: Elements of an array a law evaluates at once (bounds temporary memory to a few MiB per array).
+CHUNK = 1 << 18
 
 
 def _range_text(bounds: Bounds) -> str:

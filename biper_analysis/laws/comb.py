@@ -27,13 +27,11 @@ import numpy as np
 from scipy import optimize, signal
 
 from biper_analysis._io import validation
+from biper_analysis.laws.base import CHUNK as _CHUNK
 from biper_analysis.laws.base import FRACTION, POSITIVE, Law, register
 from biper_analysis.theory import analytic
 
 __all__ = ["Comb"]
-
-#: Elements evaluated at once (bounds temporary memory to a few MiB per array).
-_CHUNK = 1 << 18
 
 #: Peaks whose envelope weight is below this fraction of the central one are not part of the law, nor are peaks
 #: beyond |k| = _COMB_MAX_K (an envelope σ wider than ~5000/ω0·π/9 is cut there).

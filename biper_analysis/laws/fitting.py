@@ -21,14 +21,12 @@ from typing import Any
 import numpy as np
 
 from biper_analysis._io.validation import renamed_argument
-from biper_analysis.laws.base import Law, check_param, law_class
+from biper_analysis.laws.base import CHUNK, Law, check_param, law_class
 from biper_analysis.laws.lawfile import law_from_dict, law_to_dict
 from biper_analysis.theory.weights import WeightStats, weight_stats
 
 __all__ = ["fit_law", "fit_laws", "fit_closed_form", "loglik", "n_params"]
 
-#: Elements of a weight array processed at once by :func:`loglik` (bounds temporary memory).
-_CHUNK = 1 << 18
 
 
 def _clean_weights(weights: Any) -> np.ndarray:
@@ -159,5 +157,5 @@ def n_params(law: Law) -> int:
 def loglik(law: Law, weights: Any) -> float:
     """Σ log pdf(w) over all the given weights (float64, in chunks)."""
     w = _clean_weights(weights)
-    return float(sum(float(np.sum(law.logpdf(w[i:i + _CHUNK].astype(np.float64))))
-                     for i in range(0, w.size, _CHUNK)))
+    return float(sum(float(np.sum(law.logpdf(w[i:i + CHUNK].astype(np.float64))))
+                     for i in range(0, w.size, CHUNK)))

@@ -69,11 +69,11 @@ class _PenalisedBase(TableCdf, Law):
 
     @cached_property
     def _integral(self) -> float:
-        """I = ∫_0^∞ e^{-u^β − κ(u) sin²(a u)} du (Z = 2 s I)."""
+        """I = ∫_0^∞ e^{-u^β − κ(u)|sin(a u)|^α} du (Z = 2 s I)."""
         return float(self._ints(None, ("one",), ("1",))[0, 0])
 
     def normaliser(self) -> float:
-        """Z = ∫ exp(−|w/s|^β − κ(w) sin²(ω0 w)) dw over the real line."""
+        """Z = ∫ exp(−|w/s|^β − κ(w)|sin(ω0 w)|^α) dw over the real line."""
         return 2.0 * self.s * self._integral
 
     def _kappa_of(self, w: np.ndarray) -> Any:

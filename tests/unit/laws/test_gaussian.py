@@ -62,3 +62,8 @@ def test_sampler_variance_and_fit_recover_sigma():
     w = Gaussian(0.07).sample(np.random.default_rng(2), 400_000)
     assert abs(np.mean(w * w) - 0.07 ** 2) < 5 * np.std(w * w) / math.sqrt(w.size)
     assert abs(Gaussian.fit(w).sigma - 0.07) < 5 * 0.07 / math.sqrt(2 * w.size)
+
+
+@pytest.mark.statistical
+def test_predicted_qe_matches_sample_qe():
+    law_checks.predicted_qe_within_4se(Gaussian(0.05))
