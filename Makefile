@@ -30,7 +30,7 @@ main: setup
 	$(BA) verify --samples 2e6 --seed 0
 	$(BA) sweep --omega0 1:200:400 --log --b 0.01,0.037,0.05 --gamma opt --out $(OUT)/sweep.csv --plot $(OUT)/sweep.png
 	$(BA) train-sweep --out $(RUNS)
-	$(BA) fit-b $(RUN) --model all --reference $(RUN)/init.pth.tar --json $(OUT)/fit-b.json --csv $(OUT)/fit-b.csv \
+	$(BA) fit-b $(RUN) --law all --reference $(RUN)/init.pth.tar --json $(OUT)/fit-b.json --csv $(OUT)/fit-b.csv \
 	    --plot $(OUT)/fit-b.png --plot-layers $(OUT)/fit-b-layers --save-laws $(OUT)/laws.json
 	$(BA) figures --out $(OUT)/figures --runs $(RUNS)
 	@# A failed paper claim (exit 1) is a finding, reported in $(OUT)/REPORT.md; any other error stops the job.

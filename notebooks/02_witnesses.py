@@ -61,5 +61,5 @@ fig = fig_witnesses(mc, quad)
 # %%
 for x in [1e-3, 0.3, 1.0, 30.0, 1e4]:
     p = ba.priors.Laplace(1.0)
-    series = spectral.e_abs_sin(p, x)
+    series = spectral.e_abs_sin(x, prior=p)
     print(f"x = {x:<8g} series E|sin| = {series:.15f}  closed form {ba.expected_abs_sin(x, 1.0):.15f}")

@@ -71,18 +71,18 @@ print(f"{run_dir.name}: layer {name}, {w.size} weights, ω0 = {ckpt.omega0:g}")
 # %%
 measured = ba.weights.weight_stats(w, ckpt.omega0)
 print(f"measured QE_min {measured.qe():.5f} ± {measured.qe_se():.5f}")
-for model in ba.laws.MODELS:
-    law = ba.fit_law(w, omega0=ckpt.omega0, model=model, max_samples=5000 if QUICK else 20000, seed=0)
+for name in ba.laws.MODELS:
+    law = ba.fit_law(w, omega0=ckpt.omega0, law=name, max_samples=5000 if QUICK else 20000, seed=0)
     k, ll = ba.laws.n_params(law), ba.laws.loglik(law, w)
     pred = ba.qe(ckpt.omega0, prior=law)
-    print(f"{model:<10} k = {k}  AIC {2 * k - 2 * ll:12.1f}  QE predicted {pred:.5f} "
+    print(f"{name:<10} k = {k}  AIC {2 * k - 2 * ll:12.1f}  QE predicted {pred:.5f} "
           f"({(pred - measured.qe()) / measured.qe():+.1%})  {law.params}")
 
 # %% [markdown]
 # ## The same through the report: every layer, every law, the AIC-best one, out of sample
 
 # %%
-report = ba.analyze_checkpoint(run_dir, models=("all",), max_samples=5000 if QUICK else 20000)
+report = ba.analyze_checkpoint(run_dir, laws=("all",), max_samples=5000 if QUICK else 20000)
 for row in report.rows:
     print(f"{row['name']:<18} Laplace {row['rel_err']:+.1%}  AIC-best {row['best_model']} {row['best_rel_err']:+.1%}"
           f"  out of sample {row['models'][row['best_model']]['oos']['rel_err']:+.1%}")

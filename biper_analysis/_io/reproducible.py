@@ -9,12 +9,14 @@ of CPU and torch version. :func:`biper_analysis._io.provenance.compute_environme
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
 import platform
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-__all__ = ["cpu_has_avx2", "pinned_environment", "pin_cpu_code_path", "use_threads"]
+__all__ = ["cpu_has_avx2", "pinned_environment", "pin_cpu_code_path", "use_threads", "worker_init", "pinned_pool"]
 
 
 def cpu_has_avx2() -> bool:
@@ -57,3 +59,18 @@ def use_threads(threads: int) -> None:
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
     torch.set_num_threads(threads)
+
+
+def worker_init(torch_threads: bool = False) -> None:
+    """Runs first in every spawned worker process, before torch is imported: one thread and the pinned CPU code
+    path; with ``torch_threads`` (training workers) torch is imported and its intra-op threads set to 1 as well."""
+    os.environ.update(pinned_environment(threads=1))
+    if torch_threads:
+        use_threads(1)
+
+
+def pinned_pool(jobs: int, *, torch_threads: bool = False) -> ProcessPoolExecutor:
+    """``jobs`` spawned worker processes, each set up by :func:`worker_init` (so a result does not depend on how
+    many there are, nor on the parent's threads)."""
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=worker_init, initargs=(torch_threads,))

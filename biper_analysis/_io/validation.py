@@ -6,11 +6,13 @@ Error messages name the argument, the bad value, the valid range and the fix.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
 
-__all__ = ["as_float_array", "positive", "nonnegative", "scalar_or_array", "GAMMA_OPT_WORDS", "parse_gamma"]
+__all__ = ["as_float_array", "positive", "nonnegative", "scalar_or_array", "GAMMA_OPT_WORDS", "parse_gamma",
+           "renamed_argument"]
 
 
 def as_float_array(name: str, value: Any) -> np.ndarray:
@@ -72,3 +74,18 @@ def parse_gamma(value: Any) -> float | None:
     if not math.isfinite(g) or g < 0:
         raise ValueError(f"gamma must be 'opt' or a finite number >= 0, got {value!r}")
     return g
+
+
+def renamed_argument(new: Any, old: Any, new_name: str, old_name: str, func: str) -> Any:
+    """The value of an argument renamed from ``old_name`` to ``new_name``: the old name still works for a release,
+    with a DeprecationWarning; both at once is a TypeError.
+
+    >>> renamed_argument(("laplace",), None, "laws", "models", "analyze_checkpoint")
+    ('laplace',)
+    """
+    if old is None:
+        return new
+    if new is not None:
+        raise TypeError(f"{func}() got both {new_name}= and its deprecated name {old_name}=; pass {new_name}= only")
+    warnings.warn(f"{func}({old_name}=...) is deprecated; use {new_name}=", DeprecationWarning, stacklevel=3)
+    return old

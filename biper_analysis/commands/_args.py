@@ -188,8 +188,8 @@ def add_law_arguments(p: argparse.ArgumentParser, several_scales: bool = False) 
                    help="scale of the prior (Student-t scale; also accepted for laplace = b, gaussian = σ)")
     p.add_argument("--df", type=float, help="Student-t degrees of freedom ν (> 0); for --prior student-t")
     p.add_argument("--law", metavar="FILE.json:LAYER[:LAW]", default=None,
-                   help="a weight law fitted to a layer by `fit-b --model all --save-laws FILE.json` (default "
-                        "LAW: the layer's AIC-best); replaces --prior and its scale")
+                   help="a weight law fitted to a layer by `fit-b --law all --save-laws FILE.json` (default "
+                        "LAW: the layer's best law); replaces --prior and its scale")
 
 
 def _scale_option(args: argparse.Namespace, several_scales: bool) -> tuple[str, str, Any]:

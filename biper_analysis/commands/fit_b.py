@@ -22,9 +22,8 @@ FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from biper_analysis import laws
+    from biper_analysis.laws import law_names
 
-    MODELS = laws.MODELS
     p = sub.add_parser(
         "fit-b", help="per-layer fit, goodness of fit, verdict and predicted vs measured QE of a checkpoint",
         description="Read a checkpoint safely (official BiPer .pth.tar with config.txt beside it, our run "
@@ -41,8 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "or the checkpoint's binarized_layers)")
     p.add_argument("--gamma", type=gamma_value, default=None,
                    help="binary scale γ >= 0, or 'opt' (default: each side its own optimal γ*)")
-    p.add_argument("--model", default="laplace", metavar="|".join(MODELS) + "|all",
+    p.add_argument("--law", default=None, metavar="|".join(law_names(fittable=True)) + "|all",
                    help="weight laws to fit, comma-separated (default laplace: the paper's model, fastest)")
+    p.add_argument("--model", default=None, help=argparse.SUPPRESS)     # the old name of --law, for one release
     p.add_argument("--reference", default=None, metavar="FILE",
                    help="a checkpoint of the same network to compare with (e.g. RUN/init.pth.tar, the initial "
                         "weights): drift and the reference's own QE per layer")
@@ -56,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", metavar="FILE|-", default=None, help="write the report as JSON ('-' = stdout only)")
     p.add_argument("--csv", metavar="FILE", default=None, help="write the per-layer rows as CSV")
     p.add_argument("--plot", metavar="FILE.png", default=None,
-                   help="a figure: per-layer predicted vs measured QE for every model, weight histograms with the "
+                   help="a figure: per-layer predicted vs measured QE for every law, weight histograms with the "
                         "fitted laws, sine and phase histograms (.png, .pdf or .svg)")
     p.add_argument("--plot-layers", metavar="DIR", default=None,
                    help="one figure per layer: histogram with every fitted law and the zeros of sin(ω0 w) marked")
@@ -97,17 +97,31 @@ def _check_layer_folder(folder: str) -> Path:
     return path
 
 
+def _law_names(args: argparse.Namespace) -> tuple[str, ...]:
+    """The laws of --law (or of its deprecated name --model, with one warning line on stderr)."""
+    from biper_analysis.analysis.report import law_list
+
+    if args.model is not None and args.law is not None:
+        raise UsageError("--model is the old name of --law; give --law only")
+    spec = args.law if args.model is None else args.model
+    names = law_list((spec or "laplace").split(","))
+    if args.model is not None:
+        sys.stderr.write("biper-analysis fit-b: warning: --model is deprecated and will be removed; use --law "
+                         "(same values)\n")
+    return names
+
+
 def run(args: argparse.Namespace) -> int:
-    from biper_analysis.analysis.report import analyze_checkpoint, model_list
+    from biper_analysis.analysis.report import analyze_checkpoint
 
     if args.csv == "-":
         raise UsageError("--csv needs a file name (use --json - for stdout)")
-    models = model_list(args.model.split(","))
+    names = _law_names(args)
     inputs = _inputs(args)
     claims = _claims(args, inputs)
     layer_dir = _check_layer_folder(args.plot_layers) if args.plot_layers else None
     report = analyze_checkpoint(args.path, omega0=args.omega0, layers=args.layers,
-                                gamma="opt" if args.gamma is None else args.gamma, models=models,
+                                gamma="opt" if args.gamma is None else args.gamma, laws=names,
                                 reference=args.reference, seed=args.seed, max_samples=args.max_samples,
                                 jobs=args.jobs)
     _write_outputs(report, claims, layer_dir)

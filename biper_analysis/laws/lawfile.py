@@ -1,8 +1,9 @@
-"""Fitted weight laws on disk: ``fit-b --save-laws FILE.json`` writes them, ``--law FILE.json:LAYER[:MODEL]`` reads
-one back for ``qe``, ``sweep`` and ``omega0`` (and :func:`load_law` for Python).
+"""Laws as JSON, and fitted laws on disk: the one serialiser.
 
-The file holds, per layer, every fitted law's name and parameters (``laws.law_to_dict``), the AIC-best model,
-the ω0 the laws were fitted at, and the report's provenance.
+:func:`law_to_dict` / :func:`law_from_dict` turn any registered law into {"name", "params", "omega0"} and back
+exactly (through the registry: a new law needs nothing here). ``fit-b --save-laws FILE.json`` writes, per layer,
+every fitted law, the AIC-best one (``best_model``), the ω0 the laws were fitted at and the report's provenance;
+``--law FILE.json:LAYER[:LAW]`` reads one back for ``qe``, ``sweep`` and ``omega0`` (:func:`load_law` for Python).
 """
 from __future__ import annotations
 
@@ -11,19 +12,45 @@ from pathlib import Path
 from typing import Any
 
 from biper_analysis._io.errors import UsageError
+from biper_analysis.laws.base import Law, law_class
 
-__all__ = ["law_to_dict", "load_law", "split_law_spec"]
+__all__ = ["law_to_dict", "law_from_dict", "load_law", "split_law_spec"]
 
 
-def law_to_dict(law: Any) -> dict[str, Any]:
-    """A law's name and parameters as JSON (every law of :mod:`biper_analysis.laws`, Laplace and Gaussian too)."""
-    from biper_analysis import laws
+def law_to_dict(law: Law) -> dict[str, Any]:
+    """{"name", "params", "omega0"} of any registered law (priors included).
 
-    return laws.law_to_dict(law)
+    >>> from biper_analysis.laws import Laplace
+    >>> law_to_dict(Laplace(0.05))
+    {'name': 'laplace', 'params': {'b': 0.05}, 'omega0': None}
+    """
+    if not isinstance(law, Law):
+        raise TypeError(f"cannot serialise {law!r}; pass a law from biper_analysis.laws")
+    return law.to_dict()
+
+
+def law_from_dict(d: dict[str, Any]) -> Law:
+    """The law described by :func:`law_to_dict` / ``law.to_dict()`` (exact round trip).
+
+    >>> law_from_dict({"name": "gennorm", "params": {"s": 0.05, "beta": 1.5}, "omega0": None})
+    GenNorm(s=0.05, beta=1.5)
+    """
+    try:
+        name, params = str(d["name"]), dict(d["params"])
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(f"a law dict needs 'name' and 'params' (as written by law_to_dict), got {d!r}") from None
+    cls = law_class(name)
+    omega0 = d.get("omega0")
+    missing = [k for k in cls.PARAMS if k not in params]
+    if missing:
+        raise ValueError(f"law {name!r} needs parameter {missing[0]!r}; got {sorted(params)}")
+    if cls.needs_omega0() and omega0 is None:
+        raise ValueError(f"law {name!r} needs omega0 (a number); got {omega0!r}")
+    return cls.from_params(params, omega0)
 
 
 def split_law_spec(spec: str) -> tuple[Path, str, str | None]:
-    """'FILE.json:LAYER[:MODEL]' → (file, layer, model or None); the file part may itself contain colons.
+    """'FILE.json:LAYER[:LAW]' → (file, layer, law or None); the file part may itself contain colons.
 
     >>> split_law_spec("laws.json:layer1.0.conv1.weight:penalised")
     (PosixPath('laws.json'), 'layer1.0.conv1.weight', 'penalised')
@@ -35,18 +62,16 @@ def split_law_spec(spec: str) -> tuple[Path, str, str | None]:
             if path.suffix == ".json":
                 rest = parts[cut:]
                 return path, rest[0], rest[1] if len(rest) > 1 else None
-    raise UsageError(f"--law {spec!r}: expected FILE.json:LAYER or FILE.json:LAYER:MODEL (a file written by "
+    raise UsageError(f"--law {spec!r}: expected FILE.json:LAYER or FILE.json:LAYER:LAW (a file written by "
                      "`biper-analysis fit-b --save-laws FILE.json`)")
 
 
-def load_law(spec: str) -> Any:
-    """The law named by 'FILE.json:LAYER[:MODEL]' (default: that layer's AIC-best model)."""
-    from biper_analysis import laws
-
-    path, layer, model = split_law_spec(spec)
+def load_law(spec: str) -> Law:
+    """The law named by 'FILE.json:LAYER[:LAW]' (default: that layer's AIC-best law)."""
+    path, layer, name = split_law_spec(spec)
     if not path.is_file():
         raise UsageError(f"--law {spec!r}: {path} does not exist; write it with `biper-analysis fit-b RUN "
-                         f"--model all --save-laws {path}`")
+                         f"--law all --save-laws {path}`")
     try:
         content = json.loads(path.read_text())
         layers = content["layers"]
@@ -57,8 +82,8 @@ def load_law(spec: str) -> Any:
         names = ", ".join(list(layers)[:4]) + (", ..." if len(layers) > 4 else "")
         raise UsageError(f"--law {spec!r}: no layer {layer!r} in {path}; it has {names}")
     entry = layers[layer]
-    model = model or entry.get("best_model")
-    if model not in entry["laws"]:
-        raise UsageError(f"--law {spec!r}: layer {layer} has no fitted {model!r} law; it has "
+    name = name or entry.get("best_model")
+    if name not in entry["laws"]:
+        raise UsageError(f"--law {spec!r}: layer {layer} has no fitted {name!r} law; it has "
                          f"{', '.join(entry['laws'])}")
-    return laws.law_from_dict(entry["laws"][model])
+    return law_from_dict(entry["laws"][name])

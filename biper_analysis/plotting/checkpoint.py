@@ -11,16 +11,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["draw_weight_hist", "draw_sin_hist", "draw_phase_hist", "draw_qe_by_model", "fig_checkpoint_summary",
-           "fig_layer_laws", "MODEL_STYLE"]
+from biper_analysis.laws import law_style
 
-#: One colour and line style per law, the same in every figure.
-MODEL_STYLE = {"laplace": ("C0", "-"), "gaussian": ("C3", "--"), "gennorm": ("C2", "-."), "penalised": ("C1", "-"),
-               "penalised2": ("C5", "--"), "penalised-alpha": ("C6", "-"), "comb": ("C4", ":")}
-
-
-def _style(model: str) -> tuple[str, str]:
-    return MODEL_STYLE.get(model, ("C7", "-"))
+__all__ = ["draw_weight_hist", "draw_sin_hist", "draw_phase_hist", "draw_qe_by_law", "fig_checkpoint_summary",
+           "fig_layer_laws"]
 
 
 def draw_weight_hist(ax: Any, row: dict[str, Any], hist: Any, laws: dict[str, Any], omega0: float,
@@ -30,9 +24,9 @@ def draw_weight_hist(ax: Any, row: dict[str, Any], hist: Any, laws: dict[str, An
     density = counts / (row["n"] * np.diff(edges))
     ax.stairs(density, edges, fill=True, color="0.8", label="weights")
     w = np.linspace(edges[0], edges[-1], points)
-    for model, law in laws.items():
-        colour, ls = _style(model)
-        ax.plot(w, law.pdf(w), color=colour, ls=ls, lw=1.0, label=model)
+    for name, law in laws.items():
+        colour, ls = law_style(name)     # one colour and line style per law, the same in every figure
+        ax.plot(w, law.pdf(w), color=colour, ls=ls, lw=1.0, label=name)
     if zeros:
         k = np.arange(math.ceil(edges[0] * omega0 / math.pi), math.floor(edges[-1] * omega0 / math.pi) + 1)
         for z in k * math.pi / omega0:
@@ -74,7 +68,7 @@ def draw_phase_hist(ax: Any, report: Any) -> None:
     ax.legend(fontsize=7, loc="upper center")
 
 
-def draw_qe_by_model(ax: Any, report: Any) -> None:
+def draw_qe_by_law(ax: Any, report: Any) -> None:
     """Predicted against measured QE, one point per layer and one series per law, measured ±2 SE as bars."""
     rows = [r for r in report.rows if r["n"] > 0]
     if not rows:
@@ -83,11 +77,11 @@ def draw_qe_by_model(ax: Any, report: Any) -> None:
     se = np.array([r["qe_emp_se"] for r in rows])
     lo, hi = float((emp - 2 * se).min()), float((emp + 2 * se).max())
     markers = "osD^vP"
-    for i, model in enumerate(report.models):
-        pred = np.array([r["models"].get(model, {}).get("qe_pred", np.nan) for r in rows])
-        colour, _ = _style(model)
+    for i, name in enumerate(report.law_names):
+        pred = np.array([r["models"].get(name, {}).get("qe_pred", np.nan) for r in rows])
+        colour, _ = law_style(name)
         ax.errorbar(emp, pred, xerr=2 * se, fmt=markers[i % len(markers)], ms=4, color=colour, ecolor="0.7",
-                    elinewidth=0.6, label=model)
+                    elinewidth=0.6, label=name)
         finite = pred[np.isfinite(pred)]
         if finite.size:
             lo, hi = min(lo, float(finite.min())), max(hi, float(finite.max()))
@@ -127,7 +121,7 @@ def fig_checkpoint_summary(report: Any, ncols: int = 6) -> Any:
     bottom = gs[grid_rows, 0].subgridspec(1, 3, wspace=0.45)
     draw_sin_hist(fig.add_subplot(bottom[0, 0]), report)
     draw_phase_hist(fig.add_subplot(bottom[0, 1]), report)
-    draw_qe_by_model(fig.add_subplot(bottom[0, 2]), report)
+    draw_qe_by_law(fig.add_subplot(bottom[0, 2]), report)
     src = report.checkpoint.get("path", "")
     fig.suptitle(f"{src}  (ω0 = {report.omega0:g}; thin vertical lines: zeros kπ/ω0 of sin(ω0 w))", fontsize=9)
     return fig
@@ -147,9 +141,9 @@ def fig_layer_laws(report: Any, name: str) -> Any:
     ax_lin.set_ylim(bottom=0)
     ax_log.legend(fontsize=7)
     lines = [f"measured QE {row['qe_emp']:.5f} ± {row['qe_emp_se']:.1e}"]
-    for model, entry in row.get("models", {}).items():
-        best = " (AIC-best)" if model == row.get("best_model") else ""
-        lines.append(f"{model}: {entry['qe_pred']:.5f} ({entry['rel_err']:+.1%}){best}")
+    for name, entry in row.get("models", {}).items():
+        best = " (AIC-best)" if name == row.get("best_model") else ""
+        lines.append(f"{name}: {entry['qe_pred']:.5f} ({entry['rel_err']:+.1%}){best}")
     ax_lin.text(0.98, 0.97, "\n".join(lines), transform=ax_lin.transAxes, ha="right", va="top", fontsize=7,
                 family="monospace", bbox={"facecolor": "white", "alpha": 0.8, "lw": 0})
     fig.suptitle(f"{name}: weights and fitted laws (ω0 = {report.omega0:g}; vertical lines: zeros of sin(ω0 w))",

@@ -50,12 +50,11 @@ def representative_run(sweep: dict[str, Any], binarizer: str = "biper", omega0: 
 
 def _network(sweep: dict[str, Any]) -> Any:
     from biper_analysis.analysis.report import analyze_checkpoint
-    from biper_analysis.laws import MODELS
     from biper_analysis.plotting.checkpoint import fig_checkpoint_summary
 
     run = representative_run(sweep)
     run_dir = Path(sweep["_dir"]) / run["name"]
-    fig = fig_checkpoint_summary(analyze_checkpoint(run_dir, models=MODELS))
+    fig = fig_checkpoint_summary(analyze_checkpoint(run_dir, laws=("all",)))
     fig.suptitle(f"trained BiPer network ({run['name']}): weights with every fitted law (thin lines: zeros of "
                  "sin(ω0 w)), sin(ω0 w), phase ω0·w mod π, predicted vs measured QE per law", y=1.0, fontsize=9)
     return fig

@@ -159,11 +159,11 @@ def gaussian_e_abs_sin(s: Any) -> np.ndarray:
     return out.reshape(s.shape)
 
 
-def e_abs_sin(prior: Any, omega0: Any) -> float | np.ndarray:
+def e_abs_sin(omega0: Any, *, prior: Any) -> float | np.ndarray:
     """E|sin(ω0 w)| of a symmetric ``prior`` through its characteristic function (validating wrapper).
 
     >>> from biper_analysis.laws.priors import Gaussian
-    >>> f"{e_abs_sin(Gaussian(0.05), 20.0):.13f}"
+    >>> f"{e_abs_sin(20.0, prior=Gaussian(0.05)):.13f}"
     '0.5791532187230'
     """
     omega = validation.positive("omega0", omega0)
@@ -172,11 +172,11 @@ def e_abs_sin(prior: Any, omega0: Any) -> float | np.ndarray:
     return validation.scalar_or_array(out, omega0)
 
 
-def e_sin2(prior: Any, omega0: Any) -> float | np.ndarray:
+def e_sin2(omega0: Any, *, prior: Any) -> float | np.ndarray:
     """E sin²(ω0 w) = (1 − φ(2ω0))/2 of a symmetric ``prior`` (validating wrapper).
 
     >>> from biper_analysis.laws.priors import Gaussian
-    >>> f"{e_sin2(Gaussian(0.05), 20.0):.15f}"
+    >>> f"{e_sin2(20.0, prior=Gaussian(0.05)):.15f}"
     '0.432332358381694'
     """
     omega = validation.positive("omega0", omega0)
@@ -184,16 +184,17 @@ def e_sin2(prior: Any, omega0: Any) -> float | np.ndarray:
     return validation.scalar_or_array(e_sin2_from_cf(prior.one_minus_cf, omega), omega0)
 
 
-def qe(prior: Any, omega0: Any, gamma: Any = None) -> float | np.ndarray:
-    """QE through the characteristic function (the single QE definition, analytic.qe_from_moments).
+def qe(omega0: Any, gamma: Any = None, *, prior: Any) -> float | np.ndarray:
+    """QE through the characteristic function (the single QE definition, analytic.qe_from_moments); the same
+    call as ``ba.qe(omega0, gamma=..., prior=...)``.
 
     >>> from biper_analysis.laws.priors import Laplace
-    >>> f"{qe(Laplace(0.05), 20.0, 0.6):.12f}"
+    >>> f"{qe(20.0, 0.6, prior=Laplace(0.05)):.12f}"
     '0.105801153564'
     """
     omega = validation.positive("omega0", omega0)
     g = None if gamma is None else validation.nonnegative("gamma", gamma)
-    out = qe_from_moments(e_sin2(prior, omega), e_abs_sin(prior, omega), g)
+    out = qe_from_moments(e_sin2(omega, prior=prior), e_abs_sin(omega, prior=prior), g)
     return validation.scalar_or_array(out, omega0, *([] if gamma is None else [gamma]))
 
 

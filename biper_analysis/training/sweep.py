@@ -4,7 +4,8 @@
 worker processes — spawned, one thread each, CPU code path pinned before torch loads
 (:mod:`biper_analysis._io.reproducible`) — so a run's weights are the same whatever ``--jobs``, OMP_NUM_THREADS or the
 machine load are. It then analyses each run (fit-b with every weight law, against the run's initial weights;
-cached in ``RUN/analysis.json``, keyed by the checkpoint's SHA-256 and :data:`ANALYSIS_VERSION`) and writes
+cached in ``RUN/analysis.json``, keyed by the checkpoint's SHA-256, :data:`ANALYSIS_VERSION` and every fittable
+law's name and version from the law registry) and writes
 ``SWEEP/sweep.json``: every run the folder holds, group summaries, and provenance with the compute environment.
 A second call reuses finished runs and cached analyses. Figures and paper checks read ``sweep.json`` through
 :func:`load_training_sweep`; they never train.
@@ -23,11 +24,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
-import multiprocessing
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,7 @@ from biper_analysis._io.errors import UsageError
 from biper_analysis._io.jsonio import dumps, jsonable, read_json
 from biper_analysis._io.outputs import claim_folder
 from biper_analysis._io.provenance import compute_environment, provenance
-from biper_analysis._io.reproducible import pinned_environment
+from biper_analysis._io.reproducible import pinned_environment, pinned_pool
 from biper_analysis.paper import PUBLISHED_OMEGA0
 
 __all__ = ["SWEEP_FILE", "RUN_SUMMARY", "ANALYSIS_FILE", "ANALYSIS_VERSION", "RECIPE_FIELDS", "SweepPlan",
@@ -49,7 +48,8 @@ __all__ = ["SWEEP_FILE", "RUN_SUMMARY", "ANALYSIS_FILE", "ANALYSIS_VERSION", "RE
 SWEEP_FILE = "sweep.json"
 RUN_SUMMARY = "summary.json"
 ANALYSIS_FILE = "analysis.json"
-#: Bump when the analysis of a run changes, so cached analyses are recomputed.
+#: Bump when the analysis of a run changes, so cached analyses are recomputed. A new law, or a law whose numbers
+#: changed, needs no bump: the registry's (name, version) list is part of the cache key.
 ANALYSIS_VERSION = 6
 #: Training fields that define a folder's recipe (everything but what varies across runs and where they run).
 RECIPE_FIELDS = ("model", "dataset", "epochs1", "epochs2", "batch_size", "test_batch_size", "lr1", "lr2",
@@ -127,14 +127,6 @@ def run_name(binarizer: str, omega0: float, seed: int) -> str:
 # ---------------------------------------------------------------------------------------------------
 # One run: trained (or reused) and analysed in a worker process
 # ---------------------------------------------------------------------------------------------------
-def _worker_init() -> None:
-    """Runs first in every spawned worker, before torch is imported: one thread, pinned CPU code path."""
-    os.environ.update(pinned_environment(threads=1))
-    import torch
-
-    torch.set_num_threads(1)
-
-
 def _finished_summary(run_dir: Path, config: dict[str, Any]) -> dict[str, Any] | None:
     """The cached summary of a finished run with exactly this config, else None."""
     path = run_dir / RUN_SUMMARY
@@ -175,21 +167,23 @@ def _sha256(path: Path) -> str:
 
 def _analyse(run_dir: Path) -> dict[str, Any]:
     """fit-b of the run's final checkpoint with every law, against its initial weights, plus the stage-2 drift
-    from stage 1's best; cached by checkpoint hash and analysis version."""
+    from stage 1's best; cached by checkpoint hash, analysis version and the laws' versions."""
     from biper_analysis.analysis.checkpoints import load_checkpoint, resolve_checkpoint_path
     from biper_analysis.analysis.report import analyze_checkpoint
-    from biper_analysis.laws import MODELS
+    from biper_analysis.laws import law_names, law_versions
     from biper_analysis.theory.weights import weight_drift
 
     ckpt_path = resolve_checkpoint_path(run_dir)
-    key = {"checkpoint_sha256": _sha256(ckpt_path), "analysis_version": ANALYSIS_VERSION}
+    key = {"checkpoint_sha256": _sha256(ckpt_path), "analysis_version": ANALYSIS_VERSION,
+           "laws": law_versions(fittable=True)}
     cache = run_dir / ANALYSIS_FILE
     if cache.exists():
         cached = read_json(cache)
         if all(cached.get(k) == v for k, v in key.items()):
             return cached["analysis"]
     init = run_dir / "init.pth.tar"
-    analysis = analyze_checkpoint(run_dir, models=MODELS, reference=init if init.exists() else None).to_dict()
+    analysis = analyze_checkpoint(run_dir, laws=law_names(fittable=True),
+                                  reference=init if init.exists() else None).to_dict()
     for row in analysis["layers"]:
         if row["n"] > 0:
             row["normalised"] = normalised_layer_qe(row, analysis["omega0"])
@@ -271,8 +265,7 @@ def run_training_sweep(out_dir: str | Path, plan: SweepPlan = SweepPlan(), jobs:
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(runs)))
     out_dir.mkdir(parents=True, exist_ok=True)
     records: dict[str, dict[str, Any]] = {r["name"]: r for r in (existing or {}).get("runs", [])}
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_worker_init) as pool:
+    with pinned_pool(jobs, torch_threads=True) as pool:
         futures = [(name, pool.submit(_run_one, name, str(out_dir / name), cfg)) for name, cfg in runs]
         for name, future in futures:
             record = future.result()

@@ -50,6 +50,18 @@ def test_json_stdout_is_exactly_one_object(official):
     assert proc.stderr == ""
 
 
+def test_model_is_the_deprecated_name_of_law(official, capsys):
+    """--model still works for a release, with exactly one warning line on stderr."""
+    assert main(["fit-b", str(official), "--model", "laplace,gaussian", "--json", "-"]) == 0
+    out, err = capsys.readouterr()
+    assert err.splitlines() == ["biper-analysis fit-b: warning: --model is deprecated and will be removed; use --law "
+                                "(same values)"]
+    assert json.loads(out)["models"] == ["laplace", "gaussian"]
+    assert main(["fit-b", str(official), "--law", "gaussian", "--json", "-"]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and json.loads(out)["models"] == ["laplace", "gaussian"]
+
+
 def test_safetensors_with_layers_and_omega0(tmp_path):
     from safetensors.numpy import save_file
 

@@ -66,7 +66,9 @@ def test_fit_b_refuses_foreign_files_and_replaces_its_own(run_folder, tmp_path):
 @pytest.mark.parametrize("args, needle", [
     (("--plot", "out.jpg"), ".png"),
     (("--plot", "x.tar"), ".png"),
-    (("--model", "cauchy"), "unknown model"),
+    (("--law", "cauchy"), "unknown law 'cauchy'"),
+    (("--model", "cauchy"), "unknown law 'cauchy'"),
+    (("--law", "comb", "--model", "comb"), "give --law only"),
     (("--csv", "-"), "--csv needs a file name"),
     (("--plot-layers", "PLOTFILE"), "is a file"),
     (("--json", "SAME.json", "--save-laws", "SAME.json"), "name the same file"),

@@ -16,7 +16,7 @@ from biper_analysis import (
     analytic,
     checkpoints,
 )
-from biper_analysis.analysis.report import COLUMNS, analyze_checkpoint
+from biper_analysis.analysis.report import COLUMNS, analyze_checkpoint, law_list
 from biper_analysis.theory.weights import weight_stats
 from tests.checkpoint_factory import binarised_conv_names, make_state_dict, official_checkpoint, save_official
 
@@ -165,3 +165,21 @@ def test_weights_piled_at_the_crests_are_warned_about(tmp_path):
     assert rows["crest.weight"]["near_crest_frac"] > 0.9 > 0.3 > rows["laplace.weight"]["near_crest_frac"]
     crest_warnings = [w for w in rep.warnings if "crests" in w]
     assert len(crest_warnings) == 1 and crest_warnings[0].startswith("layer crest.weight:")
+
+
+def test_law_list():
+    assert law_list(["laplace"]) == ("laplace",) and law_list([" Comb ", "gaussian"]) == ("laplace", "comb", "gaussian")
+    assert law_list(["all"]) == ba.laws.MODELS
+    with pytest.raises(ValueError, match="unknown law 'student-t'; choose from laplace, gaussian"):
+        law_list(["student-t"])
+
+
+def test_worker_processes_give_the_same_report(official):
+    """jobs = 2 (spawned workers, one thread each) and jobs = 1 give the same rows; models= is the deprecated laws=."""
+    path, _ = official
+    kwargs = {"layers": r"layer1\.0\.conv\d\.weight", "max_samples": 1000}
+    one = analyze_checkpoint(path, laws=("gennorm",), jobs=1, **kwargs)
+    with pytest.warns(DeprecationWarning, match="use laws="):
+        two = analyze_checkpoint(path, models=("gennorm",), jobs=2, **kwargs)
+    assert one.law_names == two.law_names == two.models == ("laplace", "gennorm")
+    assert json.dumps(one.rows, default=str) == json.dumps(two.rows, default=str)

@@ -120,11 +120,11 @@ def test_moment_inequalities_property(logx, df):
 
 
 def test_wrappers_and_validation():
-    assert spectral.e_sin2(Gaussian(0.05), 20.0) == pytest.approx((1 - math.exp(-2)) / 2, rel=1e-15)
-    assert spectral.qe(Laplace(0.05), 20.0) == pytest.approx(analytic.qe(20.0, 0.05), rel=1e-13)
-    out = spectral.e_abs_sin(Gaussian(1.0), np.array([[0.5, 2.0]]))
+    assert spectral.e_sin2(20.0, prior=Gaussian(0.05)) == pytest.approx((1 - math.exp(-2)) / 2, rel=1e-15)
+    assert spectral.qe(20.0, prior=Laplace(0.05)) == pytest.approx(analytic.qe(20.0, 0.05), rel=1e-13)
+    out = spectral.e_abs_sin(np.array([[0.5, 2.0]]), prior=Gaussian(1.0))
     assert out.shape == (1, 2)
     with pytest.raises(ValueError, match="symmetric"):
-        spectral.e_abs_sin(Empirical([0.1, 0.2]), 20.0)
+        spectral.e_abs_sin(20.0, prior=Empirical([0.1, 0.2]))
     with pytest.raises(ValueError, match="omega0 must be > 0"):
-        spectral.e_abs_sin(Gaussian(1.0), -1.0)
+        spectral.e_abs_sin(-1.0, prior=Gaussian(1.0))

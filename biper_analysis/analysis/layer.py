@@ -1,0 +1,245 @@
+r"""One layer of the report: what the paper's closed form and each fitted weight law predict, next to the QE measured
+on the layer's weights w, with S = sin(ω0 w) (the measured side is :func:`biper_analysis.theory.weights.weight_stats`;
+QE from moments is :func:`biper_analysis.theory.analytic.qe_from_moments`).
+
+Every law's entry (``row["models"][name]``) is built by the same code (:func:`_law_entry`): its parameters,
+log-likelihood, AIC, BIC, KS distance, predicted moments, QE, official L1, rel. error, whether it is within
+tolerance (:func:`biper_analysis.analysis.verdicts.within_tolerance`) and an out-of-sample check (fitted on the first
+half of the layer's output channels, QE compared with the QE measured on the second half). Laws with a closed-form
+fit (the registry's ``closed_form``: Laplace, Gaussian) are fitted on every weight from the layer's statistics, the
+held-out fit from the first half's: no subsample, no iterations, so the default Laplace-only report costs one sort
+and one statistics pass per layer. The iterative fits share one seeded subsample (:func:`biper_analysis.laws.fit_laws`).
+The Laplace entry also gives the row's paper-baseline columns and its verdict
+(:func:`biper_analysis.analysis.verdicts.laplace_verdict`).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from biper_analysis._io.validation import renamed_argument
+from biper_analysis.analysis import goodness as fitting
+from biper_analysis.analysis.verdicts import laplace_verdict, rel_err, within_tolerance
+from biper_analysis.laws import fit_laws, law_class, loglik
+from biper_analysis.laws.fitting import fit_closed_form
+from biper_analysis.laws.uncertainty import qe_prediction_se
+from biper_analysis.theory import analytic
+from biper_analysis.theory.weights import WeightStats, weight_drift, weight_stats
+
+__all__ = ["COLUMNS", "MAX_SAMPLES", "SE_SAMPLES", "W_HIST_BINS", "LayerHistograms", "half_split", "analyze_layer"]
+
+#: Row columns, in table / CSV order.
+COLUMNS = ("name", "n", "n_nonfinite", "b_loc0", "loc", "b", "b_ci_low", "b_ci_high", "ks_stat", "ks_critical",
+           "ks_laplace_freeloc", "ks_gaussian", "gaussian_sigma", "delta_aic", "gamma", "gamma_pred", "gamma_emp",
+           "qe_pred", "qe_pred_se", "qe_emp", "qe_emp_se", "rel_err", "laplace_verdict", "laplace_reasons",
+           "best_model", "best_qe_pred", "best_rel_err", "official_l1", "official_l1_pred", "near_zero_frac",
+           "near_zero_frac_laplace", "near_crest_frac", "near_crest_frac_laplace", "drift_corr", "drift_rel_change",
+           "ref_qe_emp", "ref_rel_err")
+
+#: Weights per layer on which the iterative maximum-likelihood fits run (seeded subsample; the estimates are stable
+#: at this size: the parameters' sampling error is far below the layer-to-layer differences they are used for).
+MAX_SAMPLES = 10000
+#: Weights of the subsample on which the observed information (for the SE of a law's QE prediction) is estimated.
+SE_SAMPLES = 5000
+#: Bins of the weight histogram kept for the plots.
+W_HIST_BINS = 80
+
+
+@dataclass
+class LayerHistograms:
+    """What the plots need, kept so the weights never have to be read twice."""
+
+    w_edges: np.ndarray
+    w_counts: np.ndarray
+    sin_counts: np.ndarray
+    phase_counts: np.ndarray
+    phase_probs_laplace: np.ndarray
+
+
+def half_split(w: Any) -> tuple[np.ndarray, np.ndarray]:
+    """A layer's two halves for out-of-sample checks: the first and second half of its output channels (views, no
+    copy; a law fitted on some channels must predict the others), or alternate weights of a 1-D tensor.
+
+    >>> a, b = half_split(np.arange(12.0).reshape(4, 3))
+    >>> a.tolist(), b.shape
+    ([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]], (2, 3))
+    """
+    arr = np.asarray(w)
+    if arr.ndim >= 2 and arr.shape[0] >= 2:
+        h = arr.shape[0] // 2
+        return arr[:h], arr[h:]
+    flat = arr.ravel()
+    return flat[0::2], flat[1::2]
+
+
+@dataclass(frozen=True)
+class _Layer:
+    """A layer's sorted finite weights and statistics, and those of its two halves (the out-of-sample split)."""
+
+    s: np.ndarray                # sorted finite weights
+    stats: WeightStats           # of every weight (pooled from the halves)
+    first: np.ndarray            # the first half's finite weights (what the held-out fits see)
+    first_stats: WeightStats
+    second_stats: WeightStats    # the held-out half
+
+
+def _fit_laws(names: Sequence[str], layer: _Layer, omega0: float, seed: int, max_samples: int
+              ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """({name: law fitted to the layer}, {name: law fitted to its first half, or None when that fit fails}).
+
+    Closed-form laws from the statistics of every weight (and of the first half). The iterative MLEs run on one
+    seeded subsample of ``max_samples`` weights (:func:`biper_analysis.laws.fit_laws`): when the layer's first half
+    alone holds that many, the subsample is drawn from it and the same fits are the out-of-sample ones (they never
+    saw the second half); smaller layers are fitted twice, on all weights and on the first half.
+    """
+    closed = [m for m in names if law_class(m).closed_form()]
+    iterative = [m for m in names if m not in closed]
+    fitted = {m: fit_closed_form(m, layer.stats) for m in closed}
+    held_out = {m: _or_none(fit_closed_form, m, layer.first_stats) for m in closed}
+    if iterative:
+        big = layer.first.size >= max_samples
+        fits = fit_laws(layer.first if big else layer.s, omega0, iterative, max_samples=max_samples, seed=seed)
+        fitted.update(fits)
+        held_out.update(fits if big else
+                        _or_none(fit_laws, layer.first, omega0, iterative, max_samples=max_samples, seed=seed + 1)
+                        or dict.fromkeys(iterative))
+    return {m: fitted[m] for m in names}, held_out
+
+
+def _or_none(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """``fn(...)``, or None when it refuses the data (e.g. a half of only zeros)."""
+    try:
+        return fn(*args, **kwargs)
+    except ValueError:
+        return None
+
+
+def _law_entry(law: Any, held_out: Any, layer: _Layer, omega0: float, gamma: float | None, qe_emp: float,
+               qe_emp_se: float) -> dict[str, Any]:
+    """One fitted law's entry: parameters, fit quality, predictions and the out-of-sample check."""
+    s = layer.s
+    n, k = s.size, law.n_params
+    ll = law.loglik_of_stats(layer.stats)
+    if ll is None:
+        ll = loglik(law, s)
+    e2, e1 = law.moments(omega0)
+    qe_pred = float(analytic.qe_from_moments(e2, e1, gamma))
+    oos_pred = math.nan if held_out is None else float(analytic.qe_from_moments(*held_out.moments(omega0), gamma))
+    n_first = layer.first_stats.n
+    oos_n_fit = n_first if held_out is None else int(held_out.fit_info.get("n_fit", n_first))
+    test = layer.second_stats
+    oos_emp, oos_se = test.qe(gamma), test.qe_se(gamma)
+    return {
+        "n_params": k, "params": dict(law.params), "loglik": ll, "aic": 2 * k - 2 * ll,
+        "bic": k * math.log(n) - 2 * ll, "ks": fitting.ks_distance_sorted(s, law.cdf),
+        "e_sin2_pred": e2, "e_abs_sin_pred": e1, "qe_pred": qe_pred,
+        "qe_pred_se": law._qe_se_closed_form(omega0, gamma, n), "official_l1_pred": 1.0 - e1,
+        "rel_err": rel_err(qe_pred, qe_emp), "within_tol": within_tolerance(qe_pred, qe_emp, qe_emp_se),
+        "fit_info": dict(law.fit_info),
+        "oos": {"n_fit": oos_n_fit, "n_test": test.n, "qe_pred": oos_pred, "qe_emp": oos_emp, "qe_emp_se": oos_se,
+                "rel_err": rel_err(oos_pred, oos_emp),
+                "z": (oos_pred - oos_emp) / oos_se if oos_se > 0 else math.nan}}
+
+
+def _histograms(s: np.ndarray, fit: fitting.LayerFit, stats: Any, x: float) -> LayerHistograms:
+    """Weight histogram over a robust range (the fitted Laplace's 1e-4 … 1−1e-4 quantiles, clipped to the data),
+    counted by bisection of the sorted weights (no second pass), plus the phase and sine histograms."""
+    half = max(fit.b * math.log(0.5 / 1e-4), 3 * fit.gaussian_sigma) if fit.b > 0 else 1.0
+    lo_w, hi_w = max(float(s[0]), fit.loc - half), min(float(s[-1]), fit.loc + half)
+    if not hi_w > lo_w:
+        lo_w, hi_w = lo_w - 0.5, hi_w + 0.5
+    w_edges = np.linspace(lo_w, hi_w, W_HIST_BINS + 1)
+    w_counts = np.diff(np.searchsorted(s, w_edges.astype(s.dtype)))
+    edges = np.linspace(0.0, math.pi, stats.phase_counts.size + 1)
+    probs = analytic.laplace_phase_probs(x, edges) if x > 0 else np.zeros(stats.phase_counts.size)
+    return LayerHistograms(w_edges=w_edges, w_counts=w_counts, sin_counts=stats.sin_counts,
+                           phase_counts=stats.phase_counts, phase_probs_laplace=probs)
+
+
+def _empty_row(name: str, n_nonfinite: int, gamma: float | None) -> dict[str, Any]:
+    row: dict[str, Any] = {c: math.nan for c in COLUMNS}
+    row.update({"name": name, "n": 0, "n_nonfinite": n_nonfinite, "gamma": "opt" if gamma is None else gamma,
+                "laplace_verdict": None, "laplace_reasons": [], "best_model": None, "models": {}})
+    return row
+
+
+def analyze_layer(name: str, w: Any, omega0: float, gamma: float | None, laws: Sequence[str] | None = None,
+                  *, reference: Any = None, seed: int = 0, max_samples: int = MAX_SAMPLES,
+                  models: Sequence[str] | None = None) -> tuple[dict[str, Any], LayerHistograms | None, dict[str, Any]]:
+    """One report row, the histograms for plots, and the fitted laws {name: law} for one layer's weights.
+
+    ``laws``: the laws to fit, Laplace first (default: Laplace only; ``models=`` is its deprecated name).
+    """
+    names = renamed_argument(laws, models, "laws", "models", "analyze_layer") or ("laplace",)
+    s, n_nonfinite = fitting.sorted_finite(w)
+    if s.size == 0:
+        return _empty_row(name, n_nonfinite, gamma), None, {}
+    # the statistics of the two halves (for the out-of-sample checks) pool exactly into the layer's own
+    first, second = half_split(w)
+    first_stats, second_stats = (weight_stats(h, omega0, histograms=True) for h in (first, second))
+    stats = first_stats.pooled(second_stats)
+    first = np.ravel(first)
+    if first_stats.n_nonfinite:
+        first = first[np.isfinite(first)]
+    layer = _Layer(s=s, stats=stats, first=first, first_stats=first_stats, second_stats=second_stats)
+    fit = fitting.fit_layer(s)
+    b0 = stats.b
+    x = omega0 * b0
+    qe_emp, qe_emp_se = stats.qe(gamma), stats.qe_se(gamma)
+    row: dict[str, Any] = {"name": name, "n_nonfinite": n_nonfinite, **fit.as_dict(), "b_loc0": b0,
+                           "b_ci_low": fit.b_ci[0], "b_ci_high": fit.b_ci[1],
+                           "gamma": "opt" if gamma is None else gamma}
+    entries: dict[str, Any] = {}
+    fitted: dict[str, Any] = {}
+    if b0 > 0:
+        fitted, held_out = _fit_laws(names, layer, omega0, seed, max_samples)
+        entries = {m: _law_entry(fitted[m], held_out[m], layer, omega0, gamma, qe_emp, qe_emp_se) for m in fitted}
+    lap = entries.get("laplace")
+    qe_pred = lap["qe_pred"] if lap else (0.0 if gamma is None else gamma * gamma)   # all weights 0: QE = γ²
+    ks = lap["ks"] if lap else 1.0
+    ks_crit = fitting.ks_critical(s.size)
+    verdict, reasons = laplace_verdict(ks, ks_crit, qe_pred, qe_emp, qe_emp_se)
+    chosen = [m for m in names if m in entries]
+    best = min(chosen, key=lambda m: entries[m]["aic"]) if chosen else None
+    if best is not None and entries[best]["qe_pred_se"] is None:    # the best law's uncertainty, if not closed-form
+        entries[best]["qe_pred_se"] = qe_prediction_se(fitted[best], s, omega0, gamma, max_samples=SE_SAMPLES,
+                                                       seed=seed)
+    row.update({
+        "ks_stat": ks, "ks_critical": ks_crit, "gamma_pred": lap["e_abs_sin_pred"] if lap else 0.0,
+        "gamma_emp": stats.e_abs_sin, "e_sin2_emp": stats.e_sin2, "mean_w2": stats.mean_w2, "qe_pred": qe_pred,
+        "qe_pred_se": lap["qe_pred_se"] if lap else math.nan,
+        "qe_emp": qe_emp, "qe_emp_se": qe_emp_se, "qe_emp_se_method": "delta-method" if gamma is None else "direct",
+        "rel_err": rel_err(qe_pred, qe_emp), "laplace_verdict": verdict, "laplace_reasons": reasons,
+        "official_l1": stats.official_l1, "official_l1_pred": lap["official_l1_pred"] if lap else math.nan,
+        "near_zero_frac": stats.near_zero_frac,
+        "near_zero_frac_laplace": analytic.laplace_near_zero_frac(x) if x > 0 else math.nan,
+        "near_crest_frac": stats.near_crest_frac,
+        "near_crest_frac_laplace": analytic.laplace_near_crest_frac(x) if x > 0 else math.nan,
+        "best_model": best, "best_qe_pred": entries[best]["qe_pred"] if best else math.nan,
+        "best_rel_err": entries[best]["rel_err"] if best else math.nan,
+        "best_qe_pred_se": entries[best]["qe_pred_se"] if best else math.nan,
+        "models": {m: entries[m] for m in chosen},
+        "phase_counts": stats.phase_counts.tolist(),
+    })
+    if reference is not None:
+        row.update(_reference_columns(reference, w, omega0, gamma))
+    return row, _histograms(s, fit, stats, x), {m: fitted[m] for m in chosen}
+
+
+def _reference_columns(reference: Any, w: Any, omega0: float, gamma: float | None) -> dict[str, Any]:
+    """Drift from the reference weights of the same layer and the reference's own Laplace comparison."""
+    drift = weight_drift(w, reference)
+    ref_sorted, _ = fitting.sorted_finite(reference)
+    ref = weight_stats(ref_sorted, omega0)
+    ref_emp, ref_se = ref.qe(gamma), ref.qe_se(gamma)
+    ref_pred = float(analytic.qe(omega0, ref.b, gamma)) if ref.b > 0 else math.nan
+    ref_ks = fitting.ks_laplace_sorted(ref_sorted, 0.0, ref.b)
+    verdict, _ = laplace_verdict(ref_ks, fitting.ks_critical(ref.n), ref_pred, ref_emp, ref_se)
+    return {"drift_corr": drift.correlation, "drift_rel_change": drift.relative_change,
+            "ref_b": ref.b, "ref_qe_emp": ref_emp, "ref_qe_pred": ref_pred, "ref_rel_err": rel_err(ref_pred, ref_emp),
+            "ref_ks_stat": ref_ks, "ref_laplace_verdict": verdict, "ref_near_zero_frac": ref.near_zero_frac,
+            "ref_near_crest_frac": ref.near_crest_frac}
