@@ -50,7 +50,7 @@ from biper_analysis.theory.weights import PHASE_BINS, weight_stats, weight_trans
 from biper_analysis.training.nn.layers import binary_layers
 
 __all__ = ["WEIGHT_BINS", "PHASE_NOTE", "TRANSITION_KEYS", "TrajectoryRecorder", "EventLog", "steps_per_epoch",
-           "weight_histogram", "phase_bin_edges", "read_trajectory", "late_flip_ratio"]
+           "weight_histogram", "phase_bin_edges", "read_trajectory", "late_flip_ratio", "sweep_trajectories"]
 
 #: Bins of the latent-weight histogram, over [−max|w|, max|w|].
 WEIGHT_BINS = 64
@@ -375,3 +375,16 @@ def late_flip_ratio(trajectory: dict[str, Any], stage: int = 2, fraction: float 
     flips = sum(float(np.sum(s["flip_ratio"][last] * s["n"][last])) for s in trajectory["layers"].values())
     total = sum(float(np.sum(s["n"][last])) for s in trajectory["layers"].values())
     return flips / total if total > 0 else math.nan
+
+
+def sweep_trajectories(sweep: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(run record, :func:`read_trajectory`) for every run of a training sweep (``load_training_sweep``) whose folder
+    holds a metrics.jsonl with a recorded trajectory; runs trained before recording existed are left out."""
+    out = []
+    for run in sweep["runs"]:
+        path = Path(sweep["_dir"]) / run["name"]
+        if (path / "metrics.jsonl").is_file():
+            trajectory = read_trajectory(path)
+            if trajectory["recorded"]:
+                out.append((run, trajectory))
+    return out
