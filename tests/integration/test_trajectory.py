@@ -119,8 +119,9 @@ def _strip(records):
 
 
 def _series(acc):
-    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]} | \
-        {tag: [(e.step, tuple(e.histogram_value.bucket)) for e in acc.Histograms(tag)] for tag in acc.Tags()["histograms"]}
+    tags = acc.Tags()
+    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in tags["scalars"]} | \
+        {tag: [(e.step, tuple(e.histogram_value.bucket)) for e in acc.Histograms(tag)] for tag in tags["histograms"]}
 
 
 @pytest.mark.parametrize("crash", ["before_epoch", "before_checkpoint"])

@@ -1,4 +1,4 @@
-"""weight_transitions / period_index: flips and zero crossings of the latent on constructed updates with known answers."""
+"""weight_transitions / period_index: flips and zero crossings of the latent on constructed updates, answers known."""
 from __future__ import annotations
 
 import math
