@@ -64,3 +64,29 @@ for row in report.rows:
 
 # %%
 fig = fig_checkpoint_summary(report)
+
+# %% [markdown]
+# ## Training you can watch: flips, zero crossings and the phase over the epochs
+#
+# Every run records, per binarised layer and epoch, what its latent weights did since the previous epoch
+# (`biper_analysis.training.trajectory`, in `metrics.jsonl` and as TensorBoard event files in the run folder:
+# `tensorboard --logdir RUN`): the **flip ratio** (binary weights whose sign changed), the weights that crossed a
+# zero of sin(ω0 w) split into flips, **round trips** (crossed and came back) and jumps (a whole period on), and the
+# histogram of the phase θ = ω0 w mod π with the near-zero and near-crest fractions `fit-b` reports. The heat map
+# shows the phase density over the epochs (the zero of sin in the middle, the crests at the edges).
+
+# %%
+from biper_analysis.plotting.trajectory import fig_run_trajectory
+from biper_analysis.training.trajectory import late_flip_ratio, read_trajectory
+
+trajectory = read_trajectory(run_dir)
+if trajectory["recorded"]:
+    for name, layer in trajectory["layers"].items():
+        print(f"{name:<18} flips per epoch: first {layer['flip_ratio'][0]:.4f}, last {layer['flip_ratio'][-1]:.5f}; "
+              f"round trips last epoch {layer['round_trip_ratio'][-1]:.5f}; near zeros "
+              f"{layer['near_zero_frac'][0]:.3f} → {layer['near_zero_frac'][-1]:.3f}, near crests "
+              f"{layer['near_crest_frac'][0]:.3f} → {layer['near_crest_frac'][-1]:.3f}")
+    print(f"flips per epoch over the last third of stage 2 (all binarised weights): {late_flip_ratio(trajectory):.5f}")
+    fig = fig_run_trajectory(trajectory, title=f"{run_dir.name}: phase density and flips per epoch")
+else:
+    print(f"{run_dir} was trained before trajectories were recorded; retrain it to see them")

@@ -75,6 +75,14 @@ def _sweep_fig(fn_name: str) -> Callable[[Any], Any]:
     return build
 
 
+def _trajectory_fig(fn_name: str) -> Callable[[Any], Any]:
+    def build(sweep: Any) -> Any:
+        from biper_analysis.plotting import trajectory
+
+        return getattr(trajectory, fn_name)(sweep)
+    return build
+
+
 FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec("fig1_binary_periodic", "sign(w) vs sign(sin(ω0 w)); the sine latent and its gradient; the triangle "
                "alternative", _theory("fig_binary_periodic")),
@@ -100,6 +108,10 @@ FIGURES: tuple[FigureSpec, ...] = (
                needs_sweep=True),
     FigureSpec("fig12_convergence", "the convergence study behind the training length: the preset at length E and "
                "2E, BiPer ω0 = 20 and sign, paired seeds (frozen result, biper_analysis/data)", _convergence),
+    FigureSpec("fig13_phase_trajectories", "phase θ = ω0·w mod π of each binarised layer over the epochs (heat map), "
+               "BiPer at each ω0 of the sweep", _trajectory_fig("fig_phase_trajectories"), needs_sweep=True),
+    FigureSpec("fig14_flip_ratios", "binary weights flipped per epoch, and zero crossings that came back, per layer: "
+               "BiPer at each ω0 beside the sign baseline", _trajectory_fig("fig_flip_ratios"), needs_sweep=True),
 )
 
 

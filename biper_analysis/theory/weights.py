@@ -27,7 +27,7 @@ import numpy as np
 from biper_analysis.theory.analytic import NEAR_ZERO_HALF_WIDTH, qe_from_moments
 
 __all__ = ["NEAR_ZERO_HALF_WIDTH", "PHASE_BINS", "SIN_BINS", "WeightStats", "weight_stats", "WeightDrift",
-           "weight_drift"]
+           "weight_drift", "period_index", "WeightTransitions", "weight_transitions"]
 
 #: Bins of the phase histogram of ω0·w mod π over [0, π), and of the sine histogram over [−1, 1].
 PHASE_BINS = 36
@@ -240,3 +240,101 @@ def weight_drift(w: Any, reference: Any) -> WeightDrift:
     return WeightDrift(n=a.size, correlation=float(np.dot(da, dr)) / denom if denom > 0 else math.nan,
                        relative_change=float(np.linalg.norm(a - r)) / ref_norm if ref_norm > 0 else math.nan,
                        rms_ratio=float(np.linalg.norm(a)) / ref_norm if ref_norm > 0 else math.nan)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Transitions between two records: flips and zero crossings of the latent
+# ---------------------------------------------------------------------------------------------------
+def period_index(w: Any, omega0: float | None) -> np.ndarray:
+    r"""Which half-period of the latent a weight lies in: k = ⌊ω0 w / π⌋ (int64, computed in float64).
+
+    sin(ω0 w) is positive for even k and negative for odd k (zero only at the boundaries ω0 w = kπ), so
+    sign(sin(ω0 w)) = (−1)^k, and a change of k is a crossing of a zero of sin(ω0 w). For the sign binarizer
+    (``omega0=None``) the latent is w itself with one zero: k = −1 for w < 0 and 0 for w ≥ 0 (the limit ω0 → 0 of
+    the same floor).
+
+    >>> period_index(np.array([-0.2, -0.01, 0.0, 0.1, 0.2]), 20.0).tolist()
+    [-2, -1, 0, 0, 1]
+    >>> period_index(np.array([-0.2, 0.0, 0.2]), None).tolist()
+    [-1, 0, 0]
+    """
+    wide = np.asarray(w, dtype=np.float64)
+    if omega0 is None:
+        return np.where(wide < 0.0, -1, 0).astype(np.int64)
+    if not (math.isfinite(omega0) and omega0 > 0):
+        raise ValueError(f"omega0 must be a finite number > 0, got {omega0!r}")
+    return np.floor(wide * (float(omega0) / math.pi)).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class WeightTransitions:
+    """Counts of what the weights of one tensor did between two records (see :func:`weight_transitions`)."""
+
+    n: int
+    crossed: int       # k differed between two observed steps: the weight crossed at least one zero of the latent
+    flips: int         # k_end − k_start odd: the binarised weight sign(latent) changed
+    round_trips: int   # crossed, and back in its starting half-period at the end (k_end = k_start)
+    jumps: int         # k_end − k_start even and non-zero: a whole period or more, same binarised value
+    zeros_swept: int   # Σ (k_max − k_min): zeros lying between a weight's lowest and highest observed value
+
+    def ratio(self, count: int) -> float:
+        return count / self.n if self.n else math.nan
+
+    @property
+    def flip_ratio(self) -> float:
+        return self.ratio(self.flips)
+
+    @property
+    def cross_ratio(self) -> float:
+        return self.ratio(self.crossed)
+
+    @property
+    def round_trip_ratio(self) -> float:
+        return self.ratio(self.round_trips)
+
+    @property
+    def jump_ratio(self) -> float:
+        return self.ratio(self.jumps)
+
+
+def weight_transitions(start: Any, end: Any, low: Any, high: Any, omega0: float | None) -> WeightTransitions:
+    r"""Flips and zero crossings of the latent between two records, from four arrays of the same shape.
+
+    ``start`` and ``end`` are the weights at the two records; ``low`` and ``high`` the element-wise minimum and
+    maximum of the weights over every step in between (both records included). With k = :func:`period_index`
+    (k = ⌊ω0 w/π⌋ for BiPer, whose latent is sin(ω0 w); the half-line of w for the sign binarizer):
+
+    * **crossed**: ⌊ω0·low/π⌋ ≠ ⌊ω0·high/π⌋ — k took two values at two observed steps, i.e. the weight crossed at
+      least one zero of the latent (k is monotone in w, so this is exact at step resolution: a crossing and
+      return within one optimiser step is invisible, as it is to the network);
+    * **flip**: k_end − k_start is odd — sign(latent) at the end differs from the start (the flip ratio of larq's
+      ``FlipRatio`` for the binarised weight);
+    * **round trip**: crossed, and k_end = k_start — the binarised weight changed and came back;
+    * **jump**: k_end − k_start even and ≠ 0 — moved a whole period (or more) on: same binarised value, other
+      half-period (impossible for the sign binarizer).
+
+    Every crossing weight is exactly one of flip, round trip or jump, so crossed = flips + round_trips + jumps.
+    Exactly at a zero (ω0 w = kπ, in float64 only w = 0) sign(sin) is 0 while k counts it with the positive side;
+    such weights have probability zero.
+
+    A two-step update w0 → w1 → w2 at ω0 = π (zeros of sin(π w) at the integers):
+
+    >>> w0, w1, w2 = np.array([0.5, 0.5, 0.5, 0.5]), np.array([1.5, 1.5, 0.6, 1.5]), np.array([0.5, 1.4, 0.7, 2.5])
+    >>> t = weight_transitions(w0, w2, np.minimum(np.minimum(w0, w1), w2), np.maximum(np.maximum(w0, w1), w2), np.pi)
+    >>> t.crossed, t.flips, t.round_trips, t.jumps, t.zeros_swept
+    (3, 1, 1, 1, 4)
+    """
+    arrays = [np.ravel(np.asarray(a)) for a in (start, end, low, high)]
+    if len({a.shape for a in arrays}) != 1:
+        raise ValueError("start, end, low and high must have the same number of elements (one layer's weights)")
+    k_start, k_end, k_low, k_high = (period_index(a, omega0) for a in arrays)
+    if np.any(k_low > np.minimum(k_start, k_end)) or np.any(k_high < np.maximum(k_start, k_end)):
+        raise ValueError("low/high must bound start and end element-wise (the running minimum and maximum)")
+    crossed = k_low != k_high
+    net = k_end - k_start
+    flips = (net % 2) != 0
+    round_trips = crossed & (net == 0)
+    jumps = (net != 0) & ~flips
+    return WeightTransitions(n=int(k_start.size), crossed=int(np.count_nonzero(crossed)),
+                             flips=int(np.count_nonzero(flips)), round_trips=int(np.count_nonzero(round_trips)),
+                             jumps=int(np.count_nonzero(jumps)), zeros_swept=int((k_high - k_low).sum()))

@@ -3,7 +3,9 @@
 Run directory layout (what ``biper-analysis train`` and :func:`train_run` write, what the analysis reads)::
 
     RUN/init.pth.tar                  the initial weights (seeded; rebuilt bit for bit by initial_model)
-    RUN/metrics.jsonl                 one JSON line per epoch (stage, epoch, lr, loss, accuracies, per-layer b/QE)
+    RUN/metrics.jsonl                 one JSON line per epoch (stage, epoch, lr, loss, accuracies, per-layer b/QE,
+                                      flips, zero crossings and phase histogram: biper_analysis.training.trajectory)
+    RUN/events.out.tfevents.*         the same as TensorBoard event files (``tensorboard --logdir RUN``)
     RUN/stage1/checkpoint.pth.tar     last epoch of stage 1  (official keys + omega0, stage, binarizer, ...)
     RUN/stage1/model_best.pth.tar     best test accuracy of stage 1
     RUN/stage1/config.txt             official style: timestamp line, then ``key:  value`` (freq as 20.0)

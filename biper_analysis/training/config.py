@@ -59,6 +59,12 @@ class TrainConfig:
     seed: int = _opt(0, "seed of the initial weights, data order and augmentation, >= 0")
     device: str = _opt("auto", "auto (CUDA when available) | cpu | cuda | cuda:N", resumable=True)
     in_channels: int | None = _opt(None, "input channels (default: 3 for the CIFAR models, 1 for mlp_1w1a)")
+    trajectory: bool = _opt(True, "record, per binarised layer and epoch, flips, zero crossings of the latent and the "
+                                  "phase histogram in metrics.jsonl (biper_analysis.training.trajectory)")
+    record_every_steps: int = _opt(0, "also record the trajectory every N optimiser steps within an epoch (0: per "
+                                      "epoch only)")
+    tensorboard: bool = _opt(True, "write TensorBoard event files into the run folder (tensorboard --logdir RUN)",
+                             resumable=True)
 
     def __post_init__(self) -> None:
         validate(self)
@@ -113,7 +119,7 @@ def validate(cfg: TrainConfig) -> None:
     if not (isinstance(cfg.omega0, (int, float)) and math.isfinite(cfg.omega0) and cfg.omega0 > 0):
         raise ValueError(f"omega0 must be a finite number > 0, got {cfg.omega0}; e.g. omega0=20")
     minimum = {"epochs1": 1, "epochs2": 0 if cfg.binarizer == "fp" else 1, "warmup_epochs": 0, "seed": 0,
-               "batch_size": 1, "test_batch_size": 1}
+               "batch_size": 1, "test_batch_size": 1, "record_every_steps": 0}
     for name, low in minimum.items():
         if getattr(cfg, name) < low:
             raise ValueError(f"{name} must be >= {low}, got {getattr(cfg, name)}; e.g. {name}={max(low, 1)}")

@@ -9,7 +9,9 @@ same ω0, a fresh optimiser, and ``beta`` set to the per-channel mean|w| (as ``m
 binarised layer the statistics of its weights by the package's one definition
 (:func:`biper_analysis.theory.weights.weight_stats`) next to the Laplace prediction at the same b (only b for
 "fp") — and is rewritten whole, atomically, after every epoch (so it never holds a torn line). ``RUN/init.pth.tar``
-holds the initial weights, so every statement about trained weights can be made against them.
+holds the initial weights, so every statement about trained weights can be made against them. What the weights did
+in between (flips, zero crossings, phase histograms; TensorBoard event files in ``RUN/``) is recorded by
+:class:`biper_analysis.training.trajectory.TrajectoryRecorder`, called at three points of the loop.
 
 Determinism: the model is initialised from ``seed`` (:func:`initial_model`); each epoch's data order and
 augmentation come from a generator seeded by (seed, stage, epoch[, rank]), so a run resumed from
@@ -42,6 +44,7 @@ from biper_analysis.training import data as image_data
 from biper_analysis.training.config import RESUMABLE_FIELDS, TrainConfig, lr_at
 from biper_analysis.training.nn.layers import binary_layers
 from biper_analysis.training.nn.models import DEFAULT_IN_CHANNELS, binary_layer_names, build_model, set_stage
+from biper_analysis.training.trajectory import TrajectoryRecorder
 
 CHECKPOINT = "checkpoint.pth.tar"
 INIT = "init.pth.tar"
@@ -189,8 +192,9 @@ def _progress(iterable: Any, desc: str, enabled: bool) -> Any:
 
 def train_one_epoch(model: nn.Module, core: nn.Module, opt: torch.optim.Optimizer, train: image_data.ImageData,
                     cfg: TrainConfig, stage: int, epoch: int, tau: float, channels: int, device: torch.device,
-                    dist_info: Dist, show_progress: bool) -> tuple[float, float]:
-    """One pass over the training set; returns (mean loss incl. penalty, accuracy %) over all processes."""
+                    dist_info: Dist, show_progress: bool, on_step: Any = None) -> tuple[float, float]:
+    """One pass over the training set; returns (mean loss incl. penalty, accuracy %) over all processes.
+    ``on_step()`` is called after every optimiser step (the trajectory recorder)."""
     model.train()
     order = torch.Generator().manual_seed(_epoch_seed(cfg.seed, stage, epoch, 0))
     aug = torch.Generator().manual_seed(_epoch_seed(cfg.seed, stage, epoch, 1 + dist_info.rank))
@@ -212,6 +216,8 @@ def train_one_epoch(model: nn.Module, core: nn.Module, opt: torch.optim.Optimize
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if on_step is not None:
+            on_step()
         n = y.numel()
         loss_sum += loss.detach() * n
         correct += (out.detach().argmax(1) == y).sum()
@@ -364,6 +370,9 @@ def train_run(cfg: TrainConfig, out: str | os.PathLike[str], *, resume: bool = F
 
     if resume:
         _check_same_config(out, cfg, done)
+    recorder = TrajectoryRecorder.for_run(core, cfg, out, records, len(train), main=dist_info.is_main,
+                                          world_size=dist_info.world_size,
+                                          layer_stats=lambda: layer_metrics(core, cfg.binarizer, cfg.omega0))
     summary: dict[str, Any] = {"run_dir": str(out), "config": cfg.to_dict(), "stages": {}}
     for stage in cfg.stages:
         stage_dir = out / f"stage{stage}"
@@ -391,11 +400,12 @@ def train_run(cfg: TrainConfig, out: str | os.PathLike[str], *, resume: bool = F
             layer.tau.fill_(tau)  # stored like the official code (unused in the forward pass)
         for epoch in range(start, epochs):
             t0 = time.perf_counter()
+            recorder.start_epoch(stage, epoch)
             lr = lr_at(epoch, cfg.stage_lr(stage), epochs, cfg.warmup_epochs)
             for group in opt.param_groups:
                 group["lr"] = lr
             train_loss, train_acc = train_one_epoch(model, core, opt, train, cfg, stage, epoch, tau, channels,
-                                                    device, dist_info, show_progress)
+                                                    device, dist_info, show_progress, on_step=recorder.after_step)
             if dist_info.active:
                 import torch.distributed as dist
 
@@ -408,6 +418,7 @@ def train_run(cfg: TrainConfig, out: str | os.PathLike[str], *, resume: bool = F
                       "train_acc": train_acc, "test_loss": test_loss, "test_acc": test_acc, "best_acc": best,
                       "time_s": time.perf_counter() - t0, "tau": tau,
                       "layers": layer_metrics(core, cfg.binarizer, cfg.omega0)}
+            recorder.finish_epoch(record)
             records.append(record)
             if dist_info.is_main:
                 ckpt = checkpoint_record(core, opt, cfg, stage, epoch + 1, best, lr,
@@ -417,6 +428,7 @@ def train_run(cfg: TrainConfig, out: str | os.PathLike[str], *, resume: bool = F
                 if is_best or not (stage_dir / BEST).exists():
                     _save(ckpt, stage_dir / BEST)
                 write_jsonl(metrics_path, records)
+                recorder.write_events(record)
                 _save(ckpt, stage_dir / CHECKPOINT)
                 if not quiet:
                     sys.stderr.write(f"stage {stage} epoch {epoch + 1}/{epochs}: loss {train_loss:.4f} "
@@ -430,6 +442,7 @@ def train_run(cfg: TrainConfig, out: str | os.PathLike[str], *, resume: bool = F
             "last_acc": stage_records[-1]["test_acc"] if stage_records else None,
         }
         _barrier(dist_info)
+    recorder.close()
     final = summary["stages"][cfg.stages[-1]]
     summary.update({"best_acc": final["best_acc"], "last_acc": final["last_acc"],
                     "layers": records[-1]["layers"] if records else [],

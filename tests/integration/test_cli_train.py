@@ -36,6 +36,7 @@ def test_train_then_eval_in_process(data_dir, tmp_path, capsys):
     (["--epochs1", "-1"], ["epochs1 must be >= 1"]),
     (["--epochs2", "0"], ["epochs2 must be >= 1"]),
     (["--seed", "-1"], ["seed must be >= 0"]),
+    (["--record-every-steps", "-1"], ["record_every_steps must be >= 0"]),
     (["--binarizer", "sign", "--surrogate", "triangle"], ["surrogate 'triangle' applies to binarizer 'biper' only"]),
     (["--width", "64", "--model", "resnet20_1w1a"], ["width applies to model 'mlp_1w1a' only"]),
     (["--set", "momentum"], ["--set 'momentum'"]),

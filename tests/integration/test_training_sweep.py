@@ -104,19 +104,20 @@ def test_a_second_grid_is_added_never_removed(sweep_dir: Path, data: Path):
 
 def test_figures_and_checks_read_the_sweep(sweep_dir: Path, tmp_path: Path):
     figs = run_cli_in_process("figures", "--out", str(tmp_path / "figs"), "--runs", str(sweep_dir), "--only", "fig6",
-                              "--only", "fig7", "--only", "fig8", "--only", "fig10", "--only", "fig11", "--formats",
-                              "png")
+                              "--only", "fig7", "--only", "fig8", "--only", "fig10", "--only", "fig11", "--only",
+                              "fig13", "--only", "fig14", "--formats", "png")
     assert figs.returncode == 0, figs.stderr
     assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == [
-        "fig10_training_curves.png", "fig11_init_vs_trained.png", "fig6_network.png",
-        "fig7_predicted_vs_measured.png", "fig8_accuracy_vs_omega0.png"]
+        "fig10_training_curves.png", "fig11_init_vs_trained.png", "fig13_phase_trajectories.png",
+        "fig14_flip_ratios.png", "fig6_network.png", "fig7_predicted_vs_measured.png", "fig8_accuracy_vs_omega0.png"]
     report = tmp_path / "REPORT.md"
     check = run_cli_in_process("check", "--runs", str(sweep_dir), "--report", str(report), "--only", "beats",
-                               "--only", "laplace", "--only", "omega0", "--only", "official")
+                               "--only", "laplace", "--only", "omega0", "--only", "official", "--only", "flips")
     assert check.returncode in (0, 1), check.stderr  # a failed claim is a finding, not a crash
     text = report.read_text()
     assert "n = 2)" in text and "BiPer layers" in text and "2 values of ω0" in text
     assert "**inconclusive**" in text          # two seeds cannot decide BiPer vs sign; two ω0 cannot rank
+    assert "`biper_flips_less` — inconclusive" in text and "sign − BiPer" in text   # recorded, but only 2 seeds
 
 
 def test_figures_without_a_sweep_say_which_command_makes_it(tmp_path: Path):

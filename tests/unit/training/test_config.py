@@ -29,7 +29,7 @@ def test_defaults_are_the_official_recipe():
     assert (cfg.lr1, cfg.lr2, cfg.weight_decay1, cfg.weight_decay2) == (0.021, 0.0037, 0.0016, 0.00016)
     assert (cfg.tau1, cfg.tau2) == (OFFICIAL_TAU[1], OFFICIAL_TAU[2]) and cfg.omega0 == PUBLISHED_OMEGA0 == 20.0
     assert (cfg.batch_size, cfg.momentum, cfg.warmup_epochs, cfg.model) == (256, 0.9, 5, "resnet20_1w1a")
-    assert RESUMABLE_FIELDS == ("data_dir", "device")
+    assert RESUMABLE_FIELDS == ("data_dir", "device", "tensorboard")
 
 
 def test_stage_accessors():
