@@ -14,7 +14,7 @@ import platform
 import sys
 from pathlib import Path
 
-__all__ = ["cpu_has_avx2", "pinned_environment", "pin_cpu_code_path", "use_threads"]
+__all__ = ["cpu_has_avx2", "pinned_environment", "pin_cpu_code_path", "pin_worker", "use_threads"]
 
 
 def cpu_has_avx2() -> bool:
@@ -48,6 +48,16 @@ def pin_cpu_code_path() -> bool:
         if key not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(key, value)
     return True
+
+
+def pin_worker(threads: int = 1) -> None:
+    """Run first in a worker process (a process pool's initializer, a cluster task), before torch is imported:
+    ``threads`` threads and the pinned CPU code path (:func:`pinned_environment`), so the worker's results do not
+    depend on the machine load or on how many workers run beside it. Where torch is already loaded only its thread
+    count can still change, and that is set."""
+    os.environ.update(pinned_environment(threads=threads))
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
 
 
 def use_threads(threads: int) -> None:

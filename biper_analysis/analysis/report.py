@@ -40,7 +40,6 @@ import io
 import json
 import math
 import multiprocessing
-import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -51,7 +50,7 @@ import numpy as np
 
 from biper_analysis._io.jsonio import jsonable
 from biper_analysis._io.provenance import provenance
-from biper_analysis._io.reproducible import pinned_environment
+from biper_analysis._io.reproducible import pin_worker as _worker_init
 from biper_analysis._io.validation import parse_gamma
 from biper_analysis.analysis import goodness as fitting
 from biper_analysis.analysis.checkpoints import CheckpointError, describe, load_checkpoint
@@ -502,10 +501,6 @@ def _layer_job(args: tuple) -> tuple[dict[str, Any], LayerHistograms | None, dic
         raise CheckpointError(f"--reference: layer {name} has shape {np.shape(ref)} there but {np.shape(w)} here; "
                               "give the same network's reference weights")
     return analyze_layer(name, w, omega0, gamma, models, reference=ref, seed=seed, max_samples=max_samples)
-
-
-def _worker_init() -> None:
-    os.environ.update(pinned_environment(threads=1))
 
 
 def _analyse_layers(ckpt: Any, refs: dict[str, np.ndarray], gamma: float | None, models: Sequence[str], seed: int,

@@ -34,8 +34,8 @@ FROZEN = Path(__file__).resolve().parent / "data" / "convergence_study.json"
 
 def _plan(seeds: Sequence[int], factor: int, preset: str) -> SweepPlan:
     e1, e2 = PRESETS[preset]["epochs1"], PRESETS[preset]["epochs2"]
-    return SweepPlan(omega0s=(20.0,), seeds=tuple(seeds), side_seeds=(), preset=preset, epochs1=factor * e1,
-                     epochs2=factor * e2)
+    return SweepPlan(omega0s=(20.0,), seeds=tuple(seeds), side_seeds=(), preset=preset,
+                     overrides={"epochs1": factor * e1, "epochs2": factor * e2})
 
 
 def summarise(short: dict[str, Any], long: dict[str, Any]) -> dict[str, Any]:

@@ -130,14 +130,14 @@ def test_a_sweep_folder_may_hold_hidden_files_and_runs_of_another_plan(tmp_path)
     """An interrupted first sweep (no sweep.json yet) is rerun even when a temporary file of an interrupted write
     or the run folders of another grid are there; anything else is refused."""
     from biper_analysis._io.errors import UsageError
-    from biper_analysis.training.sweep import SweepPlan, _check_folder
+    from biper_analysis.training.sweep import SweepPlan, check_folder
 
     plan = SweepPlan(omega0s=(20.0,), seeds=(0,), side_seeds=())
     (tmp_path / ".sweep.json.abc123.json").write_text("{")
     (tmp_path / "biper-w5-s3").mkdir()
     (tmp_path / "sign-s7").mkdir()
     names = [name for name, _ in plan.runs()]
-    assert _check_folder(tmp_path, plan.recipe(), names) is None
+    assert check_folder(tmp_path, plan.recipe(), names) is None
     (tmp_path / "stage1").mkdir()
     with pytest.raises(UsageError, match="not a training-sweep folder"):
-        _check_folder(tmp_path, plan.recipe(), names)
+        check_folder(tmp_path, plan.recipe(), names)

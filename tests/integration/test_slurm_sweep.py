@@ -1,0 +1,209 @@
+"""train-sweep --executor slurm on a real single-node Slurm cluster (tests/slurm_cluster.py): the runs equal the same
+runs trained locally tensor by tensor; a task signalled as at its time limit is requeued and resumes bit-identical;
+a task killed mid-run shows as failed with its log, and the rerun submits only it; cluster faults are one line,
+exit 2, before anything is submitted. Real Fashion-MNIST, a few thousand images, mlp_1w1a."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from tests.conftest import assert_one_line_error, run_cli
+from tests.slurm_cluster import Cluster, free_port, missing, start_cluster
+
+#: Two runs (BiPer ω0 = 20 and the sign baseline, seed 0): two stage-1 epochs so that a task can be stopped after its
+#: first checkpoint.
+PLAN = ["--omega0", "20", "--seeds", "0", "--epochs1", "2", "--epochs2", "1", "--train-limit", "3000",
+        "--test-limit", "500"]
+SLURM = ["--executor", "slurm", "--time", "10"]
+FILES = ("init.pth.tar", "stage1/checkpoint.pth.tar", "stage1/model_best.pth.tar", "stage2/checkpoint.pth.tar",
+         "stage2/model_best.pth.tar")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory):
+    reason = missing()
+    if reason:
+        pytest.skip(reason)
+    c = start_cluster(tmp_path_factory.mktemp("cluster"))
+    yield c
+    c.stop()
+
+
+@pytest.fixture(scope="module")
+def local_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reference: the same runs trained by the local executor."""
+    out = tmp_path_factory.mktemp("local") / "sweep"
+    started = time.monotonic()
+    proc = run_cli("train-sweep", "--out", str(out), *PLAN, "--jobs", "2")
+    assert proc.returncode == 0, proc.stderr
+    print(f"local executor: {time.monotonic() - started:.1f} s wall for 2 runs")
+    return out
+
+
+def _jobs(out: Path) -> dict[str, str]:
+    record = json.loads((out / "slurm" / "jobs.json").read_text())
+    return {name: entries[-1]["job_id"] for name, entries in record["runs"].items()}
+
+
+def _wait_until(predicate, what: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout:.0f} s"
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def slurm_sweep(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The same plan through Slurm: submitted (the command returns at once), biper-w20-s0's task signalled with
+    USR2 — Slurm's time-limit warning — once its first checkpoint is written, then followed with --wait."""
+    out = tmp_path_factory.mktemp("slurm") / "sweep"
+    started = time.monotonic()
+    submit = run_cli("train-sweep", "--out", str(out), *PLAN, *SLURM, env=cluster.env)
+    assert submit.returncode == 0, submit.stderr
+    assert "submitted 2 runs as Slurm job" in submit.stdout and "--status" in submit.stdout
+    job = _jobs(out)["biper-w20-s0"]
+    _wait_until((out / "biper-w20-s0" / "stage1" / "checkpoint.pth.tar").exists, "the first checkpoint")
+    cluster.run("scancel", "--signal=USR2", job)
+    waited = run_cli("train-sweep", "--out", str(out), *PLAN, *SLURM, "--wait", env=cluster.env)
+    assert waited.returncode == 0, waited.stderr
+    print(f"slurm executor: {time.monotonic() - started:.1f} s wall for 2 runs, one of them requeued")
+    return {"out": out, "submit": submit, "wait": waited, "job": job}
+
+
+def _tensors(obj: Any, prefix: str = "") -> dict[str, torch.Tensor]:
+    """Every tensor inside a checkpoint (weights, buffers, optimiser momentum), by path."""
+    if isinstance(obj, torch.Tensor):
+        return {prefix: obj}
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, (list, tuple)) else ()
+    out: dict[str, torch.Tensor] = {}
+    for key, value in items:
+        out.update(_tensors(value, f"{prefix}/{key}"))
+    return out
+
+
+def _assert_same_weights(a: Path, b: Path, run: str) -> int:
+    compared = 0
+    for name in FILES:
+        ta = _tensors(torch.load(a / run / name, weights_only=True))
+        tb = _tensors(torch.load(b / run / name, weights_only=True))
+        assert ta.keys() == tb.keys(), (run, name)
+        differ = [k for k in ta if not torch.equal(ta[k], tb[k])]
+        assert not differ, (run, name, differ[:3])
+        compared += len(ta)
+    return compared
+
+
+def test_slurm_runs_equal_local_runs_tensor_by_tensor(local_sweep: Path, slurm_sweep: dict[str, Any]):
+    out = slurm_sweep["out"]
+    compared = sum(_assert_same_weights(local_sweep, out, run) for run in ("biper-w20-s0", "sign-s0"))
+    assert compared > 100
+    local = {r["name"]: r for r in json.loads((local_sweep / "sweep.json").read_text())["runs"]}
+    remote = {r["name"]: r for r in json.loads((out / "sweep.json").read_text())["runs"]}
+    assert local.keys() == remote.keys() == {"biper-w20-s0", "sign-s0"}
+    for name in local:
+        assert remote[name]["best_acc"] == local[name]["best_acc"] and remote[name]["curve"] == local[name]["curve"]
+        assert remote[name]["environment"]["torch_threads"] == 1
+        assert remote[name]["environment"]["torch_cpu_capability"] == local[name]["environment"]["torch_cpu_capability"]
+
+
+def test_a_task_stopped_at_its_time_limit_is_requeued_and_resumes(slurm_sweep: dict[str, Any]):
+    out = slurm_sweep["out"]
+    summary = json.loads((out / "biper-w20-s0" / "summary.json").read_text())
+    assert summary["executor"]["restart_count"] == 1 and summary["executor"]["job_id"] == slurm_sweep["job"]
+    assert summary["resumed_from"]["stage"] == 1 and summary["resumed_from"]["epoch"] >= 1
+    log = (out / "slurm" / f"{slurm_sweep['job']}_0_log.out").read_text()
+    assert "Requeued job" in log and "resumed from stage 1" in log
+    other = json.loads((out / "sign-s0" / "summary.json").read_text())
+    assert other["executor"]["restart_count"] == 0 and other["resumed_from"] is None
+
+
+def test_provenance_records_job_and_node(slurm_sweep: dict[str, Any]):
+    import socket
+
+    out = slurm_sweep["out"]
+    sweep = json.loads((out / "sweep.json").read_text())
+    jobs = _jobs(out)
+    for run in sweep["runs"]:
+        assert run["executor"]["executor"] == "slurm" and run["executor"]["job_id"] == jobs[run["name"]]
+        assert run["executor"]["node"] == socket.gethostname()
+    assert sweep["provenance"]["environment"]["executor"] == "slurm"
+    assert sweep["provenance"]["environment"]["slurm"]["time"] == "10"
+    assert "train-sweep: " in slurm_sweep["wait"].stderr and "runs done" in slurm_sweep["wait"].stderr
+
+
+def test_a_killed_task_shows_as_failed_and_only_it_is_resubmitted(cluster: Cluster, local_sweep: Path,
+                                                                  tmp_path: Path):
+    """One run finished already (copied from the local sweep); the other's task is killed with SIGKILL (as the
+    kernel's out-of-memory killer does) after its first checkpoint. --status names it failed with its log and last
+    error line; the rerun submits only it, and it resumes to the same weights."""
+    out = tmp_path / "sweep"
+    out.mkdir()
+    shutil.copytree(local_sweep / "biper-w20-s0", out / "biper-w20-s0")
+    first = run_cli("train-sweep", "--out", str(out), *PLAN, *SLURM, env=cluster.env)
+    assert first.returncode == 0 and "submitted 1 run as Slurm job" in first.stdout, first.stderr
+    job = _jobs(out)["sign-s0"]
+    _wait_until((out / "sign-s0" / "stage1" / "checkpoint.pth.tar").exists, "the first checkpoint")
+    assert cluster.kill_task(job) == 1
+    _wait_until(lambda: cluster.job_state(job) is None, "the killed job leaving the queue", 60)
+    status = run_cli("train-sweep", "--out", str(out), "--status", env=cluster.env)
+    assert status.returncode == 0, status.stderr
+    lines = {line.split()[0]: line for line in status.stdout.splitlines() if line.strip()}
+    assert lines["biper-w20-s0"].split()[1] == "done"
+    failed = lines["sign-s0"]
+    assert failed.split()[1] == "failed" and f"job {job}" in failed and "killed by SIGKILL" in failed, failed
+    assert "last error line: srun: error:" in failed and "Killed" in failed, failed
+    assert f"log {out / 'slurm' / f'{job}_0_log.err'}" in failed, failed
+    assert "1 done, 1 failed" in status.stdout
+    again = run_cli("train-sweep", "--out", str(out), *PLAN, *SLURM, "--wait", env=cluster.env)
+    assert again.returncode == 0, again.stderr
+    assert "submitted 1 run as Slurm job" in again.stdout and "sign-s0 →" in again.stdout
+    assert "biper-w20-s0 →" not in again.stdout
+    summary = json.loads((out / "sign-s0" / "summary.json").read_text())
+    assert summary["resumed_from"] is not None and summary["executor"]["job_id"] != job
+    _assert_same_weights(local_sweep, out, "sign-s0")
+    assert {r["name"] for r in json.loads((out / "sweep.json").read_text())["runs"]} == {"biper-w20-s0", "sign-s0"}
+
+
+def test_cluster_faults_are_one_line_before_anything_is_submitted(cluster: Cluster, tmp_path: Path):
+    out = tmp_path / "sweep"
+    bad_partition = run_cli("train-sweep", "--out", str(out), *PLAN, *SLURM, "--partition", "nosuch",
+                            env=cluster.env)
+    assert_one_line_error(bad_partition, "--partition nosuch does not exist", "partitions here: debug")
+    dead = tmp_path / "dead.conf"
+    conf = re.sub(r"SlurmctldPort=\d+", f"SlurmctldPort={free_port()}", cluster.conf.read_text())
+    dead.write_text(conf.replace("MessageTimeout=10", "MessageTimeout=2"))     # nobody listens there
+    unreachable = run_cli("train-sweep", "--out", str(out), *PLAN, *SLURM, env={**cluster.env, "SLURM_CONF": str(dead)})
+    assert_one_line_error(unreachable, "cannot reach the Slurm controller")
+    no_slurm = run_cli("train-sweep", "--out", str(out), *PLAN, *SLURM, env={**cluster.env, "PATH": "/nonexistent"})
+    assert_one_line_error(no_slurm, "no Slurm here", "--executor local")
+    local_only = run_cli("train-sweep", "--out", str(out), *PLAN, "--partition", "debug")
+    assert_one_line_error(local_only, "--partition applies to --executor slurm")
+    assert not out.exists()   # nothing written, nothing submitted
+    assert not cluster.run("squeue", "-h").stdout.strip()
+
+
+def test_requests_the_cluster_cannot_meet_are_refused_before_submitting(cluster: Cluster, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch):
+    from biper_analysis._io.errors import UsageError
+    from biper_analysis.training.slurm import load_settings, run_sweep_on_slurm
+    from biper_analysis.training.sweep import SweepPlan
+
+    monkeypatch.setenv("SLURM_CONF", str(cluster.conf))
+    out = tmp_path / "sweep"
+    plan = SweepPlan(omega0s=(20.0,), seeds=(0,), side_seeds=(), overrides={"device": "cuda"})
+    with pytest.raises(UsageError, match=r"Slurm refuses the task's request \(.*gres.*--gpus-per-node=1"):
+        run_sweep_on_slurm(out, plan, load_settings({"gpus_per_run": 1}))
+    with pytest.raises(UsageError, match="needs GPUs in the task"):
+        run_sweep_on_slurm(out, plan, load_settings({}))
+    with pytest.raises(UsageError, match="asks for GPUs but the runs use --device cpu"):
+        run_sweep_on_slurm(out, SweepPlan(omega0s=(20.0,), seeds=(0,)), load_settings({"gpus_per_run": 2}))
+    with pytest.raises(UsageError, match="Slurm refuses the task's request"):
+        run_sweep_on_slurm(out, SweepPlan(omega0s=(20.0,), seeds=(0,)), load_settings({"mem": "100000G"}))
+    assert not out.exists() and not cluster.run("squeue", "-h").stdout.strip()
