@@ -7,6 +7,10 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +23,7 @@ from tests.slurm_cluster import Cluster, free_port, missing, start_cluster
 
 #: Two runs (BiPer ω0 = 20 and the sign baseline, seed 0): two stage-1 epochs so that a task can be stopped after its
 #: first checkpoint.
-PLAN = ["--omega0", "20", "--seeds", "0", "--epochs1", "2", "--epochs2", "1", "--train-limit", "3000",
+PLAN = ["--omega0", "20", "--seeds", "0", "--epochs1", "2", "--epochs2", "1", "--train-limit", "2000",
         "--test-limit", "500"]
 SLURM = ["--executor", "slurm", "--time", "10"]
 FILES = ("init.pth.tar", "stage1/checkpoint.pth.tar", "stage1/model_best.pth.tar", "stage2/checkpoint.pth.tar",
@@ -71,10 +75,25 @@ def slurm_sweep(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> d
     job = _jobs(out)["biper-w20-s0"]
     _wait_until((out / "biper-w20-s0" / "stage1" / "checkpoint.pth.tar").exists, "the first checkpoint")
     cluster.run("scancel", "--signal=USR2", job)
+    # SIGTERM to a waiting train-sweep: it stops waiting at once (exit 130), the jobs go on
+    follower = subprocess.Popen([sys.executable, "-m", "biper_analysis", "train-sweep", "--out", str(out), *PLAN,
+                                 *SLURM, "--wait"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                env=cluster.env)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(follower.stderr), daemon=True)
+    reader.start()
+    _wait_until(lambda: any("runs done" in line for line in lines) or follower.poll() is not None,
+                "the follower's first progress line", 60)
+    signalled = time.monotonic()
+    follower.send_signal(signal.SIGTERM)
+    follower.wait(timeout=60)
+    stop_s = time.monotonic() - signalled
+    reader.join(timeout=10)
+    stopped = "".join(lines)
     waited = run_cli("train-sweep", "--out", str(out), *PLAN, *SLURM, "--wait", env=cluster.env)
     assert waited.returncode == 0, waited.stderr
     print(f"slurm executor: {time.monotonic() - started:.1f} s wall for 2 runs, one of them requeued")
-    return {"out": out, "submit": submit, "wait": waited, "job": job}
+    return {"out": out, "submit": submit, "wait": waited, "job": job, "stopped": (follower.returncode, stopped, stop_s)}
 
 
 def _tensors(obj: Any, prefix: str = "") -> dict[str, torch.Tensor]:
@@ -122,6 +141,14 @@ def test_a_task_stopped_at_its_time_limit_is_requeued_and_resumes(slurm_sweep: d
     assert "Requeued job" in log and "resumed from stage 1" in log
     other = json.loads((out / "sign-s0" / "summary.json").read_text())
     assert other["executor"]["restart_count"] == 0 and other["resumed_from"] is None
+
+
+def test_sigterm_stops_a_waiting_sweep_and_the_jobs_go_on(slurm_sweep: dict[str, Any]):
+    code, stderr, seconds = slurm_sweep["stopped"]
+    assert code == 130 and seconds < 5.0, (code, stderr, seconds)
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("biper-analysis train-sweep: interrupted: stopped waiting; ") and "--status" in last, last
+    assert "still queued or running on the cluster" in last, last
 
 
 def test_provenance_records_job_and_node(slurm_sweep: dict[str, Any]):
