@@ -250,7 +250,7 @@ def load_settings(options: Mapping[str, Any] | None = None, sbatch: Sequence[str
 
 
 def _read_settings_file(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
-    parser = configparser.ConfigParser(interpolation=None)
+    parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=("#", ";"))
     try:
         with open(path, encoding="utf-8") as fh:
             parser.read_file(fh)

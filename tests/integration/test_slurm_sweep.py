@@ -234,3 +234,22 @@ def test_requests_the_cluster_cannot_meet_are_refused_before_submitting(cluster:
     with pytest.raises(UsageError, match="Slurm refuses the task's request"):
         run_sweep_on_slurm(out, SweepPlan(omega0s=(20.0,), seeds=(0,)), load_settings({"mem": "100000G"}))
     assert not out.exists() and not cluster.run("squeue", "-h").stdout.strip()
+
+
+@pytest.mark.slow
+def test_a_run_of_two_processes_per_task_trains_distributed(cluster: Cluster, tmp_path: Path):
+    """--procs-per-run 2: one Slurm task of two CPU processes per run; submitit's task environment becomes the
+    RANK / WORLD_SIZE / MASTER_ADDR of a gloo process group (the GPU path, --gpus-per-run G with nccl, is the same
+    wiring and is not tested here: no GPU, CPU torch)."""
+    out = tmp_path / "sweep"
+    proc = run_cli("train-sweep", "--out", str(out), "--omega0", "20", "--seeds", "0", "--no-baseline",
+                   "--epochs1", "1", "--epochs2", "1", "--train-limit", "2000", "--test-limit", "500", *SLURM,
+                   "--procs-per-run", "2", "--wait", env=cluster.env)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((out / "biper-w20-s0" / "summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["executor"]["processes"] == 2
+    ckpt = torch.load(out / "biper-w20-s0" / "stage2" / "checkpoint.pth.tar", weights_only=True)
+    assert ckpt["world_size"] == 2 and not any(k.startswith("module.") for k in ckpt["state_dict"])
+    job = _jobs(out)["biper-w20-s0"]
+    assert "biper-w20-s0: trained" in (out / "slurm" / f"{job}_0_log.out").read_text()
+    assert "trained" not in (out / "slurm" / f"{job}_1_log.out").read_text()   # rank 1 trains, writes nothing
