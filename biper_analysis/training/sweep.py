@@ -207,8 +207,8 @@ def train_or_reuse(run_dir: Path, cfg: TrainConfig, executor: dict[str, Any] | N
         return cached, True
     from biper_analysis.training.loop import train_run
 
-    resume = any((run_dir / f"stage{s}" / "checkpoint.pth.tar").exists() for s in (1, 2))
-    resumed_from = _epochs_reached(run_dir) if resume else None
+    resumed_from = _last_checkpoint(run_dir)
+    resume = resumed_from is not None
     main = int(os.environ.get("RANK", "0")) == 0
     if run_dir.exists() and not resume:
         if main:
@@ -224,6 +224,17 @@ def train_or_reuse(run_dir: Path, cfg: TrainConfig, executor: dict[str, Any] | N
         with atomic_open(run_dir / RUN_SUMMARY) as fh:
             fh.write(dumps(summary))
     return summary, False
+
+
+def _last_checkpoint(run_dir: Path) -> dict[str, int] | None:
+    """{"stage", "epoch"} of the run's last epoch checkpoint (where a resume starts), None when it has none."""
+    from biper_analysis.analysis.checkpoints import read_torch_file
+
+    for stage in (2, 1):
+        path = run_dir / f"stage{stage}" / "checkpoint.pth.tar"
+        if path.exists():
+            return {"stage": stage, "epoch": int(read_torch_file(path)["epoch"])}
+    return None
 
 
 def _await_clean_start(run_dir: Path, timeout_s: float = 120.0) -> None:
