@@ -16,7 +16,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-__all__ = ["cpu_has_avx2", "pinned_environment", "pin_cpu_code_path", "use_threads", "worker_init", "pinned_pool"]
+__all__ = ["cpu_has_avx2", "pinned_environment", "pin_cpu_code_path", "pin_worker", "use_threads", "pinned_pool"]
 
 
 def cpu_has_avx2() -> bool:
@@ -52,6 +52,16 @@ def pin_cpu_code_path() -> bool:
     return True
 
 
+def pin_worker(threads: int = 1) -> None:
+    """Run first in a worker process (a process pool's initializer, a cluster task), before torch is imported:
+    ``threads`` threads and the pinned CPU code path (:func:`pinned_environment`), so the worker's results do not
+    depend on the machine load or on how many workers run beside it. Where torch is already loaded only its thread
+    count can still change, and that is set."""
+    os.environ.update(pinned_environment(threads=threads))
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+
+
 def use_threads(threads: int) -> None:
     """torch's intra-op threads (OpenMP and MKL) for this process; 1 gives thread-count-independent results."""
     import torch
@@ -61,16 +71,8 @@ def use_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def worker_init(torch_threads: bool = False) -> None:
-    """Runs first in every spawned worker process, before torch is imported: one thread and the pinned CPU code
-    path; with ``torch_threads`` (training workers) torch is imported and its intra-op threads set to 1 as well."""
-    os.environ.update(pinned_environment(threads=1))
-    if torch_threads:
-        use_threads(1)
-
-
-def pinned_pool(jobs: int, *, torch_threads: bool = False) -> ProcessPoolExecutor:
-    """``jobs`` spawned worker processes, each set up by :func:`worker_init` (so a result does not depend on how
-    many there are, nor on the parent's threads)."""
+def pinned_pool(jobs: int) -> ProcessPoolExecutor:
+    """``jobs`` spawned worker processes, each set up by :func:`pin_worker` with one thread (so a result does not
+    depend on how many there are, nor on the parent's threads)."""
     return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=worker_init, initargs=(torch_threads,))
+                               initializer=pin_worker, initargs=(1,))

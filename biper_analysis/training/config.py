@@ -22,7 +22,7 @@ from biper_analysis.training.nn.choices import SURROGATES, WEIGHT_BINARIZERS
 
 __all__ = ["WEIGHT_BINARIZERS", "SURROGATES", "TrainConfig", "validate", "lr_at", "PRESETS", "PRESET_ALIASES", "preset",
            "add_config_arguments",
-           "config_from_namespace", "parse_set"]
+           "config_from_namespace", "options_given", "parse_set"]
 
 
 
@@ -193,10 +193,12 @@ def _field_types() -> dict[str, Any]:
     return out
 
 
-def add_config_arguments(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
+def add_config_arguments(parser: argparse.ArgumentParser, skip: tuple[str, ...] = (),
+                         defaults: dict[str, Any] | None = None) -> None:
     """One option per TrainConfig field (``--epochs1``; a bool that defaults to True becomes ``--no-augment``),
     help and default from the field, plus ``--set key=value`` for any field. Unset options stay None, so a preset's
-    values apply unless the user overrides them."""
+    values apply unless the user overrides them. ``defaults``: the default a command applies instead of the
+    field's (shown in the help)."""
     types = _field_types()
     for f in dataclasses.fields(TrainConfig):
         if f.name in skip:
@@ -207,7 +209,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, skip: tuple[str, ...] 
             parser.add_argument(flag, dest=f.name, action="store_const", const=not f.default, default=None,
                                 help=f"{'no ' if f.default else ''}{f.metadata['help']}")
             continue
-        default = "none" if f.default is None else f"{f.default:g}" if isinstance(f.default, float) else f.default
+        shown = (defaults or {}).get(f.name, f.default)
+        default = "none" if shown is None else f"{shown:g}" if isinstance(shown, float) else shown
         parser.add_argument(f"--{_flag(f.name)}", dest=f.name, type=kind, default=None,
                             metavar=f.name.upper(), help=f"{f.metadata['help']} (default {default})")
     parser.add_argument("--set", dest="set_fields", action="append", default=[], metavar="KEY=VALUE",
@@ -243,12 +246,19 @@ def parse_set(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def config_from_namespace(args: argparse.Namespace, preset_name: str | None = None) -> TrainConfig:
-    """The TrainConfig an argparse namespace built by :func:`add_config_arguments` asks for (a preset, then the
-    options given, then ``--set``)."""
+def options_given(args: argparse.Namespace) -> dict[str, Any]:
+    """The TrainConfig fields an argparse namespace built by :func:`add_config_arguments` sets (the options given,
+    then ``--set``)."""
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
              if getattr(args, f.name, None) is not None}
     given.update(parse_set(getattr(args, "set_fields", []) or []))
+    return given
+
+
+def config_from_namespace(args: argparse.Namespace, preset_name: str | None = None) -> TrainConfig:
+    """The TrainConfig an argparse namespace built by :func:`add_config_arguments` asks for (a preset, then the
+    options given, then ``--set``)."""
+    given = options_given(args)
     if preset_name is not None:
         return preset(preset_name, **given)
     return TrainConfig(**given)

@@ -36,8 +36,10 @@ FROZEN = Path(__file__).resolve().parents[1] / "data" / STUDY_FILE
 
 def _plan(seeds: Sequence[int], factor: int, preset: str, data_dir: str | None) -> SweepPlan:
     base = preset_config(preset)         # the preset's length E (and a clear error for an unknown preset)
-    return SweepPlan(omega0s=(20.0,), seeds=tuple(seeds), side_seeds=(), preset=preset,
-                     epochs1=factor * base.epochs1, epochs2=factor * base.epochs2, data_dir=data_dir)
+    overrides = {"epochs1": factor * base.epochs1, "epochs2": factor * base.epochs2}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    return SweepPlan(omega0s=(20.0,), seeds=tuple(seeds), side_seeds=(), preset=preset, overrides=overrides)
 
 
 def summarise(short: dict[str, Any], long: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,45 @@ def test_figures_without_a_sweep_say_which_command_makes_it(tmp_path: Path):
         proc = run_cli_in_process(command, "--runs", str(tmp_path / "typo"),
                                   "--only", "fig7" if command == "figures" else "x", cwd=tmp_path)
         assert_one_line_error(proc, "holds no sweep.json")
+
+
+def test_ctrl_c_stops_the_sweep_promptly_and_the_same_command_resumes(tmp_path: Path):
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it): exit 130 within 5 s, no run started after
+    the signal, the running one stopped with a resumable checkpoint and no temporary file left, a line saying what
+    finished and how to resume; the same command then resumes. Progress is on stderr from the start. (SIGTERM takes
+    the same path: tests/integration/test_slurm_sweep.py sends it to a waiting train-sweep.)"""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "sweep"
+    args = ["train-sweep", "--out", str(out), "--omega0", "20", "--seeds", "0", "--epochs1", "2", "--epochs2", "1",
+            "--train-limit", "1000", "--test-limit", "200", "--jobs", "1"]
+    proc = subprocess.Popen([sys.executable, "-m", "biper_analysis", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path, start_new_session=True)
+    first = out / "biper-w20-s0" / "stage1" / "checkpoint.pth.tar"
+    deadline = time.monotonic() + 180
+    while not first.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    started = sorted(p.name for p in out.iterdir())
+    signalled = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    elapsed = time.monotonic() - signalled
+    assert proc.returncode == 130, (stdout, stderr)
+    assert elapsed < 5.0, f"exited {elapsed:.1f} s after the signal"
+    assert sorted(p.name for p in out.iterdir()) == started == ["biper-w20-s0"]   # sign-s0 never started
+    assert stderr.startswith("train-sweep: 0/2 runs done, 0 running, 2 queued"), stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("biper-analysis train-sweep: interrupted: 0 runs finished; stopped biper-w20-s0 "
+                           "(trained to stage 1 epoch"), last
+    assert "1 not started" in last and "rerun the same command to resume" in last
+    assert not (out / "sweep.json").exists()
+    assert not [p for p in out.rglob(".*")], "a temporary file was left behind"
+    again = run_cli(*args)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("trained") == 2
+    resumed = json.loads((out / "biper-w20-s0" / "summary.json").read_text())["resumed_from"]
+    assert resumed is not None and resumed["stage"] >= 1 and resumed["epoch"] >= 1

@@ -47,7 +47,7 @@ def test_the_two_plans_are_the_preset_at_its_length_and_twice_it():
     e = preset("short")
     for factor in (1, 2):
         plan = convergence._plan((0, 1), factor, "short", None)
-        assert (plan.epochs1, plan.epochs2) == (factor * e.epochs1, factor * e.epochs2)
+        assert (plan.overrides["epochs1"], plan.overrides["epochs2"]) == (factor * e.epochs1, factor * e.epochs2)
         assert [n for n, _ in plan.runs()] == ["biper-w20-s0", "biper-w20-s1", "sign-s0", "sign-s1"]
     with pytest.raises(ValueError, match="unknown preset 'huge'"):
         convergence._plan((0,), 1, "huge", None)
