@@ -23,12 +23,12 @@ import numpy as np
 
 from biper_analysis._io.validation import renamed_argument
 from biper_analysis.analysis import goodness as fitting
-from biper_analysis.analysis.verdicts import laplace_verdict, rel_err, within_tolerance
+from biper_analysis.analysis.verdicts import best_law, combine_directions, laplace_verdict, rel_err, within_tolerance
 from biper_analysis.laws import fit_laws, law_class, loglik
-from biper_analysis.laws.fitting import fit_closed_form
+from biper_analysis.laws.fitting import fit_closed_form, subsample
 from biper_analysis.laws.uncertainty import qe_prediction_se
 from biper_analysis.theory import analytic
-from biper_analysis.theory.weights import WeightStats, weight_drift, weight_stats
+from biper_analysis.theory.weights import ChannelSE, WeightStats, channel_se, weight_drift, weight_stats
 
 __all__ = ["COLUMNS", "MAX_SAMPLES", "SE_SAMPLES", "W_HIST_BINS", "LayerHistograms", "half_split", "analyze_layer"]
 
@@ -77,37 +77,52 @@ def half_split(w: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 @dataclass(frozen=True)
+class _Half:
+    """One half of a layer's output channels: its finite weights, statistics and channel-clustered SEs."""
+
+    w: np.ndarray               # finite weights, flat
+    stats: WeightStats
+    se: ChannelSE
+
+    def qe_se(self, gamma: float | None) -> float:
+        """SE of the half's measured QE: the larger of the iid and the channel-clustered one."""
+        return _larger(self.stats.qe_se(gamma), self.se.qe)
+
+
+@dataclass(frozen=True)
 class _Layer:
     """A layer's sorted finite weights and statistics, and those of its two halves (the out-of-sample split)."""
 
     s: np.ndarray                # sorted finite weights
     stats: WeightStats           # of every weight (pooled from the halves)
-    first: np.ndarray            # the first half's finite weights (what the held-out fits see)
-    first_stats: WeightStats
-    second_stats: WeightStats    # the held-out half
+    se: ChannelSE                # channel-clustered SEs of the whole layer
+    halves: tuple[_Half, _Half]  # first and second half of the output channels
+
+
+def _larger(iid: float, clustered: float) -> float:
+    """The larger of two SEs, ignoring a NaN one (a 1-D tensor has no channels)."""
+    return iid if not math.isfinite(clustered) else max(iid, clustered)
 
 
 def _fit_laws(names: Sequence[str], layer: _Layer, omega0: float, seed: int, max_samples: int
-              ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """({name: law fitted to the layer}, {name: law fitted to its first half, or None when that fit fails}).
+              ) -> tuple[dict[str, Any], tuple[dict[str, Any], dict[str, Any]]]:
+    """({name: law fitted to the whole layer}, ({name: law fitted to the first half}, {... to the second half})); a
+    half fit is None when the half cannot be fitted (e.g. only zeros).
 
-    Closed-form laws from the statistics of every weight (and of the first half). The iterative MLEs run on one
-    seeded subsample of ``max_samples`` weights (:func:`biper_analysis.laws.fit_laws`): when the layer's first half
-    alone holds that many, the subsample is drawn from it and the same fits are the out-of-sample ones (they never
-    saw the second half); smaller layers are fitted twice, on all weights and on the first half.
+    Closed-form laws from the statistics of the weights they are fitted to; the iterative MLEs each on one seeded
+    subsample of at most ``max_samples`` of those weights (:func:`biper_analysis.laws.fit_laws`). A half's fits never
+    see the other half.
     """
     closed = [m for m in names if law_class(m).closed_form()]
     iterative = [m for m in names if m not in closed]
     fitted = {m: fit_closed_form(m, layer.stats) for m in closed}
-    held_out = {m: _or_none(fit_closed_form, m, layer.first_stats) for m in closed}
+    halves = tuple({m: _or_none(fit_closed_form, m, h.stats) for m in closed} for h in layer.halves)
     if iterative:
-        big = layer.first.size >= max_samples
-        fits = fit_laws(layer.first if big else layer.s, omega0, iterative, max_samples=max_samples, seed=seed)
-        fitted.update(fits)
-        held_out.update(fits if big else
-                        _or_none(fit_laws, layer.first, omega0, iterative, max_samples=max_samples, seed=seed + 1)
-                        or dict.fromkeys(iterative))
-    return {m: fitted[m] for m in names}, held_out
+        fitted.update(fit_laws(layer.s, omega0, iterative, max_samples=max_samples, seed=seed))
+        for i, (h, out) in enumerate(zip(layer.halves, halves)):
+            fits = _or_none(fit_laws, h.w, omega0, iterative, max_samples=max_samples, seed=seed + 1 + i)
+            out.update(fits or dict.fromkeys(iterative))
+    return {m: fitted[m] for m in names}, halves
 
 
 def _or_none(fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -118,31 +133,57 @@ def _or_none(fn: Any, *args: Any, **kwargs: Any) -> Any:
         return None
 
 
-def _law_entry(law: Any, held_out: Any, layer: _Layer, omega0: float, gamma: float | None, qe_emp: float,
-               qe_emp_se: float) -> dict[str, Any]:
-    """One fitted law's entry: parameters, fit quality, predictions and the out-of-sample check."""
-    s = layer.s
-    n, k = s.size, law.n_params
-    ll = law.loglik_of_stats(layer.stats)
-    if ll is None:
-        ll = loglik(law, s)
+def _prediction_se(law: Any, half: _Half, omega0: float, gamma: float | None) -> float:
+    """SE of the QE a law fitted to ``half`` predicts. A closed-form law (one scale): its delta-method SE, widened
+    by the channel design effect of b (channel-clustered over iid SE of mean|w|). An iterative law, flexible enough
+    to follow its sample: the SE of the half's own measured QE (channel-clustered, or iid if larger)."""
+    closed = law._qe_se_closed_form(omega0, gamma, half.stats.n)
+    if closed is None:
+        return half.qe_se(gamma)
+    iid_b = math.sqrt(max(half.stats.mean_w2 - half.stats.b ** 2, 0.0) / half.stats.n) if half.stats.n else math.nan
+    widen = half.se.b / iid_b if math.isfinite(half.se.b) and iid_b > 0 else 1.0
+    return closed * max(1.0, widen)
+
+
+def _direction(law: Any, train: _Half, test: _Half, omega0: float, gamma: float | None) -> dict[str, Any]:
+    """A law fitted on one half predicting the QE of the other: prediction, measurement, their SE, errors and the
+    held-out log-likelihood."""
+    if law is None:
+        return {"qe_pred": math.nan, "qe_emp": test.stats.qe(gamma), "se": math.nan, "rel_err": math.nan,
+                "z": math.nan, "loglik": math.nan, "n_fit": 0, "n_test": test.stats.n}
+    pred = float(analytic.qe_from_moments(*law.moments(omega0), gamma))
+    emp = test.stats.qe(gamma)
+    se = math.hypot(_prediction_se(law, train, omega0, gamma), test.qe_se(gamma))
+    return {"qe_pred": pred, "qe_emp": emp, "se": se, "rel_err": rel_err(pred, emp),
+            "z": (pred - emp) / se if se > 0 else math.nan, "loglik": loglik(law, test.w),
+            "n_fit": int(law.fit_info.get("n_fit", train.stats.n)), "n_test": test.stats.n}
+
+
+def _out_of_sample(halves: tuple[Any, Any], layer: _Layer, omega0: float, gamma: float | None) -> dict[str, Any]:
+    """Both directions (fitted on the first half → scored on the second, and back) and their combination
+    (:func:`biper_analysis.analysis.verdicts.combine_directions`)."""
+    a, b = layer.halves
+    ab, ba = _direction(halves[0], a, b, omega0, gamma), _direction(halves[1], b, a, omega0, gamma)
+    return {"a_to_b": ab, "b_to_a": ba, **combine_directions(ab, ba)}
+
+
+def _law_entry(law: Any, halves: tuple[Any, Any], layer: _Layer, sub: np.ndarray, omega0: float,
+               gamma: float | None, qe_emp: float, qe_emp_se: float) -> dict[str, Any]:
+    """One law's entry: the out-of-sample comparison (what verdicts use) and, labelled ``in_sample``, the fit to the
+    whole layer (parameters, log-likelihood, AIC/BIC on the shared subsample ``sub`` that every law is scored on,
+    KS, predicted moments, QE, official L1)."""
+    k = law.n_params
+    ll = loglik(law, sub)
     e2, e1 = law.moments(omega0)
     qe_pred = float(analytic.qe_from_moments(e2, e1, gamma))
-    oos_pred = math.nan if held_out is None else float(analytic.qe_from_moments(*held_out.moments(omega0), gamma))
-    n_first = layer.first_stats.n
-    oos_n_fit = n_first if held_out is None else int(held_out.fit_info.get("n_fit", n_first))
-    test = layer.second_stats
-    oos_emp, oos_se = test.qe(gamma), test.qe_se(gamma)
     return {
-        "n_params": k, "params": dict(law.params), "loglik": ll, "aic": 2 * k - 2 * ll,
-        "bic": k * math.log(n) - 2 * ll, "ks": fitting.ks_distance_sorted(s, law.cdf),
+        "n_params": k, "params": dict(law.params), "loglik": ll, "n_loglik": int(sub.size), "aic": 2 * k - 2 * ll,
+        "bic": k * math.log(sub.size) - 2 * ll, "ks": fitting.ks_distance_sorted(layer.s, law.cdf),
         "e_sin2_pred": e2, "e_abs_sin_pred": e1, "qe_pred": qe_pred,
-        "qe_pred_se": law._qe_se_closed_form(omega0, gamma, n), "official_l1_pred": 1.0 - e1,
+        "qe_pred_se": law._qe_se_closed_form(omega0, gamma, layer.s.size), "official_l1_pred": 1.0 - e1,
         "rel_err": rel_err(qe_pred, qe_emp), "within_tol": within_tolerance(qe_pred, qe_emp, qe_emp_se),
         "fit_info": dict(law.fit_info),
-        "oos": {"n_fit": oos_n_fit, "n_test": test.n, "qe_pred": oos_pred, "qe_emp": oos_emp, "qe_emp_se": oos_se,
-                "rel_err": rel_err(oos_pred, oos_emp),
-                "z": (oos_pred - oos_emp) / oos_se if oos_se > 0 else math.nan}}
+        "oos": _out_of_sample(halves, layer, omega0, gamma)}
 
 
 def _histograms(s: np.ndarray, fit: fitting.LayerFit, stats: Any, x: float) -> LayerHistograms:
@@ -167,6 +208,13 @@ def _empty_row(name: str, n_nonfinite: int, gamma: float | None) -> dict[str, An
     return row
 
 
+def _half(w: Any, omega0: float, gamma: float | None) -> _Half:
+    """The finite weights, statistics (with histograms, pooled into the layer's) and channel SEs of one half."""
+    flat = np.ravel(w)
+    finite = flat[np.isfinite(flat)] if flat.dtype.kind == "f" else flat
+    return _Half(w=finite, stats=weight_stats(w, omega0, histograms=True), se=channel_se(w, omega0, gamma))
+
+
 def analyze_layer(name: str, w: Any, omega0: float, gamma: float | None, laws: Sequence[str] | None = None,
                   *, reference: Any = None, seed: int = 0, max_samples: int = MAX_SAMPLES,
                   models: Sequence[str] | None = None) -> tuple[dict[str, Any], LayerHistograms | None, dict[str, Any]]:
@@ -179,49 +227,54 @@ def analyze_layer(name: str, w: Any, omega0: float, gamma: float | None, laws: S
     if s.size == 0:
         return _empty_row(name, n_nonfinite, gamma), None, {}
     # the statistics of the two halves (for the out-of-sample checks) pool exactly into the layer's own
-    first, second = half_split(w)
-    first_stats, second_stats = (weight_stats(h, omega0, histograms=True) for h in (first, second))
-    stats = first_stats.pooled(second_stats)
-    first = np.ravel(first)
-    if first_stats.n_nonfinite:
-        first = first[np.isfinite(first)]
-    layer = _Layer(s=s, stats=stats, first=first, first_stats=first_stats, second_stats=second_stats)
+    halves = tuple(_half(h, omega0, gamma) for h in half_split(w))
+    stats = halves[0].stats.pooled(halves[1].stats)
+    layer = _Layer(s=s, stats=stats, se=channel_se(w, omega0, gamma), halves=halves)
     fit = fitting.fit_layer(s)
     b0 = stats.b
     x = omega0 * b0
-    qe_emp, qe_emp_se = stats.qe(gamma), stats.qe_se(gamma)
+    qe_emp, qe_emp_se = stats.qe(gamma), _larger(stats.qe_se(gamma), layer.se.qe)
     row: dict[str, Any] = {"name": name, "n_nonfinite": n_nonfinite, **fit.as_dict(), "b_loc0": b0,
                            "b_ci_low": fit.b_ci[0], "b_ci_high": fit.b_ci[1],
                            "gamma": "opt" if gamma is None else gamma}
     entries: dict[str, Any] = {}
     fitted: dict[str, Any] = {}
     if b0 > 0:
-        fitted, held_out = _fit_laws(names, layer, omega0, seed, max_samples)
-        entries = {m: _law_entry(fitted[m], held_out[m], layer, omega0, gamma, qe_emp, qe_emp_se) for m in fitted}
+        fitted, half_fits = _fit_laws(names, layer, omega0, seed, max_samples)
+        sub = subsample(s, max_samples, seed)      # the weights every law's in-sample likelihood is scored on
+        entries = {m: _law_entry(fitted[m], (half_fits[0][m], half_fits[1][m]), layer, sub, omega0, gamma, qe_emp,
+                                 qe_emp_se) for m in fitted}
     lap = entries.get("laplace")
     qe_pred = lap["qe_pred"] if lap else (0.0 if gamma is None else gamma * gamma)   # all weights 0: QE = γ²
     ks = lap["ks"] if lap else 1.0
     ks_crit = fitting.ks_critical(s.size)
     verdict, reasons = laplace_verdict(ks, ks_crit, qe_pred, qe_emp, qe_emp_se)
     chosen = [m for m in names if m in entries]
-    best = min(chosen, key=lambda m: entries[m]["aic"]) if chosen else None
-    if best is not None and entries[best]["qe_pred_se"] is None:    # the best law's uncertainty, if not closed-form
-        entries[best]["qe_pred_se"] = qe_prediction_se(fitted[best], s, omega0, gamma, max_samples=SE_SAMPLES,
-                                                       seed=seed)
+    best = best_law(entries)
+    in_best = min(chosen, key=lambda m: entries[m]["aic"]) if chosen else None
+    if in_best is not None and entries[in_best]["qe_pred_se"] is None:   # uncertainty of the in-sample AIC-best
+        entries[in_best]["qe_pred_se"] = qe_prediction_se(fitted[in_best], s, omega0, gamma,
+                                                          max_samples=SE_SAMPLES, seed=seed)
+    oos = entries[best]["oos"] if best else {}
     row.update({
         "ks_stat": ks, "ks_critical": ks_crit, "gamma_pred": lap["e_abs_sin_pred"] if lap else 0.0,
         "gamma_emp": stats.e_abs_sin, "e_sin2_emp": stats.e_sin2, "mean_w2": stats.mean_w2, "qe_pred": qe_pred,
         "qe_pred_se": lap["qe_pred_se"] if lap else math.nan,
-        "qe_emp": qe_emp, "qe_emp_se": qe_emp_se, "qe_emp_se_method": "delta-method" if gamma is None else "direct",
+        "qe_emp": qe_emp, "qe_emp_se": qe_emp_se, "qe_emp_se_iid": stats.qe_se(gamma),
+        "qe_emp_se_channel": layer.se.qe, "n_channels": layer.se.n_channels,
+        "qe_emp_se_method": ("larger of the iid delta-method SE" if gamma is None else "larger of the direct iid SE")
+                            + " and the channel-clustered (CR1) SE",
         "rel_err": rel_err(qe_pred, qe_emp), "laplace_verdict": verdict, "laplace_reasons": reasons,
         "official_l1": stats.official_l1, "official_l1_pred": lap["official_l1_pred"] if lap else math.nan,
         "near_zero_frac": stats.near_zero_frac,
         "near_zero_frac_laplace": analytic.laplace_near_zero_frac(x) if x > 0 else math.nan,
         "near_crest_frac": stats.near_crest_frac,
         "near_crest_frac_laplace": analytic.laplace_near_crest_frac(x) if x > 0 else math.nan,
-        "best_model": best, "best_qe_pred": entries[best]["qe_pred"] if best else math.nan,
-        "best_rel_err": entries[best]["rel_err"] if best else math.nan,
-        "best_qe_pred_se": entries[best]["qe_pred_se"] if best else math.nan,
+        "best_model": best, "best_qe_pred": oos.get("qe_pred", math.nan),
+        "best_rel_err": oos.get("rel_err", math.nan), "best_qe_pred_se": oos.get("se", math.nan),
+        "best_z": oos.get("z", math.nan), "best_within_tol": oos.get("within_tol"),
+        "best_model_in_sample": in_best,
+        "best_rel_err_in_sample": entries[in_best]["rel_err"] if in_best else math.nan,
         "models": {m: entries[m] for m in chosen},
         "phase_counts": stats.phase_counts.tolist(),
     })

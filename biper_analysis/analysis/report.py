@@ -55,8 +55,11 @@ from biper_analysis.laws import law_class, law_names, law_to_dict
 
 __all__ = ["SCHEMA_VERSION", "COLUMNS", "MAX_SAMPLES", "CheckpointReport", "analyze_checkpoint", "law_list"]
 
-#: Version of the JSON/CSV layout (2: verdicts, models, KS against Laplace(0, b_loc0), reference drift).
-SCHEMA_VERSION = 2
+#: Version of the JSON/CSV layout (2: verdicts, models, KS against Laplace(0, b_loc0), reference drift; 3: out of
+#: sample by default — best_* from the law with the highest held-out log-likelihood, its two-way out-of-sample
+#: prediction and SE; channel-clustered SEs; in-sample AIC/BIC on the shared subsample; the in-sample AIC-best as
+#: best_model_in_sample).
+SCHEMA_VERSION = 3
 
 
 @dataclass
@@ -103,7 +106,9 @@ class CheckpointReport:
         # line 1: provenance as a comment (the same convention as sweep CSVs; pandas: comment="#")
         buf.write("# provenance: " + json.dumps({**self.provenance, "schema_version": SCHEMA_VERSION,
                                                  "checkpoint": self.checkpoint}, sort_keys=True, default=str) + "\n")
-        extra = [f"{m}_{k}" for m in self.law_names for k in ("qe_pred", "rel_err", "aic", "ks", "oos_rel_err")]
+        extra = [f"{m}_{k}" for m in self.law_names for k in ("qe_pred", "rel_err", "aic", "ks", "oos_qe_pred",
+                                                               "oos_rel_err", "oos_z", "oos_within_tol",
+                                                               "oos_heldout_loglik")]
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(list(COLUMNS) + extra)
         for row in self.rows:
@@ -111,9 +116,11 @@ class CheckpointReport:
             entries = row.get("models", {})
             for m in self.law_names:
                 entry = entries.get(m, {})
+                oos = entry.get("oos", {})
                 cells += [_csv_cell(entry.get("qe_pred")), _csv_cell(entry.get("rel_err")),
-                          _csv_cell(entry.get("aic")), _csv_cell(entry.get("ks")),
-                          _csv_cell(entry.get("oos", {}).get("rel_err"))]
+                          _csv_cell(entry.get("aic")), _csv_cell(entry.get("ks")), _csv_cell(oos.get("qe_pred")),
+                          _csv_cell(oos.get("rel_err")), _csv_cell(oos.get("z")), _csv_cell(oos.get("within_tol")),
+                          _csv_cell(oos.get("heldout_loglik"))]
             writer.writerow(cells)
         return buf.getvalue()
 
@@ -139,7 +146,7 @@ class CheckpointReport:
             f"ω0 = {self.omega0:g} ({self.checkpoint.get('omega0_source')}), γ = {g}; {t['n_layers']} layers, "
             f"{t['n_weights']} weights; layers selected by {self.checkpoint.get('layer_selection')}",
             f"Laplace(0, b) closed form: {t['n_misfit']}/{t['n_layers_analysed']} layers misfit (KS above its 0.1 % "
-            f"critical value, or QE off by more than max(3 SE, 10 %)); mean |rel err| {t['mean_abs_rel_err']:.3f} "
+            f"critical value, or QE off by more than max(3 SE, 5 %)); mean |rel err| {t['mean_abs_rel_err']:.3f} "
             f"unweighted, {t['mean_abs_rel_err_weighted']:.3f} weighted by layer size; worst "
             f"{worst.get('name', '-')} ({_fmt(worst.get('rel_err'), '+.3f')})",
             f"weighted mean QE: predicted {t['qe_pred_weighted']:.6f}, measured {t['qe_emp_weighted']:.6f} "
@@ -150,9 +157,14 @@ class CheckpointReport:
             + f" predicted; summed mean|w| {t['b_loc0_sum']:.6f}",
         ]
         if len(self.law_names) > 1:
-            lines.append("laws (QE within max(5 %, 2 SE) / layers; AIC-best count): " + "; ".join(
+            lines.append(f"best law out of sample (highest held-out log-likelihood; fitted on one half of the output "
+                         f"channels, QE scored on the other, both ways): within max(5 %, 2 SE) in "
+                         f"{t['n_best_within_tol']}/{t['n_layers_analysed']} layers")
+            lines.append("laws out of sample (QE within max(5 %, 2 SE) / layers; best count; in sample, AIC-best "
+                         "count): " + "; ".join(
                 f"{m} {t['models'][m]['n_within_tol']}/{t['n_layers_analysed']}, best in "
-                f"{t['models'][m]['n_best']}" for m in self.law_names))
+                f"{t['models'][m]['n_best']}, AIC-best in {t['models'][m]['n_best_in_sample']}"
+                for m in self.law_names))
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -191,9 +203,14 @@ def _totals(rows: list[dict[str, Any]], names: Sequence[str]) -> dict[str, Any]:
     qp, qm = wmean("qe_pred"), wmean("qe_emp")
     abs_rel = [abs(r["rel_err"]) for r in ok if math.isfinite(r["rel_err"])]
     worst = max((r for r in ok if math.isfinite(r["rel_err"])), key=lambda r: abs(r["rel_err"]), default=None)
-    per_law = {m: {"n_within_tol": sum(1 for r in ok if r["models"].get(m, {}).get("within_tol")),
+    per_law = {m: {"n_within_tol": sum(1 for r in ok if r["models"].get(m, {}).get("oos", {}).get("within_tol")),
+                   "n_within_tol_in_sample": sum(1 for r in ok if r["models"].get(m, {}).get("within_tol")),
                    "n_best": sum(1 for r in ok if r.get("best_model") == m),
-                   "mean_abs_rel_err": _mean([abs(r["models"][m]["rel_err"]) for r in ok if m in r["models"]]),
+                   "n_best_in_sample": sum(1 for r in ok if r.get("best_model_in_sample") == m),
+                   "mean_abs_rel_err": _mean([abs(r["models"][m]["oos"]["rel_err"]) for r in ok if m in r["models"]
+                                              and math.isfinite(r["models"][m]["oos"]["rel_err"])]),
+                   "mean_abs_rel_err_in_sample": _mean([abs(r["models"][m]["rel_err"]) for r in ok
+                                                        if m in r["models"]]),
                    "official_l1_sum_pred": sum(r["models"][m]["official_l1_pred"] for r in ok
                                                if m in r["models"])}
                for m in names}
@@ -212,6 +229,7 @@ def _totals(rows: list[dict[str, Any]], names: Sequence[str]) -> dict[str, Any]:
         "n_laplace_favoured": sum(1 for r in ok if r["delta_aic"] < 0),
         "max_ks_stat": max((r["ks_stat"] for r in ok), default=math.nan),
         "models": per_law,
+        "n_best_within_tol": sum(1 for r in ok if r.get("best_within_tol")),
     }
 
 
@@ -291,7 +309,8 @@ def analyze_checkpoint(path: str | Path, omega0: float | None = None, layers: st
     if not any(r["n"] > 0 for r in rows):
         raise CheckpointError(f"nothing to analyse in {ckpt.path}: every selected layer's weights are NaN/inf")
     info = describe(ckpt)
-    info["qe_emp_se_method"] = ("delta method on (mean S², mean|S|)" if g is None else "direct: sd((|S| − γ)²)/√n")
+    info["qe_emp_se_method"] = (("delta method on (mean S², mean|S|)" if g is None else "direct: sd((|S| − γ)²)/√n")
+                                + ", or the channel-clustered (CR1) SE where larger")
     config = {"checkpoint": str(ckpt.path), "omega0": ckpt.omega0, "layers": layers,
               "gamma": "opt" if g is None else g, "models": list(names), "reference": str(reference) if reference
               else None, "seed": seed, "max_samples": max_samples}

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -66,6 +67,79 @@ _MAX_RATIO_TERM = 8
 _KINDS = ("one", "sin2", "abs")
 
 
+@dataclass(frozen=True)
+class SinePolynomial:
+    r"""A periodic factor e^{-(V(θ) − shift)} with V(θ) = c_abs·|sin θ| + c_sin2·sin²θ + c_h2·sin²2θ, θ = a u.
+
+    With c_abs ≥ 0 and c_h2 ≥ 0 (c_sin2 of either sign), V is concave in x = sin²θ (√x and −x² are), so its minima,
+    the peaks of e^{-V}, lie only at the zeros θ = kπ and at the crests θ = π/2 + kπ of |sin θ|: the grading of the
+    quadrature needs only those two kinds of centre. ``shift`` (≤ the minimum of V, the same for every region of a
+    law) keeps e^{-(V − shift)} ≤ 1. Feature kinds for the gradients of the fits: "f_abs" |sin θ|, "f_sin2" sin²θ,
+    "f_h2" sin²2θ (each times the factor).
+
+    >>> SinePolynomial(1.0, -3.0, 0.5).minimum()   # V at a crest: 1 − 3
+    -2.0
+    """
+
+    c_abs: float = 0.0
+    c_sin2: float = 0.0
+    c_h2: float = 0.0
+    shift: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not (self.c_abs >= 0.0 and self.c_h2 >= 0.0 and math.isfinite(self.c_sin2)):
+            raise ValueError(f"a sine polynomial needs c_abs >= 0, c_h2 >= 0 and a finite c_sin2, got {self!r}")
+
+    def minimum(self) -> float:
+        """min over θ of V: at a zero (0) or at a crest (c_abs + c_sin2), V being concave in sin²θ."""
+        return min(0.0, self.c_abs + self.c_sin2)
+
+    def is_flat(self) -> bool:
+        return self.c_abs == 0.0 and self.c_sin2 == 0.0 and self.c_h2 == 0.0
+
+    def value(self, theta: np.ndarray) -> np.ndarray:
+        """V(θ) − shift."""
+        s = np.sin(theta)
+        s2 = s * s
+        v = self.c_sin2 * s2
+        if self.c_abs:
+            v += self.c_abs * np.abs(s)
+        if self.c_h2:
+            v += (4.0 * self.c_h2) * s2 * (1.0 - s2)          # sin²2θ = 4 sin²θ cos²θ
+        return v - self.shift
+
+    def feature(self, theta: np.ndarray, kind: str) -> np.ndarray:
+        s = np.sin(theta)
+        if kind == "f_abs":
+            return np.abs(s)
+        if kind == "f_sin2":
+            return s * s
+        if kind == "f_h2":
+            return 4.0 * s * s * (1.0 - s * s)
+        raise ValueError(f"unknown feature {kind!r}")
+
+    def peaks(self) -> list[tuple[float, float]]:
+        """(centre phase, width) of every kind of peak of e^{-V}: the zeros (phase 0) when V rises from them, the
+        crests (phase π/2) when V falls towards them; width = the phase distance over which V changes by ~1."""
+        out = []
+        k0 = self.c_sin2 + 4.0 * self.c_h2                     # V ≈ c_abs|t| + k0 t² near a zero
+        if self.c_abs > 0.0 or k0 > 0.0:
+            if k0 > 0.0:
+                width = (-self.c_abs + math.sqrt(self.c_abs * self.c_abs + 4.0 * k0)) / (2.0 * k0)
+            else:
+                width = 1.0 / self.c_abs
+            out.append((0.0, width))
+        kc = -0.5 * self.c_abs - self.c_sin2 + 4.0 * self.c_h2  # V ≈ V(π/2) + kc t² near a crest (θ = π/2 + t)
+        if kc > 0.0:                                           # a minimum of V (a peak of e^{-V}) at the crest
+            out.append((0.5 * math.pi, 1.0 / math.sqrt(kc)))
+        return out
+
+
+def _has_phase(kappa: float | SinePolynomial) -> bool:
+    """Whether the periodic factor is not identically 1."""
+    return (not kappa.is_flat()) if isinstance(kappa, SinePolynomial) else kappa > 0
+
+
 def _u_end(beta: float, mults: Sequence[str]) -> float:
     """Cut-off U: ∫_U^∞ u^p e^{-u^β} du < _TAIL·∫_0^∞ u^p e^{-u^β} du, p = 2 + the largest multiplier power."""
     p = 2.0 + (2.0 if "u2" in mults else 0.0) + (beta + 0.5 if ("ub" in mults or "ublog" in mults) else 0.0)
@@ -91,10 +165,25 @@ def _envelope(u: np.ndarray, beta: float, mults: Sequence[str]) -> np.ndarray:
     return out
 
 
-def _q(theta_a: np.ndarray, theta_b: np.ndarray, kappa: float, kinds: Sequence[str],
+def _q(theta_a: np.ndarray, theta_b: np.ndarray, kappa: float | SinePolynomial, kinds: Sequence[str],
        alpha: float = 2.0) -> np.ndarray:
     """Periodic factor e^{-κ|sin θ_a|^α}·g: shape (len(kinds),) + θ.shape, with g = 1, sin²θ_b, |sin θ_b|
-    ("one", "sin2", "abs") or |sin θ_a|^α, |sin θ_a|^α log|sin θ_a| ("pa", "pal", for the α-law's gradient)."""
+    ("one", "sin2", "abs") or |sin θ_a|^α, |sin θ_a|^α log|sin θ_a| ("pa", "pal", for the α-law's gradient).
+    ``kappa`` a :class:`SinePolynomial`: the factor e^{-(V(θ_a) − shift)}, and its features "f_*" as g."""
+    if isinstance(kappa, SinePolynomial):
+        per = np.exp(-kappa.value(theta_a))
+        out = np.empty((len(kinds),) + theta_a.shape)
+        sb = None
+        for i, k in enumerate(kinds):
+            if k == "one":
+                out[i] = per
+            elif k.startswith("f_"):
+                out[i] = per * kappa.feature(theta_a, k)
+            else:
+                if sb is None:
+                    sb = np.sin(theta_b)
+                out[i] = per * (sb * sb if k == "sin2" else np.abs(sb))
+        return out
     pa = None
     if kappa > 0 or "pa" in kinds or "pal" in kinds:
         sa = np.abs(np.sin(theta_a))
@@ -117,9 +206,9 @@ def _q(theta_a: np.ndarray, theta_b: np.ndarray, kappa: float, kinds: Sequence[s
     return out
 
 
-def _lattice(a: float | None, b: float | None, kappa: float) -> float | None:
+def _lattice(a: float | None, b: float | None, kappa: float | SinePolynomial) -> float | None:
     """Common period (in u) of e^{-κ sin²(a u)} and g(b u), or None (ω/ω0 not a ratio of integers <= 8)."""
-    if kappa > 0:
+    if _has_phase(kappa):
         if b is None or b == a:
             return math.pi / a
         r = Fraction(b / a).limit_denominator(_MAX_RATIO_TERM)
@@ -139,12 +228,22 @@ def _env_points(lo: float, hi: float, beta: float) -> np.ndarray:
     return p[(p > lo) & (p < hi)]
 
 
-def _feature_points(lo: float, hi: float, a: float | None, b: float | None, kappa: float,
+def _feature_points(lo: float, hi: float, a: float | None, b: float | None, kappa: float | SinePolynomial,
                     need_kinks: bool, alpha: float = 2.0) -> np.ndarray:
     """Peak grading points around kπ/a (offsets _PEAK_T·κ^{-1/α}, and for α not an even integer geometric
     grading towards the cusp |θ|^α at each centre) and the kinks jπ/b of |sin(b u)| inside (lo, hi)."""
     pts = []
-    if kappa > 0 and a is not None:
+    if isinstance(kappa, SinePolynomial):
+        if a is not None and not kappa.is_flat():
+            # centres: every zero and crest (edges there also split the |sin| kink), graded around each peak
+            c = np.arange(math.floor(lo * a / math.pi) - 1, math.ceil(hi * a / math.pi) + 2) * math.pi
+            pts += [c / a, (c + 0.5 * math.pi) / a]
+            for centre, width in kappa.peaks():
+                t = _PEAK_T * width
+                t = np.concatenate([t[t < 0.5 * math.pi], [0.5 * math.pi]])
+                cc = c + centre
+                pts += [((cc[:, None] + t[None, :]) / a).ravel(), ((cc[:, None] - t[None, :]) / a).ravel()]
+    elif kappa > 0 and a is not None:
         t = _PEAK_T * kappa ** (-1.0 / alpha)
         t = np.concatenate([t[t < 0.5 * math.pi], [0.5 * math.pi]])
         if not (alpha % 2.0 == 0.0):

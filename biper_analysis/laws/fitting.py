@@ -25,7 +25,7 @@ from biper_analysis.laws.base import CHUNK, Law, check_param, law_class
 from biper_analysis.laws.lawfile import law_from_dict, law_to_dict
 from biper_analysis.theory.weights import WeightStats, weight_stats
 
-__all__ = ["fit_law", "fit_laws", "fit_closed_form", "loglik", "n_params"]
+__all__ = ["fit_law", "fit_laws", "fit_closed_form", "subsample", "loglik", "n_params"]
 
 
 
@@ -49,8 +49,9 @@ def _clean_weights(weights: Any) -> np.ndarray:
     return w
 
 
-def _subsample(w: np.ndarray, max_samples: int, seed: int) -> np.ndarray:
-    """A seeded subsample without replacement (all weights when there are at most ``max_samples``), float64."""
+def subsample(w: np.ndarray, max_samples: int, seed: int) -> np.ndarray:
+    """The seeded subsample without replacement that the iterative fits of :func:`fit_laws` use (all weights when
+    there are at most ``max_samples``), float64."""
     if w.size <= max_samples:
         return w.astype(np.float64)
     idx = np.sort(np.random.default_rng(seed).choice(w.size, size=max_samples, replace=False))
@@ -127,7 +128,7 @@ def fit_closed_form(law: str, stats: WeightStats) -> Law:
 def _fit_iterative(w: np.ndarray, omega0: float | None, keys: list[str], max_samples: int, seed: int
                    ) -> dict[str, Law]:
     """The laws ``keys`` fitted by their ``fit_sample`` on one seeded subsample, each fit computed once."""
-    sub = _subsample(w, max_samples, seed)
+    sub = subsample(w, max_samples, seed)
     nz = int(np.count_nonzero(sub))
     if nz < 3:
         raise ValueError(f"only {nz} non-zero weight(s) in the fitted sample; law {keys[0]!r} needs at least 3 "

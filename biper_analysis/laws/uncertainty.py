@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from biper_analysis.laws.base import FRACTION, Law, check_param
-from biper_analysis.laws.fitting import _clean_weights, _subsample
+from biper_analysis.laws.fitting import _clean_weights, subsample
 from biper_analysis.laws.lawfile import law_from_dict, law_to_dict
 from biper_analysis.theory import analytic
 
@@ -69,7 +69,7 @@ def qe_prediction_se(law: Law, weights: Any, omega0: float | None = None, gamma:
             d["params"][k] = math.exp(v) if c == "log" else 1.0 / (1.0 + math.exp(-v))
         return law_from_dict(d)
 
-    sub = _subsample(w, int(max_samples), int(seed))
+    sub = subsample(w, int(max_samples), int(seed))
 
     def f(x: np.ndarray) -> float:
         return float(np.mean(make(x).logpdf(sub)))

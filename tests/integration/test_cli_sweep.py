@@ -60,7 +60,7 @@ def _laws_file(path: Path) -> Path:
     from biper_analysis.laws.lawfile import law_to_dict
 
     layer = {"best_model": "penalised", "laws": {"penalised": law_to_dict(laws.Penalised(0.05, 1.3, 4.0, 20.0)),
-                                                 "laplace": law_to_dict(laws.LaplaceLaw(0.04))}}
+                                                 "laplace": law_to_dict(laws.Laplace(0.04))}}
     path.write_text(json.dumps({"omega0": 20.0, "layers": {"layer1.0.conv1.weight": layer}}))
     return path
 

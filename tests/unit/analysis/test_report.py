@@ -68,7 +68,8 @@ def test_laplace_weights_are_recognised_as_laplace(official, report):
     5 SE is tested once, in test_weights.py)."""
     _, sd = official
     for row in report.rows:
-        assert row["qe_emp_se"] == weight_stats(sd[row["name"]].numpy(), OMEGA0).qe_se(), row["name"]
+        assert row["qe_emp_se_iid"] == weight_stats(sd[row["name"]].numpy(), OMEGA0).qe_se(), row["name"]
+        assert row["qe_emp_se"] == max(row["qe_emp_se_iid"], row["qe_emp_se_channel"]), row["name"]
         assert row["delta_aic"] < 0
         assert row["ks_stat"] < 2.0 / math.sqrt(row["n"])   # the KS 99.9 % level is 1.95/√n
     assert report.totals["n_laplace_favoured"] == 18
@@ -94,8 +95,8 @@ def test_fixed_gamma(official):
     w = sd[row["name"]].numpy().astype(np.float64).ravel()
     a = np.abs(np.sin(OMEGA0 * w))
     assert row["qe_emp"] == pytest.approx(np.mean((a - 0.7) ** 2), rel=1e-7)
-    assert row["qe_emp_se"] == pytest.approx(np.std((a - 0.7) ** 2) / math.sqrt(a.size), rel=1e-5)
-    assert row["qe_emp_se_method"] == "direct"
+    assert row["qe_emp_se_iid"] == pytest.approx(np.std((a - 0.7) ** 2) / math.sqrt(a.size), rel=1e-5)
+    assert row["qe_emp_se_method"].startswith("larger of the direct iid SE")
     assert row["qe_pred"] == pytest.approx(float(analytic.qe(OMEGA0, np.mean(np.abs(w)), 0.7)), rel=1e-13)
     with pytest.raises(ValueError, match="gamma"):
         analyze_checkpoint(path, gamma=-1.0)

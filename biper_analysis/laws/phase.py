@@ -1,0 +1,289 @@
+r"""Laws with peaks where trained BiPer weights put them: at the zeros *and* at the crests of sin(ω0 w).
+
+Why (a stationary-density argument). Under SGD a latent weight drifts down the gradient of weight decay
+(λw²/2), of BiPer's penalty τ·sin²(ω0 w) (official repository, ``cifar10/main.py``, ``loss_reg``) and of the task
+loss, which reaches w only through the sine: ∂L/∂w = ω0·cos(ω0 w)·∂L/∂sin(ω0 w). Its minibatch noise therefore has
+a variance D(w) ∝ cos²(ω0 w) + D0 that *vanishes at the crests* of |sin(ω0 w)|. The stationary density of
+dw = −U'(w) dt + √(2D(w)) dB is p(w) ∝ D(w)⁻¹·exp(−∫U'/D dw): the factor 1/D(w) piles weights up at the crests (where
+they stop moving), the penalty term at the zeros, weight decay gives an envelope. Written as a function of the phase
+θ = ω0 w, log p is an even, π-periodic function of θ plus the envelope; its Fourier series in cos 2jθ — equivalently
+a series in sin²θ, sin²2θ, or in |sin θ| and sin²θ — truncated after two terms gives the laws here:
+
+    p(w) ∝ exp(−|w/s|^β − V(ω0 w)),   V(θ) = c_abs(w)·|sin θ| + c_sin2(w)·sin²θ + c_h2·sin²2θ,
+
+with a coefficient of its own on the central half-period |ω0 w| < π/2 (in trained layers the k = 0 peak is sharper
+than the others). With c_abs, c_h2 ≥ 0, V is concave in sin²θ, so e^{−V} peaks only at zeros and crests
+(:class:`~biper_analysis.laws._quadrature.SinePolynomial`); a negative sin² coefficient lifts the crests.
+
+* ``harmonic`` — :class:`Harmonic`: V = κ(w)·sin²θ + c·sin²2θ, κ(w) = κ0 centrally; 5 parameters (s, β, κ0, κ, c),
+  κ of either sign, c ≥ 0. c > 0 puts Gaussian-shaped peaks at both zeros and crests, κ sets their balance.
+* ``maxent`` — :class:`Maxent`: V = λ(w)·|sin θ| + μ·sin²θ, λ(w) = λ0 centrally; 5 parameters (s, β, λ0, λ, μ),
+  λ ≥ 0, μ of either sign. The maximum-entropy law given E|w/s|^β, E|sin θ| (central and outer) and E sin²θ — the
+  very moments QE_min = E sin² − (E|sin|)² is made of: Laplace-shaped (heavier than Gaussian) peaks at the zeros,
+  Gaussian-shaped peaks at the crests when μ < −λ/2. Its maximum-likelihood fit reproduces the sample's E|sin| and
+  E sin² exactly (an exponential family in λ0, λ, μ), so its *in-sample* QE equals the measured QE by
+  construction; only the out-of-sample comparison (fitted on half of the output channels, scored on the other
+  half: :mod:`biper_analysis.analysis.layer`) tests it.
+
+Numerics: the half-line quadrature and CDF tables of the penalised laws (:mod:`~biper_analysis.laws._quadrature`,
+graded around every zero and crest); moments checked against 30-digit mpmath (tests/reference/laws_reference.json).
+Fitting: L-BFGS-B in (log s, log β, coefficients) with the exact gradient (data minus model moments of each
+feature), from the gennorm MLE with every coefficient 0 and from a few fixed starts with zero or crest peaks; the
+lowest −ℓ wins.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, ClassVar
+
+import numpy as np
+from scipy import optimize
+
+from biper_analysis.laws._cdf import TableCdf
+from biper_analysis.laws._quadrature import _KINDS, SinePolynomial, _half_line
+from biper_analysis.laws.base import POSITIVE, SHAPE, SHARPNESS, Bounds, Law, register
+from biper_analysis.laws.gennorm import BETA_BOUNDS, GenNorm
+
+__all__ = ["Harmonic", "Maxent", "REAL"]
+
+#: A coefficient of either sign (the sin² term: negative lifts the crests).
+REAL: Bounds = (-1e8, 1e8, True)
+#: Largest |coefficient| the fits explore (e^{-1e4} is far below anything a weight sample can resolve).
+_COEF_MAX = 1e4
+_FTOL, _GTOL = 1e-14, 1e-9
+#: The SinePolynomial slot of each feature.
+_SLOT = {"f_abs": "c_abs", "f_sin2": "c_sin2", "f_h2": "c_h2"}
+
+
+class _PhaseBase(TableCdf, Law):
+    """exp(−|w/s|^β − V(ω0 w))/Z, V a sine polynomial whose terms are listed in ``TERMS`` as (parameter, feature,
+    region ∈ {"central", "outer", "all"}): everything but the terms is shared."""
+
+    TERMS: ClassVar[tuple[tuple[str, str, str], ...]] = ()
+    #: coefficient starts of the fit besides all-zero (one tuple per start, in TERMS order)
+    STARTS: ClassVar[tuple[tuple[float, ...], ...]] = ()
+
+    s: float
+    beta: float
+    omega0: float
+
+    @property
+    def scale(self) -> float:
+        return self.s
+
+    @property
+    def _a(self) -> float:
+        return self.omega0 * self.s
+
+    @classmethod
+    def potentials(cls, coefs: Sequence[float]) -> tuple[SinePolynomial, SinePolynomial]:
+        """(outer, central) sine polynomials for the coefficients in TERMS order, sharing one shift (their
+        common minimum, so that e^{−(V − shift)} ≤ 1 everywhere)."""
+        slots = {region: {"c_abs": 0.0, "c_sin2": 0.0, "c_h2": 0.0} for region in ("outer", "central")}
+        for (_, kind, region), c in zip(cls.TERMS, coefs):
+            for r in (("outer", "central") if region == "all" else (region,)):
+                slots[r][_SLOT[kind]] += float(c)
+        shift = min(SinePolynomial(**slots[r]).minimum() for r in slots)
+        return SinePolynomial(**slots["outer"], shift=shift), SinePolynomial(**slots["central"], shift=shift)
+
+    @cached_property
+    def _pots(self) -> tuple[SinePolynomial, SinePolynomial]:
+        return self.potentials([getattr(self, p) for p, _, _ in self.TERMS])
+
+    def _ints(self, b: float | None, kinds: Sequence[str], mults: Sequence[str]) -> np.ndarray:
+        outer, central = self._pots
+        return _half_line(self.beta, outer, self._a, b, kinds, mults, kappa0=central)
+
+    @cached_property
+    def _integral(self) -> float:
+        """I = ∫_0^∞ e^{-u^β − (V(a u) − shift)} du (Z = 2 s I e^{-shift})."""
+        return float(self._ints(None, ("one",), ("1",))[0, 0])
+
+    def normaliser(self) -> float:
+        """Z = ∫ exp(−|w/s|^β − V(ω0 w)) dw over the real line."""
+        return 2.0 * self.s * self._integral * math.exp(-self._pots[0].shift)
+
+    def _potential(self, w: np.ndarray) -> np.ndarray:
+        """V(ω0 w) − shift, each weight with its region's polynomial."""
+        outer, central = self._pots
+        theta = self.omega0 * w
+        return np.where(np.abs(theta) < 0.5 * math.pi, central.value(theta), outer.value(theta))
+
+    def logpdf(self, w: Any) -> np.ndarray:
+        w = np.asarray(w, dtype=np.float64)
+        return -np.power(np.abs(w) / self.s, self.beta) - self._potential(w) - math.log(2.0 * self.s * self._integral)
+
+    # the CDF tables (TableCdf) integrate the same shifted factor
+    def _kappa_a(self) -> tuple[SinePolynomial, float]:
+        return self._pots[0], self._a
+
+    def _kappa0(self) -> SinePolynomial:
+        return self._pots[1]
+
+    def _total(self) -> float:
+        return self._integral
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """Rejection from GenNorm(s, β): accept w with probability e^{−(V(ω0 w) − shift)} ≤ 1; when fewer than 1 %
+        would be accepted (narrow peaks), inversion of the CDF instead (:meth:`sample_by_inversion`)."""
+        env = GenNorm(self.s, self.beta)
+        accept = self._integral / math.gamma(1.0 + 1.0 / self.beta)
+        if accept < 0.01:
+            return self.sample_by_inversion(rng, size)
+        out: list[np.ndarray] = []
+        got = 0
+        while got < size:
+            m = int(min(1 << 22, max(1024, 1.2 * (size - got) / accept + 64)))
+            w = env.sample(rng, m)
+            keep = w[rng.random(m) < np.exp(-self._potential(w))]
+            out.append(keep)
+            got += keep.size
+        return np.concatenate(out)[:size]
+
+    def variance(self) -> float:
+        ints = self._ints(None, ("one",), ("1", "u2"))[0]
+        return self.s * self.s * float(ints[1] / ints[0])
+
+    def _moments(self, omega: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        e2, e1 = np.empty(omega.shape), np.empty(omega.shape)
+        for i, o in np.ndenumerate(omega):
+            ints = self._ints(float(o) * self.s, _KINDS, ("1",))[:, 0]
+            e2[i], e1[i] = ints[1] / ints[0], ints[2] / ints[0]
+        return e2, e1
+
+    @classmethod
+    def fit_sample(cls, sample: np.ndarray, omega0: float | None,
+                   fitted: Callable[[str], tuple[Law, dict[str, Any]]]) -> tuple[Law, dict[str, Any]]:
+        """L-BFGS-B from the gennorm MLE on the same sample (:func:`_fit_phase`)."""
+        return _fit_phase(cls, sample, float(omega0), fitted("gennorm")[0])
+
+
+def _objective(cls: type[_PhaseBase], w: np.ndarray, omega0: float):
+    """−ℓ/n and its gradient in x = (log s, log β, coefficients in TERMS order): an exponential family in the
+    coefficients, so each of their gradient components is a data moment minus the model's moment of the feature."""
+    aw = np.abs(w)
+    la = np.log(aw[aw > 0])
+    n = w.size
+    theta = omega0 * w
+    central = np.abs(theta) < 0.5 * math.pi
+    s = np.sin(theta)
+    values = {"f_abs": np.abs(s), "f_sin2": s * s, "f_h2": 4.0 * s * s * (1.0 - s * s)}
+    data = np.array([float(np.sum(values[kind][central if region == "central" else ~central if region == "outer"
+                                               else slice(None)])) / n for _, kind, region in cls.TERMS])
+    kinds = ("one", *dict.fromkeys(kind for _, kind, _ in cls.TERMS))
+
+    def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
+        s_, beta = math.exp(x[0]), math.exp(x[1])
+        coefs = x[2:]
+        outer, cen = cls.potentials(coefs)
+        lu = la - x[0]
+        v = np.exp(beta * lu)
+        mv, mvl = float(np.sum(v)) / n, float(np.sum(v * lu)) / n
+        a = omega0 * s_
+        parts: list = []
+        ints = _half_line(beta, outer, a, a, kinds, ("1", "ub", "ublog"), kappa0=cen, central=parts)
+        z = float(ints[0, 0])
+        c = parts[0]
+        model = []
+        for _, kind, region in cls.TERMS:
+            k = kinds.index(kind)
+            total, mid = float(ints[k, 0]), float(c[k, 0])
+            model.append((mid if region == "central" else total - mid if region == "outer" else total) / z)
+        f = mv + float(np.dot(coefs, data)) + math.log(2.0 * s_ * z) - outer.shift
+        g = np.concatenate([[beta * (float(ints[0, 1]) / z - mv), beta * (mvl - float(ints[0, 2]) / z)],
+                            data - np.array(model)])
+        return f, g
+
+    return fun
+
+
+def _fit_phase(cls: type[_PhaseBase], w: np.ndarray, omega0: float, gennorm: GenNorm) -> tuple[Law, dict]:
+    """L-BFGS-B (exact gradient) from the gennorm MLE with every coefficient 0 and from each of the law's STARTS;
+    the lowest −ℓ wins (converged: L-BFGS-B's own test or a projected gradient below 1e-7)."""
+    from biper_analysis.laws.penalised import _projected_gradient
+
+    fun = _objective(cls, w, omega0)
+    m = float(np.mean(np.abs(w)))
+    bounds = [(math.log(m * 1e-3), math.log(m * 1e3)), tuple(math.log(b) for b in BETA_BOUNDS)]
+    for p, _, _ in cls.TERMS:
+        lo, hi, _ = cls.PARAMS[p]
+        bounds.append((max(lo, -_COEF_MAX), min(hi, _COEF_MAX)))
+    runs = []
+    starts = ((0.0,) * len(cls.TERMS), *cls.STARTS)
+    with np.errstate(over="ignore", under="ignore"):
+        for start in starts:
+            x0 = np.array([math.log(gennorm.s), math.log(gennorm.beta), *start])
+            res = optimize.minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+                                    options={"maxiter": 500, "ftol": _FTOL, "gtol": _GTOL})
+            ok = bool(res.success) or _projected_gradient(res, bounds) <= 1e-7
+            runs.append((float(res.fun), not ok, len(runs), res, ok))
+    lowest = min(r[0] for r in runs)
+    tie = 1e-12 * max(1.0, abs(lowest))
+    _, _, _, best, ok = min((r for r in runs if r[0] <= lowest + tie), key=lambda r: (r[1], r[0], r[2]))
+    x = best.x
+    law = cls(math.exp(x[0]), math.exp(x[1]), *(float(v) for v in x[2:]), omega0)
+    names = ", ".join(["log s", "log beta", *(p for p, _, _ in cls.TERMS)])
+    return law, {"n_fit": w.size, "converged": ok, "iterations": int(sum(r[3].nit for r in runs)),
+                 "method": f"L-BFGS-B on ({names}) from the gennorm MLE, {len(starts)} starts"}
+
+
+@register
+@dataclass(frozen=True)
+class Harmonic(_PhaseBase):
+    r"""p(w) ∝ exp(−|w/s|^β − κ(w) sin²(ω0 w) − c sin²(2ω0 w)), κ(w) = κ0 on the central half-period |ω0 w| < π/2
+    and κ elsewhere; κ0, κ of either sign, c ≥ 0 (5 parameters). The log-density's first two phase harmonics
+    (module docstring): c > 0 gives peaks at both the zeros and the crests of sin(ω0 w), κ their balance, κ < 0
+    crest-heavy layers (weights trapped where the gradient through the sine vanishes).
+
+    >>> p = Harmonic(0.05, 1.2, 6.0, 2.0, 3.0, 20.0)
+    >>> f"{p.expected_sin2(20.0):.12f}", f"{p.expected_abs_sin(20.0):.12f}"
+    ('0.058079130345', '0.161436334212')
+    """
+
+    s: float
+    beta: float
+    kappa0: float
+    kappa: float
+    c: float
+    omega0: float
+    name = "harmonic"
+    order = 75
+    style = ("C8", "-")
+    version = "1"
+    fittable = True
+    PARAMS = {"s": POSITIVE, "beta": SHAPE, "kappa0": REAL, "kappa": REAL, "c": SHARPNESS}
+    TERMS = (("kappa0", "f_sin2", "central"), ("kappa", "f_sin2", "outer"), ("c", "f_h2", "all"))
+    STARTS = ((10.0, 10.0, 0.0), (0.0, 0.0, 10.0), (-5.0, -5.0, 10.0))
+
+
+@register
+@dataclass(frozen=True)
+class Maxent(_PhaseBase):
+    r"""p(w) ∝ exp(−|w/s|^β − λ(w)|sin(ω0 w)| − μ sin²(ω0 w)), λ(w) = λ0 on the central half-period and λ
+    elsewhere; λ0, λ ≥ 0, μ of either sign (5 parameters). The maximum-entropy law with the envelope moment and the
+    sine moments E|sin|, E sin² that QE is made of: its fit reproduces them (so its in-sample QE is the measured
+    one by construction; judge it out of sample). Laplace-shaped peaks at the zeros, and at the crests when
+    μ < −λ/2.
+
+    >>> p = Maxent(0.05, 1.2, 6.0, 2.0, -3.0, 20.0)
+    >>> f"{p.expected_sin2(20.0):.12f}", f"{p.expected_abs_sin(20.0):.12f}"
+    ('0.487011654475', '0.578853404554')
+    """
+
+    s: float
+    beta: float
+    lam0: float
+    lam: float
+    mu: float
+    omega0: float
+    name = "maxent"
+    order = 80
+    style = ("C9", "--")
+    version = "1"
+    fittable = True
+    PARAMS = {"s": POSITIVE, "beta": SHAPE, "lam0": SHARPNESS, "lam": SHARPNESS, "mu": REAL}
+    TERMS = (("lam0", "f_abs", "central"), ("lam", "f_abs", "outer"), ("mu", "f_sin2", "all"))
+    STARTS = ((10.0, 10.0, 0.0), (10.0, 10.0, -15.0))
