@@ -18,11 +18,15 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``python -m biper_analysis ARGS`` in a subprocess and capture its output.
 
-    The default working folder is a new empty one, so a command's default outputs never land in the repository.
+    Without ``cwd`` the command runs in a new empty folder, so its default outputs never land in the repository;
+    the folder is removed afterwards (a test that wants to look at default outputs passes its own ``cwd``).
     """
-    cwd = cwd or Path(tempfile.mkdtemp(prefix="biper-cli-"))
-    return subprocess.run([sys.executable, "-m", "biper_analysis", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=timeout, env=env)
+    if cwd is not None:
+        return subprocess.run([sys.executable, "-m", "biper_analysis", *args], capture_output=True, text=True,
+                              cwd=cwd, timeout=timeout, env=env)
+    with tempfile.TemporaryDirectory(prefix="biper-cli-") as folder:
+        return subprocess.run([sys.executable, "-m", "biper_analysis", *args], capture_output=True, text=True,
+                              cwd=folder, timeout=timeout, env=env)
 
 
 @pytest.fixture

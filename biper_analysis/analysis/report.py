@@ -158,12 +158,15 @@ class CheckpointReport:
         return buf.getvalue()
 
     def table(self) -> str:
-        """An aligned text table, one row per layer, then the totals and warnings."""
-        cols = [("name", "layer", "s"), ("n", "n", "d"), ("b_loc0", "b=mean|w|", ".4g"),
-                ("ks_stat", "KS", ".3f"), ("ks_critical", "KS_crit", ".3f"), ("qe_pred", "qe_pred", ".5f"),
-                ("qe_emp", "qe_emp", ".5f"), ("qe_emp_se", "se", ".1e"), ("rel_err", "rel_err", "+.3f"),
-                ("laplace_verdict", "Laplace", "s"), ("near_zero_frac", "nz_emp", ".3f"),
-                ("near_zero_frac_laplace", "nz_lap", ".3f"), ("near_crest_frac", "crest_emp", ".3f"),
+        """An aligned text table, one row per layer, then the totals and warnings. Headers are the JSON/CSV column
+        names; the longer ones are abbreviated and a legend line under the table maps each abbreviation to its
+        name. ``rel_err`` columns are fractions ((predicted − measured)/measured), as in the JSON, the CSV and the
+        warnings."""
+        cols = [("name", "name", "s"), ("n", "n", "d"), ("b_loc0", "b_loc0", ".4g"),
+                ("ks_stat", "ks_stat", ".3f"), ("ks_critical", "ks_crit", ".3f"), ("qe_pred", "qe_pred", ".5f"),
+                ("qe_emp", "qe_emp", ".5f"), ("qe_emp_se", "qe_se", ".1e"), ("rel_err", "rel_err", "+.3f"),
+                ("laplace_verdict", "verdict", "s"), ("near_zero_frac", "nz", ".3f"),
+                ("near_zero_frac_laplace", "nz_lap", ".3f"), ("near_crest_frac", "crest", ".3f"),
                 ("near_crest_frac_laplace", "crest_lap", ".3f")]
         if len(self.models) > 1:
             cols += [("best_model", "best", "s"), ("best_rel_err", "best_err", "+.3f")]
@@ -171,6 +174,8 @@ class CheckpointReport:
             cols += [("drift_corr", "corr_ref", ".3f"), ("drift_rel_change", "chg_ref", ".3f"),
                      ("ref_rel_err", "ref_err", "+.3f")]
         lines = _aligned([[h for _, h, _ in cols]] + [[_fmt(r.get(k), f) for k, _, f in cols] for r in self.rows])
+        lines.append("columns (JSON/CSV names): " + ", ".join(f"{h} = {k}" for k, h, _ in cols if h != k)
+                     + "; rel_err columns are fractions")
         t = self.totals
         g = "opt (each side its own γ*)" if self.gamma is None else f"{self.gamma:g}"
         worst = t.get("worst_layer") or {}
@@ -178,19 +183,20 @@ class CheckpointReport:
             "",
             f"ω0 = {self.omega0:g} ({self.checkpoint.get('omega0_source')}), γ = {g}; {t['n_layers']} layers, "
             f"{t['n_weights']} weights; layers selected by {self.checkpoint.get('layer_selection')}",
-            f"Laplace(0, b) closed form: {t['n_misfit']}/{t['n_layers_analysed']} layers misfit (KS above its 0.1 % "
-            f"critical value, or QE off by more than max(3 SE, 10 %)); mean |rel err| {t['mean_abs_rel_err']:.3f} "
-            f"unweighted, {t['mean_abs_rel_err_weighted']:.3f} weighted by layer size; worst "
-            f"{worst.get('name', '-')} ({_fmt(worst.get('rel_err'), '+.3f')})",
+            f"Laplace(0, b) closed form: {t['n_misfit']}/{t['n_layers_analysed']} layers misfit (ks_stat above its "
+            f"0.1 % critical value, or |qe_pred − qe_emp| above max(3 qe_se, {QE_REL_TOL:.2f} qe_emp)); mean "
+            f"|rel_err| {t['mean_abs_rel_err']:.3f} unweighted, {t['mean_abs_rel_err_weighted']:.3f} weighted by "
+            f"layer size; worst {worst.get('name', '-')} ({_fmt(worst.get('rel_err'), '+.3f')})",
             f"weighted mean QE: predicted {t['qe_pred_weighted']:.6f}, measured {t['qe_emp_weighted']:.6f} "
-            f"(rel err {t['rel_err_weighted']:+.4f}); Laplace less bad than a Gaussian (AIC) in "
+            f"(rel_err {t['rel_err_weighted']:+.4f}); Laplace less bad than a Gaussian (AIC) in "
             f"{t['n_laplace_favoured']}/{t['n_layers_analysed']} layers",
             f"official script: summed L1 QE {t['official_l1_sum']:.6f} measured, "
             + ", ".join(f"{m} {v:.6f}" for m, v in t["official_l1_sum_pred"].items())
             + f" predicted; summed mean|w| {t['b_loc0_sum']:.6f}",
         ]
         if len(self.models) > 1:
-            lines.append("laws (QE within max(5 %, 2 SE) / layers; AIC-best count): " + "; ".join(
+            lines.append(f"laws (|qe_pred − qe_emp| within max({FIT_REL_TOL:.2f} qe_emp, 2 qe_se) / layers; "
+                         "AIC-best count): " + "; ".join(
                 f"{m} {t['models'][m]['n_within_tol']}/{t['n_layers_analysed']}, best in "
                 f"{t['models'][m]['n_best']}" for m in self.models))
         lines += [f"warning: {w}" for w in self.warnings]
@@ -243,7 +249,7 @@ def laplace_verdict(ks: float, ks_crit: float, qe_pred: float, qe_emp: float, qe
     tol = max(QE_SE_K * qe_se, QE_REL_TOL * abs(qe_emp))
     if abs(qe_pred - qe_emp) > tol:
         reasons.append(f"QE predicted {qe_pred:.4g} vs measured {qe_emp:.4g} ± {qe_se:.1g} "
-                       f"({_rel(qe_pred, qe_emp):+.0%}; tolerance max(3 SE, 10 %))")
+                       f"(rel_err {_rel(qe_pred, qe_emp):+.3f}; tolerance max(3 SE, {QE_REL_TOL:.2f} × measured))")
     return ("misfit" if reasons else "ok"), reasons
 
 

@@ -55,9 +55,9 @@ def run(args: argparse.Namespace) -> int:
                      epochs1=args.epochs1, epochs2=args.epochs2, train_limit=args.train_limit,
                      test_limit=args.test_limit, data_dir=args.data_dir, device=args.device)
     plan.recipe()  # validates every config (model, data, epochs) before anything is trained or written
-    from biper_analysis.training.data import resolve_data_dir
+    from biper_analysis.training.data import check_dataset
 
-    resolve_data_dir("fashion-mnist", args.data_dir)   # missing data: one line now, not after spawning workers
+    check_dataset("fashion-mnist", args.data_dir)   # missing or corrupt data: one line now, not after spawning workers
     sweep = run_training_sweep(args.out, plan, jobs=args.jobs, log=lambda line: print(line, flush=True))
     for g in sweep["groups"]:
         label = "sign baseline" if g["binarizer"] == "sign" else f"biper ω0={g['omega0']:g}"

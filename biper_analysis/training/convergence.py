@@ -29,7 +29,7 @@ __all__ = ["TOLERANCE_PP", "FROZEN", "run_study", "summarise", "load_study", "ma
 #: Doubling the training length must change the mean best accuracy by less than this (percentage points).
 TOLERANCE_PP = 0.1
 #: The frozen result of the study (package data).
-FROZEN = Path(__file__).resolve().parent / "data" / "convergence_study.json"
+FROZEN = Path(__file__).resolve().parent.parent / "data" / "convergence_study.json"
 
 
 def _plan(seeds: Sequence[int], factor: int, preset: str) -> SweepPlan:
