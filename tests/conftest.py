@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -54,3 +55,33 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
+
+
+def _can_write(folder: Path) -> bool:
+    try:
+        fd, name = tempfile.mkstemp(dir=folder)
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(name)
+    return True
+
+
+@pytest.fixture
+def readonly_dir(tmp_path: Path):
+    """A folder no write can go into — for real, also for root (who ignores permission bits): mode 0555 where that
+    suffices, else the immutable attribute (``chattr +i``); skipped where neither makes the folder unwritable."""
+    folder = tmp_path / "readonly"
+    folder.mkdir()
+    folder.chmod(0o555)
+    immutable = False
+    if _can_write(folder) and shutil.which("chattr"):
+        immutable = subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode == 0
+    try:
+        if _can_write(folder):
+            pytest.skip("cannot make a folder unwritable here (root without chattr +i)")
+        yield folder
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(folder)], capture_output=True)
+        folder.chmod(0o755)

@@ -115,7 +115,9 @@ def _finite_flat(w: Any) -> tuple[np.ndarray, int]:
         flat = flat.astype(np.float64)
     elif flat.dtype.itemsize < 4:
         flat = flat.astype(np.float32)
-    if flat.size and not np.isfinite(flat.min() + flat.max()):
+    with np.errstate(invalid="ignore"):       # inf + (-inf) is NaN: non-finite either way
+        bounded = bool(np.isfinite(flat.min() + flat.max())) if flat.size else True
+    if not bounded:
         finite = np.isfinite(flat)
         return flat[finite], int(flat.size - np.count_nonzero(finite))
     return flat, 0
