@@ -63,6 +63,15 @@ def _interrupt(signum: int, frame: Any) -> NoReturn:
     raise KeyboardInterrupt
 
 
+def _forget_interrupt() -> None:
+    """Exit with 130, as promised, after a handled Ctrl-C. CPython (3.11) remembers a KeyboardInterrupt that escaped
+    code run from source text (``exec``/``eval`` of a string: a dataclass or namedtuple being defined during an
+    import) even when a caller handled it, and a ``python -m`` process then ends by SIGINT instead of its exit
+    status; running source text once more clears that memory (``python -m pkg`` whose main catches
+    ``exec("raise KeyboardInterrupt")`` and exits 3 ends by SIGINT without this, with 3 after it)."""
+    exec("pass")
+
+
 class _StdoutError(OSError):
     """Standard output refused a write (``> /dev/full``, a full disk): told apart from errors on named files."""
 
@@ -167,6 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         summary = getattr(exc, "summary", None) or "nothing half-written was left"
         sys.stderr.write(f"{PROG} {args.command}: interrupted; {summary}\n")
+        _forget_interrupt()
         return 130
     except Exception as exc:  # a defect of ours: still one line, with the way to the traceback
         if debug:

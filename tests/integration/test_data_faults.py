@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from biper_analysis._io.errors import DataFileError
+from biper_analysis.cli import main
 from biper_analysis.training import data as image_data
 from tests.checkpoint_factory import save_official
-from tests.conftest import assert_one_line_error, run_cli
 from tests.fake_datasets import write_cifar10, write_fashion_mnist, write_idx
 
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
@@ -112,20 +112,24 @@ def test_a_broken_cifar_batch_is_named_with_its_fix(tmp_path, fault, needle):
     assert "fresh copy of the CIFAR-10 python version" in str(info.value)
 
 
-def test_train_eval_and_train_sweep_name_a_truncated_file_and_leave_nothing(good, tmp_path):
+def test_train_eval_and_train_sweep_name_a_truncated_file_and_leave_nothing(good, tmp_path, capsys):
     """The issue's case: a truncated Fashion-MNIST file gave "internal error: EOFError", exit 1, and train-sweep left
-    an empty folder. Now: one line naming the file, exit 2, no run or sweep folder."""
+    an empty folder. Now: one line naming the file, exit 2, no run or sweep folder (the CLI's own main)."""
+    def one_line(args: list[str], *needles: str) -> None:
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and all(n in err for n in needles), err
+
     data = _copy(good, tmp_path)
     _truncate(data / TRAIN_IMAGES)
     run, sweep = tmp_path / "run", tmp_path / "sweep"
-    proc = run_cli("train", "--model", "mlp_1w1a", "--data-dir", str(data), "--epochs1", "1", "--epochs2", "1",
-                   "--out", str(run))
-    assert_one_line_error(proc, str(data / TRAIN_IMAGES), "truncated or corrupt gzip file", "--reinstall")
-    proc = run_cli("train-sweep", "--data-dir", str(data), "--epochs1", "1", "--epochs2", "1", "--seeds", "0",
-                   "--omega0", "20", "--out", str(sweep))
-    assert_one_line_error(proc, str(data / TRAIN_IMAGES), "truncated or corrupt gzip file")
+    one_line(["train", "--model", "mlp_1w1a", "--data-dir", str(data), "--epochs1", "1", "--epochs2", "1",
+              "--out", str(run)], f"biper-analysis train: error: {data / TRAIN_IMAGES}: truncated or corrupt gzip "
+             "file", "apt-get install --reinstall dataset-fashion-mnist")
+    one_line(["train-sweep", "--data-dir", str(data), "--epochs1", "1", "--epochs2", "1", "--seeds", "0",
+              "--omega0", "20", "--out", str(sweep)], str(data / TRAIN_IMAGES), "truncated or corrupt gzip file")
     assert not run.exists() and not sweep.exists()
     _truncate(data / TEST_LABELS)                      # eval reads the test split
     checkpoint = save_official(tmp_path / "official", "resnet20_1w1a", omega0=20.0)
-    proc = run_cli("eval", str(checkpoint), "--dataset", "fashion-mnist", "--data-dir", str(data), "--device", "cpu")
-    assert_one_line_error(proc, str(data / TEST_LABELS), "truncated or corrupt gzip file")
+    one_line(["eval", str(checkpoint), "--dataset", "fashion-mnist", "--data-dir", str(data), "--device", "cpu"],
+             str(data / TEST_LABELS), "truncated or corrupt gzip file")

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from biper_analysis.cli import main
 from biper_analysis.theory.weights import weight_drift, weight_faults
 from tests.checkpoint_factory import make_state_dict, official_checkpoint, write_config_txt
-from tests.conftest import run_cli
 from tests.fake_datasets import write_fashion_mnist
 
 R20 = "resnet20_1w1a"
@@ -47,9 +47,17 @@ def _save(folder: Path, fault: str | None, layer: str = LAYER) -> Path:
     return folder / "model_best.pth.tar"
 
 
-def _fit_b(path: Path, *extra: str) -> tuple[int, dict, str]:
-    proc = run_cli("fit-b", str(path), "--layers", SELECT, "--json", "-", "--quiet", *extra)
-    return proc.returncode, (json.loads(proc.stdout) if proc.returncode == 0 else {}), proc.stderr
+def _fit_b(capsys, path: Path, *extra: str) -> tuple[int, dict, str]:
+    """fit-b in this process (the CLI's own main: parsing, errors and output as a user gets them)."""
+    rc = main(["fit-b", str(path), "--layers", SELECT, "--json", "-", "--quiet", "--jobs", "1", *extra])
+    out, err = capsys.readouterr()
+    return rc, (json.loads(out) if rc == 0 else {}), err
+
+
+def _eval(capsys, path: Path, data_dir: Path) -> tuple[int, str, str]:
+    rc = main(["eval", str(path), "--dataset", "fashion-mnist", "--data-dir", str(data_dir), "--device", "cpu"])
+    out, err = capsys.readouterr()
+    return rc, out, err
 
 
 def _layer_warnings(report: dict, layer: str = LAYER) -> list[str]:
@@ -99,29 +107,27 @@ def data_dir(tmp_path_factory) -> Path:
     ("zero", f"layer {LAYER}: all {N} weights are 0 (a constant layer); its binary weights all take one value"),
     ("constant", f"layer {LAYER}: all {N} weights are 0.05 (a constant layer)"),
 ])
-def test_eval_names_the_faulty_layer_and_its_count_in_one_warning(tmp_path, data_dir, fault, needle):
+def test_eval_names_the_faulty_layer_and_its_count_in_one_warning(tmp_path, data_dir, capsys, fault, needle):
     """An all-NaN layer used to give 9.50 % with no word: the accuracy is printed, and one warning says why it
     cannot be trusted."""
-    proc = run_cli("eval", str(_save(tmp_path, fault)), "--dataset", "fashion-mnist", "--data-dir", str(data_dir),
-                   "--device", "cpu")
-    assert proc.returncode == 0, proc.stderr
-    warnings = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(warnings) == 1 and needle in warnings[0], proc.stderr
-    assert "top-1" in proc.stdout
+    rc, out, err = _eval(capsys, _save(tmp_path, fault), data_dir)
+    assert rc == 0, err
+    warnings = [line for line in err.splitlines() if line.strip()]
+    assert len(warnings) == 1 and needle in warnings[0], err
+    assert "top-1" in out
 
 
-def test_eval_warns_about_nothing_in_a_sound_checkpoint(tmp_path, data_dir):
+def test_eval_warns_about_nothing_in_a_sound_checkpoint(tmp_path, data_dir, capsys):
     """Constant BatchNorm tensors (bias 0, running variance 1) and unbinarised layers are not faults."""
-    proc = run_cli("eval", str(_save(tmp_path, None)), "--dataset", "fashion-mnist", "--data-dir", str(data_dir),
-                   "--device", "cpu")
-    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    rc, out, err = _eval(capsys, _save(tmp_path, None), data_dir)
+    assert rc == 0 and err == "", err
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # fit-b (the CLI behaviour; the analysis behind it is report.py's)
 # ---------------------------------------------------------------------------------------------------------------
-def test_fit_b_laplace_leaves_out_some_nan_weights_and_names_the_count(tmp_path):
-    rc, report, err = _fit_b(_save(tmp_path, "some-nan"))
+def test_fit_b_laplace_leaves_out_some_nan_weights_and_names_the_count(tmp_path, capsys):
+    rc, report, err = _fit_b(capsys, _save(tmp_path, "some-nan"))
     assert rc == 0, err
     assert f"layer {LAYER}: 11 of {N} weights are NaN/inf (left out; the rest analysed)" in report["warnings"]
     row = next(r for r in report["layers"] if r["name"] == LAYER)
@@ -129,9 +135,9 @@ def test_fit_b_laplace_leaves_out_some_nan_weights_and_names_the_count(tmp_path)
 
 
 @LEAD
-def test_fit_b_any_law_leaves_out_some_nan_weights(tmp_path):
+def test_fit_b_any_law_leaves_out_some_nan_weights(tmp_path, capsys):
     """fit-b --model gaussian used to fail after 5 s with library advice naming no layer or file."""
-    rc, report, err = _fit_b(_save(tmp_path, "some-nan"), "--model", "gaussian,gennorm")
+    rc, report, err = _fit_b(capsys, _save(tmp_path, "some-nan"), "--model", "gaussian,gennorm")
     assert rc == 0, err
     assert f"layer {LAYER}: 11 of {N} weights are NaN/inf (left out; the rest analysed)" in report["warnings"]
     row = next(r for r in report["layers"] if r["name"] == LAYER)
@@ -141,8 +147,8 @@ def test_fit_b_any_law_leaves_out_some_nan_weights(tmp_path):
 
 @LEAD
 @pytest.mark.parametrize("models", ["laplace", "gaussian"])
-def test_fit_b_all_nan_layer_is_skipped_with_its_count(tmp_path, models):
-    rc, report, err = _fit_b(_save(tmp_path, "nan"), "--model", models)
+def test_fit_b_all_nan_layer_is_skipped_with_its_count(tmp_path, capsys, models):
+    rc, report, err = _fit_b(capsys, _save(tmp_path, "nan"), "--model", models)
     assert rc == 0, err
     assert _layer_warnings(report) == [f"layer {LAYER}: all {N} weights are NaN/inf (layer not analysed)"]
     assert report["totals"]["n_layers_analysed"] == 2
@@ -151,22 +157,22 @@ def test_fit_b_all_nan_layer_is_skipped_with_its_count(tmp_path, models):
 @LEAD
 @pytest.mark.parametrize("fault, words", [("zero", f"all {N} weights are 0 (a constant layer)"),
                                           ("constant", f"all {N} weights are 0.05 (a constant layer)")])
-def test_fit_b_constant_layer_is_named_as_such_not_as_a_misfit(tmp_path, fault, words):
+def test_fit_b_constant_layer_is_named_as_such_not_as_a_misfit(tmp_path, capsys, fault, words):
     """An all-zero layer gave b = 0, rel_err nan and only a KS misfit line; a constant one a "+nan%" misfit."""
-    rc, report, err = _fit_b(_save(tmp_path, fault), "--model", "laplace,gaussian")
+    rc, report, err = _fit_b(capsys, _save(tmp_path, fault), "--model", "laplace,gaussian")
     assert rc == 0, err
-    assert _layer_warnings(report) == [f"layer {LAYER}: {words} (layer not analysed)"]
+    assert _layer_warnings(report) == [f"layer {LAYER}: {words}; layer not analysed"]
     assert report["totals"]["n_layers_analysed"] == 2
     assert "nan" not in " ".join(report["warnings"]).lower().replace("nan/inf", "")
 
 
 @LEAD
-def test_fit_b_reference_with_nan_is_named_and_drift_uses_the_rest(tmp_path):
+def test_fit_b_reference_with_nan_is_named_and_drift_uses_the_rest(tmp_path, capsys):
     """--reference with NaN printed nan drift silently: the reference's layer and count are named, drift and the
     reference's QE come from the finite pairs."""
     trained = _save(tmp_path / "trained", None)
     reference = _save(tmp_path / "init", "some-nan")
-    rc, report, err = _fit_b(trained, "--reference", str(reference))
+    rc, report, err = _fit_b(capsys, trained, "--reference", str(reference))
     assert rc == 0, err
     named = [w for w in report["warnings"] if LAYER in w and "reference" in w]
     assert len(named) == 1 and f"11 of {N} weights are NaN/inf" in named[0], report["warnings"]
@@ -175,11 +181,11 @@ def test_fit_b_reference_with_nan_is_named_and_drift_uses_the_rest(tmp_path):
 
 
 @LEAD
-def test_fit_b_reference_with_an_all_nan_layer_is_named_not_an_error(tmp_path):
+def test_fit_b_reference_with_an_all_nan_layer_is_named_not_an_error(tmp_path, capsys):
     """An all-NaN reference layer stopped fit-b with "the weight tensor holds no finite weights", naming nothing."""
     trained = _save(tmp_path / "trained", None)
     reference = _save(tmp_path / "init", "nan")
-    rc, report, err = _fit_b(trained, "--reference", str(reference))
+    rc, report, err = _fit_b(capsys, trained, "--reference", str(reference))
     assert rc == 0, err
     named = [w for w in report["warnings"] if LAYER in w and "reference" in w]
     assert len(named) == 1 and f"all {N} weights are NaN/inf" in named[0], report["warnings"]

@@ -14,8 +14,8 @@ import pytest
 from biper_analysis._io.atomic import atomic_path
 from biper_analysis._io.errors import OutputUnwritable
 from biper_analysis._io.outputs import claim_folder, claim_output, unwritable
+from biper_analysis.cli import main
 from tests.checkpoint_factory import save_official
-from tests.conftest import assert_one_line_error, run_cli
 from tests.fake_datasets import write_fashion_mnist
 
 
@@ -57,9 +57,10 @@ def test_unwritable_messages_say_why_and_the_fix():
     assert "the disk quota is used up; free some space" in str(unwritable(OSError(errno.EDQUOT, "Quota"), "/q/f"))
 
 
-def test_every_command_refuses_an_unwritable_output_before_any_work(checkpoint, readonly_dir, tmp_path):
+def test_every_command_refuses_an_unwritable_output_before_any_work(checkpoint, readonly_dir, tmp_path, capsys):
     """fit-b --json, check --report, sweep --out, figures --out, train --out, train-sweep --out: one line each,
-    exit 2, and no line of progress before it (the refusal comes before the work)."""
+    exit 2, and no line of progress before it (the refusal comes before the work). The CLI's own main, in this
+    process."""
     data = write_fashion_mnist(tmp_path / "data", 64, 32)
     cases = [
         (["fit-b", str(checkpoint), "--model", "all", "--json", str(readonly_dir / "fit.json")], "fit.json"),
@@ -72,9 +73,12 @@ def test_every_command_refuses_an_unwritable_output_before_any_work(checkpoint, 
           "--omega0", "20", "--out", str(readonly_dir / "sw")], "sw"),
     ]
     for args, name in cases:
-        proc = run_cli(*args)
-        assert_one_line_error(proc, "cannot write", str(readonly_dir / name), "write it to another folder")
-        _no_temp_name(proc, readonly_dir / name)
+        assert main(args) == 2, args
+        out, err = capsys.readouterr()
+        lines = err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"biper-analysis {args[0]}: error: cannot write --"), err
+        assert f" {readonly_dir / name}: " in lines[0] and lines[0].endswith("; write it to another folder"), err
+        assert f".{name}." not in err and ".biper-write-check-" not in err and out == ""
     assert list(readonly_dir.iterdir()) == []
 
 
@@ -90,23 +94,23 @@ def test_standard_output_on_a_full_disk_is_one_line(tmp_path):
                                         "full; free some space or write it to another disk"]
 
 
-def test_fit_b_same_path_for_a_figure_and_the_layer_folder_is_refused_before_work(checkpoint, tmp_path):
+def test_fit_b_same_path_for_a_figure_and_the_layer_folder_is_refused_before_work(checkpoint, tmp_path, capsys):
     """`--plot p.png --plot-layers p.png` once wrote p.png, then failed 5 s later on the folder: now refused at once,
     and nothing is written; so is a figure inside the layer folder, and two options naming one file."""
+    def one_line(args: list[str], needle: str) -> None:
+        assert main(["fit-b", str(checkpoint), *args]) == 2
+        out, err = capsys.readouterr()
+        assert len(err.splitlines()) == 1 and needle in err and out == "", err
+
     plot = tmp_path / "p.png"
-    proc = run_cli("fit-b", str(checkpoint), "--plot", str(plot), "--plot-layers", str(plot), cwd=tmp_path)
-    assert_one_line_error(proc, "--plot and --plot-layers both name")
-    proc = run_cli("fit-b", str(checkpoint), "--plot", str(tmp_path / "layers" / "all.png"), "--plot-layers",
-                   str(tmp_path / "layers"), cwd=tmp_path)
-    assert_one_line_error(proc, "does not exist")                 # its folder does not exist yet: refused as such
-    (tmp_path / "layers").mkdir()
-    proc = run_cli("fit-b", str(checkpoint), "--plot", str(tmp_path / "layers" / "all.png"), "--plot-layers",
-                   str(tmp_path / "layers"), cwd=tmp_path)
-    assert_one_line_error(proc, "lies inside --plot-layers")
-    proc = run_cli("fit-b", str(checkpoint), "--json", str(tmp_path / "r.json"), "--save-laws",
-                   str(tmp_path / "r.json"), cwd=tmp_path)
-    assert_one_line_error(proc, "--json and --save-laws name the same file")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["layers"] and not any((tmp_path / "layers").iterdir())
+    one_line(["--plot", str(plot), "--plot-layers", str(plot)], "--plot and --plot-layers both name")
+    layers = tmp_path / "layers"
+    one_line(["--plot", str(layers / "all.png"), "--plot-layers", str(layers)], "does not exist")
+    layers.mkdir()
+    one_line(["--plot", str(layers / "all.png"), "--plot-layers", str(layers)], "lies inside --plot-layers")
+    one_line(["--json", str(tmp_path / "r.json"), "--save-laws", str(tmp_path / "r.json")],
+             "--json and --save-laws name the same file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["layers"] and not any(layers.iterdir())
 
 
 def test_fit_b_removes_the_outputs_it_made_when_a_later_one_fails(checkpoint, tmp_path):
