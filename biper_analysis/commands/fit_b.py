@@ -125,8 +125,10 @@ def run(args: argparse.Namespace) -> int:
     workers = f" in {args.jobs} worker processes" if args.jobs > 1 and len(models) > 1 else ""
     note = (f"biper-analysis fit-b: analysing {inputs[0]}: {laws} per layer{workers}"
             + (f", against {inputs[-1]}" if args.reference else "") + " ...")
+    import torch  # noqa: F401 - imported before the progress note's clock starts: reading a bad file fails at once
+
     try:
-        with stop_workers_on_interrupt(), note_if_slow(note, enabled=not args.quiet):
+        with stop_workers_on_interrupt(), note_if_slow(note, delay=1.5, enabled=not args.quiet):
             report = analyze_checkpoint(args.path, omega0=args.omega0, layers=args.layers,
                                         gamma="opt" if args.gamma is None else args.gamma, models=models,
                                         reference=args.reference, seed=args.seed, max_samples=args.max_samples,
