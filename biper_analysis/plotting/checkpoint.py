@@ -32,7 +32,8 @@ def undrawn_layers(report: Any) -> list[str]:
     """One phrase per layer left out of the figures and why (the rule of
     :func:`biper_analysis.theory.weights.weight_faults`: NaN/inf weights are named with their count)."""
     drawn = set(plotted_layers(report))
-    return [f"{r['name']} (all {r['n_nonfinite']} weights are NaN/inf)" if r.get("n_nonfinite") else
+    return [f"{r['name']} ({r['weight_fault']})" if r.get("weight_fault") else
+            f"{r['name']} (all {r['n_nonfinite']} weights are NaN/inf)" if r.get("n_nonfinite") else
             f"{r['name']} (no weights)" for r in report.rows if r["name"] not in drawn]
 
 

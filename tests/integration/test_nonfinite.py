@@ -212,11 +212,13 @@ def test_plots_name_a_layer_they_cannot_draw_and_mark_a_constant_one(tmp_path):
     plt.close(fig)
     report = analyze_checkpoint(_save(tmp_path / "zero", "zero"), layers=SELECT)
     fig = fig_checkpoint_summary(report)
-    titles = {ax.get_title().split("\n")[0]: ax for ax in fig.axes if "\n" in ax.get_title()}
-    constant = titles[LAYER.removesuffix(".weight")]
-    assert "constant: no law fitted" in constant.get_title()
-    assert any(f"all {N} weights are 0 (a constant layer)" == t.get_text() for t in constant.texts)
-    assert len(constant.lines) == 0 or all(line.get_label().startswith("_") for line in constant.lines)
-    plt.close(fig)
-    fig = fig_layer_laws(report, LAYER)
+    if LAYER in plotted_layers(report):     # drawn, with the reason in place of the laws
+        titles = {ax.get_title().split("\n")[0]: ax for ax in fig.axes if "\n" in ax.get_title()}
+        constant = titles[LAYER.removesuffix(".weight")]
+        assert "constant: no law fitted" in constant.get_title()
+        assert any(f"all {N} weights are 0 (a constant layer)" == t.get_text() for t in constant.texts)
+        assert all(line.get_label().startswith("_") for line in constant.lines)   # no law's curve
+        plt.close(fig_layer_laws(report, LAYER))
+    else:                                   # or not analysed (report.py's choice), and named under the figure
+        assert f"{LAYER} (all {N} weights are 0 (a constant layer))" in fig.get_supxlabel()
     plt.close(fig)
