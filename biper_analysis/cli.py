@@ -3,7 +3,9 @@
 Each sub-command lives in :mod:`biper_analysis.commands` as a module with ``register(subparsers)`` and a
 ``run(args) -> int`` that parses, calls one library function and prints. This file builds the parser and turns
 bad input into one line on stderr with exit status 2 (a traceback only with ``BIPER_DEBUG=1``). SIGTERM is
-handled like Ctrl-C, so an interrupted command removes its temporary files. Before anything imports torch, the
+handled like Ctrl-C, so an interrupted command removes its temporary files; it exits 130 with one line saying what
+was finished and how to go on. An error writing standard output (``> /dev/full``) is one line too, and a closed
+pipe (``| head``) ends the command quietly. Before anything imports torch, the
 CPU code path is pinned (:func:`biper_analysis._io.reproducible.pin_cpu_code_path`) so that training and
 evaluation give the same bits on every machine of one CPU kind.
 """
@@ -21,6 +23,7 @@ from typing import Any, NoReturn
 
 from biper_analysis import commands
 from biper_analysis._io.errors import UsageError
+from biper_analysis._io.outputs import unwritable
 from biper_analysis._io.reproducible import pin_cpu_code_path
 from biper_analysis._version import __version__
 
@@ -64,6 +67,59 @@ def _interrupt(signum: int, frame: Any) -> NoReturn:
     raise KeyboardInterrupt
 
 
+def _forget_interrupt() -> None:
+    """Exit with 130, as promised, after a handled Ctrl-C. CPython (3.11) remembers a KeyboardInterrupt that escaped
+    code run from source text (``exec``/``eval`` of a string: a dataclass or namedtuple being defined during an
+    import) even when a caller handled it, and a ``python -m`` process then ends by SIGINT instead of its exit
+    status; running source text once more clears that memory (``python -m pkg`` whose main catches
+    ``exec("raise KeyboardInterrupt")`` and exits 3 ends by SIGINT without this, with 3 after it)."""
+    exec("pass")
+
+
+class _StdoutError(OSError):
+    """Standard output refused a write (``> /dev/full``, a full disk): told apart from errors on named files."""
+
+
+class _GuardedStdout:
+    """sys.stdout for the duration of a command: a failed write or flush is raised as :class:`_StdoutError`."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def _guard(self, method: str, *args: Any) -> Any:
+        try:
+            return getattr(self._stream, method)(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _StdoutError(exc.errno, exc.strerror) from exc
+
+    def write(self, text: str) -> int:
+        return self._guard("write", text)
+
+    def flush(self) -> None:
+        self._guard("flush")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _drop_stdout(stream: Any) -> None:
+    """Point standard output at /dev/null, so the interpreter's last flush does not fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _os_error_line(exc: OSError) -> str:
+    """An OS error as one line naming its path (not an errno tuple)."""
+    if exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    return _one_line(exc)
+
+
 def attach_negative_values(argv: Sequence[str]) -> list[str]:
     """``--omega0 -5,10`` → ``--omega0=-5,10``: argparse takes a value that starts with '-' and is not a plain
     number for an option, and would answer "expected one argument" instead of naming the bad value.
@@ -87,24 +143,45 @@ def attach_negative_values(argv: Sequence[str]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     pin_cpu_code_path()
-    argv = attach_negative_values(sys.argv[1:] if argv is None else argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    argv = attach_negative_values(words)
     parser = build_parser(next((a for a in argv if not a.startswith("-")), None))
     args = parser.parse_args(argv)
+    args.argv = words          # the command line as given (an interrupted train says how to resume with it)
     debug = os.environ.get("BIPER_DEBUG") == "1"
     previous = signal.getsignal(signal.SIGTERM)
     try:
         signal.signal(signal.SIGTERM, _interrupt)
     except ValueError:   # not the main thread (e.g. called from a worker): keep the default
         previous = None
+    stdout, sys.stdout = sys.stdout, _GuardedStdout(sys.stdout)  # type: ignore[assignment]
     try:
-        return int(args.func(args) or 0)
-    except (ValueError, ArithmeticError, OSError) as exc:  # bad input (UsageError is a ValueError), paths, disks
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()          # a full disk behind `> file` shows here, inside the error handling
+        return status
+    except BrokenPipeError:         # `| head` closed the pipe: the reader has what it wanted
+        _drop_stdout(stdout)
+        return 141
+    except _StdoutError as exc:
+        if debug:
+            raise
+        _drop_stdout(stdout)
+        sys.stderr.write(f"{PROG} {args.command}: error: {unwritable(exc, 'standard output')}\n")
+        return 2
+    except OSError as exc:
+        if debug:
+            raise
+        sys.stderr.write(f"{PROG} {args.command}: error: {_os_error_line(exc)}\n")
+        return 2
+    except (ValueError, ArithmeticError) as exc:  # bad input (UsageError is a ValueError)
         if debug:
             raise
         sys.stderr.write(f"{PROG} {args.command}: error: {_one_line(exc)}\n")
         return 2
-    except KeyboardInterrupt:
-        sys.stderr.write(f"{PROG} {args.command}: interrupted; nothing half-written was left\n")
+    except KeyboardInterrupt as exc:
+        summary = getattr(exc, "summary", None) or "nothing half-written was left"
+        sys.stderr.write(f"{PROG} {args.command}: interrupted; {summary}\n")
+        _forget_interrupt()
         return 130
     except Exception as exc:  # a defect of ours: still one line, with the way to the traceback
         if debug:
@@ -113,6 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                          "(rerun with BIPER_DEBUG=1 for the traceback and please report it)\n")
         return 1
     finally:
+        sys.stdout = stdout
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 

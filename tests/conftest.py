@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,11 +22,15 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``python -m biper_analysis ARGS`` in a subprocess and capture its output.
 
-    The default working folder is a new empty one, so a command's default outputs never land in the repository.
+    Without ``cwd`` the command runs in a new empty folder, so its default outputs never land in the repository;
+    the folder is removed afterwards (a test that wants to look at default outputs passes its own ``cwd``).
     """
-    cwd = cwd or Path(tempfile.mkdtemp(prefix="biper-cli-"))
-    return subprocess.run([sys.executable, "-m", "biper_analysis", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=timeout, env=env)
+    if cwd is not None:
+        return subprocess.run([sys.executable, "-m", "biper_analysis", *args], capture_output=True, text=True,
+                              cwd=cwd, timeout=timeout, env=env)
+    with tempfile.TemporaryDirectory(prefix="biper-cli-") as folder:
+        return subprocess.run([sys.executable, "-m", "biper_analysis", *args], capture_output=True, text=True,
+                              cwd=folder, timeout=timeout, env=env)
 
 
 def run_cli_in_process(*args: str, cwd: Path | None = None,
@@ -88,3 +93,33 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
+
+
+def _can_write(folder: Path) -> bool:
+    try:
+        fd, name = tempfile.mkstemp(dir=folder)
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(name)
+    return True
+
+
+@pytest.fixture
+def readonly_dir(tmp_path: Path):
+    """A folder no write can go into — for real, also for root (who ignores permission bits): mode 0555 where that
+    suffices, else the immutable attribute (``chattr +i``); skipped where neither makes the folder unwritable."""
+    folder = tmp_path / "readonly"
+    folder.mkdir()
+    folder.chmod(0o555)
+    immutable = False
+    if _can_write(folder) and shutil.which("chattr"):
+        immutable = subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode == 0
+    try:
+        if _can_write(folder):
+            pytest.skip("cannot make a folder unwritable here (root without chattr +i)")
+        yield folder
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(folder)], capture_output=True)
+        folder.chmod(0o755)

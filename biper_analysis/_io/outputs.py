@@ -9,23 +9,31 @@ Every file a command writes goes through :func:`claim_output` first. A path is r
   another program. A file that carries this command's producer mark (``biper-analysis <command>`` in its
   provenance — JSON, the CSV header line, Parquet metadata, an .npz member — PNG ``Software`` chunk, PDF
   ``/Creator``, SVG creator or Markdown comment) may be replaced, and the claim says so;
-* its suffix is not one the command writes, its folder does not exist, or it is a folder, link or device.
+* its suffix is not one the command writes, its folder does not exist, or it is a folder, link or device;
+* its folder cannot be written (read-only file system, no permission): found by creating and removing an empty
+  hidden file there, which is what the write will do, so the check fails exactly when the write would.
+
+An error of the operating system while writing (disk full, ...) is turned by :func:`unwritable` into one line
+naming the user's path — never the temporary name — and the fix.
 
 Writes themselves are atomic (:mod:`biper_analysis._io.atomic`): a temporary file beside the target, renamed over it
 only when complete, removed on any error or interruption.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import struct
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from biper_analysis._io.errors import OutputRefused
+from biper_analysis._io.errors import OutputRefused, OutputUnwritable
 
-__all__ = ["PRODUCT", "producer", "Claim", "claim_output", "claim_folder", "written_by", "distinct"]
+__all__ = ["PRODUCT", "producer", "Claim", "claim_output", "claim_folder", "written_by", "distinct",
+           "check_writable", "unwritable", "WRITE_ERRNOS"]
 
 PRODUCT = "biper-analysis"
 #: Largest file read whole to look for its producer mark (bigger ones are never ours to replace); CSV, Parquet
@@ -96,6 +104,7 @@ def claim_output(path: str | os.PathLike[str], *, command: str, option: str, suf
     for folder, why in forbidden_folders:
         if _inside(target, Path(folder)):
             raise OutputRefused(f"{option} {path} lies inside {folder} ({why}); write it somewhere else")
+    check_writable(target.parent, target, option=option)
     if target.exists():
         if not written_by(target, command):
             raise OutputRefused(f"{option} {path} exists and was not written by `{producer(command)}`; refusing to "
@@ -106,15 +115,56 @@ def claim_output(path: str | os.PathLike[str], *, command: str, option: str, suf
 
 def claim_folder(path: str | os.PathLike[str], *, option: str) -> Path:
     """A folder a command writes into (created with its parents when it runs); refused if it, or a folder above
-    it, is a file."""
+    it, is a file, or if the folder (or, when it does not exist yet, the nearest folder above it) cannot be
+    written."""
     folder = Path(path)
     for part in (folder, *folder.parents):
         if part.exists():
             if not part.is_dir():
                 what = "is a file" if part == folder else f"lies under {part}, which is a file"
                 raise OutputRefused(f"{option} {path} {what}, not a folder; give a folder name")
+            check_writable(part, folder, option=option)
             break
     return folder
+
+
+#: errno values that mean "this output cannot be written here" (as opposed to a bad input path).
+WRITE_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EFBIG,
+                          errno.EIO, errno.ENAMETOOLONG, errno.EMFILE, errno.ENFILE})
+_WHY = {errno.EROFS: "the file system is read-only", errno.EACCES: "no permission to write there",
+        errno.EPERM: "writing there is not permitted (no permission, or the folder is immutable)",
+        errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+        errno.EFBIG: "the file is larger than the file system allows", errno.ENAMETOOLONG: "the name is too long"}
+
+
+def unwritable(exc: OSError, path: str | os.PathLike[str], *, option: str | None = None) -> OutputUnwritable:
+    """The one line for an OS error while writing ``path``: the user's path (not a temporary name), why, the fix.
+
+    >>> import errno
+    >>> str(unwritable(OSError(errno.EROFS, "Read-only file system", "/ro/.fit.json.x1"), "/ro/fit.json",
+    ...                option="--json"))
+    'cannot write --json /ro/fit.json: the file system is read-only; write it to another folder'
+    """
+    why = _WHY.get(exc.errno, exc.strerror or str(exc) or type(exc).__name__)  # type: ignore[arg-type]
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        fix = "free some space or write it to another disk"
+    elif exc.errno == errno.ENAMETOOLONG:
+        fix = "choose a shorter name"
+    else:
+        fix = "write it to another folder"
+    where = f"{option} {path}" if option else str(path)
+    return OutputUnwritable(f"cannot write {where}: {why}; {fix}")
+
+
+def check_writable(folder: str | os.PathLike[str], path: str | os.PathLike[str], *, option: str | None = None) -> None:
+    """Refuse (one line naming ``path``) when ``folder`` cannot be written, by creating and removing an empty hidden
+    file there — the test a write would make, so it fails for root on a read-only or immutable folder too."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".biper-write-check-", dir=folder)
+    except OSError as exc:
+        raise unwritable(exc, path, option=option) from None
+    os.close(fd)
+    os.unlink(name)
 
 
 def distinct(claims: Iterable[tuple[str, Claim | None]]) -> None:
@@ -133,10 +183,12 @@ def written_by(path: str | os.PathLike[str], command: str) -> bool:
     """True when ``path`` carries ``command``'s producer mark (see the module docstring), by its suffix.
 
     >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "r.json"
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> p = pathlib.Path(folder.name) / "r.json"
     >>> _ = p.write_text('{"provenance": {"producer": "biper-analysis fit-b"}}')
     >>> written_by(p, "fit-b"), written_by(p, "sweep")
     (True, False)
+    >>> folder.cleanup()
     """
     p = Path(path)
     try:

@@ -50,7 +50,7 @@ from biper_analysis._io.reproducible import pinned_pool
 from biper_analysis._io.validation import parse_gamma, renamed_argument
 from biper_analysis.analysis.checkpoints import CheckpointError, describe, load_checkpoint
 from biper_analysis.analysis.layer import COLUMNS, MAX_SAMPLES, LayerHistograms, analyze_layer
-from biper_analysis.analysis.verdicts import rel_err, row_warnings
+from biper_analysis.analysis.verdicts import FIT_REL_TOL, QE_REL_TOL, rel_err, row_warnings
 from biper_analysis.laws import law_class, law_names, law_to_dict
 
 __all__ = ["SCHEMA_VERSION", "COLUMNS", "MAX_SAMPLES", "CheckpointReport", "analyze_checkpoint", "law_list"]
@@ -125,12 +125,15 @@ class CheckpointReport:
         return buf.getvalue()
 
     def table(self) -> str:
-        """An aligned text table, one row per layer, then the totals and warnings."""
-        cols = [("name", "layer", "s"), ("n", "n", "d"), ("b_loc0", "b=mean|w|", ".4g"),
-                ("ks_stat", "KS", ".3f"), ("ks_critical", "KS_crit", ".3f"), ("qe_pred", "qe_pred", ".5f"),
-                ("qe_emp", "qe_emp", ".5f"), ("qe_emp_se", "se", ".1e"), ("rel_err", "rel_err", "+.3f"),
-                ("laplace_verdict", "Laplace", "s"), ("near_zero_frac", "nz_emp", ".3f"),
-                ("near_zero_frac_laplace", "nz_lap", ".3f"), ("near_crest_frac", "crest_emp", ".3f"),
+        """An aligned text table, one row per layer, then the totals and warnings. Headers are the JSON/CSV column
+        names; the longer ones are abbreviated and a legend line under the table maps each abbreviation to its
+        name. ``rel_err`` columns are fractions ((predicted − measured)/measured), as in the JSON, the CSV and the
+        warnings."""
+        cols = [("name", "name", "s"), ("n", "n", "d"), ("b_loc0", "b_loc0", ".4g"),
+                ("ks_stat", "ks_stat", ".3f"), ("ks_critical", "ks_crit", ".3f"), ("qe_pred", "qe_pred", ".5f"),
+                ("qe_emp", "qe_emp", ".5f"), ("qe_emp_se", "qe_se", ".1e"), ("rel_err", "rel_err", "+.3f"),
+                ("laplace_verdict", "verdict", "s"), ("near_zero_frac", "nz", ".3f"),
+                ("near_zero_frac_laplace", "nz_lap", ".3f"), ("near_crest_frac", "crest", ".3f"),
                 ("near_crest_frac_laplace", "crest_lap", ".3f")]
         if len(self.law_names) > 1:
             cols += [("best_model", "best", "s"), ("best_rel_err", "best_err", "+.3f")]
@@ -138,6 +141,8 @@ class CheckpointReport:
             cols += [("drift_corr", "corr_ref", ".3f"), ("drift_rel_change", "chg_ref", ".3f"),
                      ("ref_rel_err", "ref_err", "+.3f")]
         lines = _aligned([[h for _, h, _ in cols]] + [[_fmt(r.get(k), f) for k, _, f in cols] for r in self.rows])
+        lines.append("columns (JSON/CSV names): " + ", ".join(f"{h} = {k}" for k, h, _ in cols if h != k)
+                     + "; rel_err columns are fractions")
         t = self.totals
         g = "opt (each side its own γ*)" if self.gamma is None else f"{self.gamma:g}"
         worst = t.get("worst_layer") or {}
@@ -145,23 +150,23 @@ class CheckpointReport:
             "",
             f"ω0 = {self.omega0:g} ({self.checkpoint.get('omega0_source')}), γ = {g}; {t['n_layers']} layers, "
             f"{t['n_weights']} weights; layers selected by {self.checkpoint.get('layer_selection')}",
-            f"Laplace(0, b) closed form: {t['n_misfit']}/{t['n_layers_analysed']} layers misfit (KS above its 0.1 % "
-            f"critical value, or QE off by more than max(3 SE, 5 %)); mean |rel err| {t['mean_abs_rel_err']:.3f} "
-            f"unweighted, {t['mean_abs_rel_err_weighted']:.3f} weighted by layer size; worst "
-            f"{worst.get('name', '-')} ({_fmt(worst.get('rel_err'), '+.3f')})",
+            f"Laplace(0, b) closed form: {t['n_misfit']}/{t['n_layers_analysed']} layers misfit (ks_stat above its "
+            f"0.1 % critical value, or |qe_pred − qe_emp| above max(3 qe_se, {QE_REL_TOL:.2f} qe_emp)); mean "
+            f"|rel_err| {t['mean_abs_rel_err']:.3f} unweighted, {t['mean_abs_rel_err_weighted']:.3f} weighted by "
+            f"layer size; worst {worst.get('name', '-')} ({_fmt(worst.get('rel_err'), '+.3f')})",
             f"weighted mean QE: predicted {t['qe_pred_weighted']:.6f}, measured {t['qe_emp_weighted']:.6f} "
-            f"(rel err {t['rel_err_weighted']:+.4f}); Laplace less bad than a Gaussian (AIC) in "
+            f"(rel_err {t['rel_err_weighted']:+.4f}); Laplace less bad than a Gaussian (AIC) in "
             f"{t['n_laplace_favoured']}/{t['n_layers_analysed']} layers",
             f"official script: summed L1 QE {t['official_l1_sum']:.6f} measured, "
             + ", ".join(f"{m} {v:.6f}" for m, v in t["official_l1_sum_pred"].items())
             + f" predicted; summed mean|w| {t['b_loc0_sum']:.6f}",
         ]
         if len(self.law_names) > 1:
-            lines.append(f"best law out of sample (highest held-out log-likelihood; fitted on one half of the output "
-                         f"channels, QE scored on the other, both ways): within max(5 %, 2 SE) in "
-                         f"{t['n_best_within_tol']}/{t['n_layers_analysed']} layers")
-            lines.append("laws out of sample (QE within max(5 %, 2 SE) / layers; best count; in sample, AIC-best "
-                         "count): " + "; ".join(
+            lines.append(f"best law out of sample (best_model: the highest held-out log-likelihood; fitted on one half "
+                         f"of the output channels, QE scored on the other, both ways): |best_rel_err| within "
+                         f"max({FIT_REL_TOL:.2f}, 2 SE) in {t['n_best_within_tol']}/{t['n_layers_analysed']} layers")
+            lines.append(f"laws out of sample (|rel_err| within max({FIT_REL_TOL:.2f}, 2 SE) / layers; best count; in "
+                         "sample, AIC-best count): " + "; ".join(
                 f"{m} {t['models'][m]['n_within_tol']}/{t['n_layers_analysed']}, best in "
                 f"{t['models'][m]['n_best']}, AIC-best in {t['models'][m]['n_best_in_sample']}"
                 for m in self.law_names))

@@ -55,7 +55,7 @@ def laplace_verdict(ks: float, ks_crit: float, qe_pred: float, qe_emp: float, qe
     >>> laplace_verdict(0.05, 0.02, 0.101, 0.100, 0.001)
     ('misfit', ['KS distance 0.050 > 0.020 (its 0.1 % critical value)'])
     >>> laplace_verdict(0.01, 0.02, 0.107, 0.100, 0.001)[1]
-    ['QE predicted 0.107 vs measured 0.1 ± 0.001 (+7%; tolerance max(3 SE, 5 %))']
+    ['QE predicted 0.107 vs measured 0.1 ± 0.001 (rel_err +0.070; tolerance max(3 SE, 0.05 × measured))']
     """
     reasons = []
     if ks > ks_crit:
@@ -63,7 +63,7 @@ def laplace_verdict(ks: float, ks_crit: float, qe_pred: float, qe_emp: float, qe
     tol = max(QE_SE_K * qe_se, QE_REL_TOL * abs(qe_emp))
     if abs(qe_pred - qe_emp) > tol:
         reasons.append(f"QE predicted {qe_pred:.4g} vs measured {qe_emp:.4g} ± {qe_se:.1g} "
-                       f"({rel_err(qe_pred, qe_emp):+.0%}; tolerance max(3 SE, 5 %))")
+                       f"(rel_err {rel_err(qe_pred, qe_emp):+.3f}; tolerance max(3 SE, {QE_REL_TOL:.2f} × measured))")
     return ("misfit" if reasons else "ok"), reasons
 
 
@@ -180,8 +180,8 @@ def row_warnings(row: dict[str, Any]) -> list[str]:
                    "of its QE")
         else:
             law = (f"the best law out of sample, {best}, predicts its QE "
-                   f"{'within' if row.get('best_within_tol') else 'NOT within'} max(5 %, 2 SE) "
-                   f"({row.get('best_rel_err', math.nan):+.1%})")
+                   f"{'within' if row.get('best_within_tol') else 'NOT within'} max({FIT_REL_TOL:.2f}, 2 SE) "
+                   f"(best_rel_err {row.get('best_rel_err', math.nan):+.3f})")
         warns.append(f"layer {row['name']}: {row['near_crest_frac']:.0%} of the weights sit near crests of |sin(ω0 w)| "
                      f"(phase within π/8 of π/2), {density:.1f}× as dense as between crests and zeros: a peak where "
                      f"the gradient through the sine vanishes; {law}")

@@ -1,4 +1,4 @@
-"""``biper-analysis check``: run every executable paper check and write a report (default ./REPORT.md)."""
+"""``biper-analysis check``: run every executable paper check and write a report (default check-out/REPORT.md)."""
 from __future__ import annotations
 
 import argparse
@@ -7,13 +7,15 @@ from pathlib import Path
 
 import biper_analysis
 from biper_analysis._io.errors import UsageError
-from biper_analysis._io.outputs import claim_output
+from biper_analysis._io.outputs import claim_folder, claim_output
 from biper_analysis.paper_checks.record import FAIL, CheckContext, discover, run_all, write_report
 
-__all__ = ["register", "run", "sweep_folder"]
+__all__ = ["register", "run", "sweep_folder", "DEFAULT_REPORT"]
 
 ORDER = 90
 COMMAND = "check"
+#: Where the report goes without --report: a folder of its own (made when needed), never the current folder itself.
+DEFAULT_REPORT = Path("check-out") / "REPORT.md"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,12 +25,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--runs", type=Path, default=None,
                    help="training-sweep folder (default: runs/sweep when it exists; made by `biper-analysis "
                         "train-sweep`); an explicit --runs must hold a sweep.json")
-    p.add_argument("--report", type=Path, default=Path("REPORT.md"),
-                   help="report file (default: REPORT.md in the current folder); never inside --runs or the package")
+    p.add_argument("--report", type=Path, default=None,
+                   help=f"report file (default: {DEFAULT_REPORT}, its folder made if needed); never inside --runs or "
+                        "the package")
     p.add_argument("--only", action="append", default=[], help="run only checks whose name contains this (repeatable)")
     p.add_argument("--checks-dir", type=Path, default=None,
                    help="run the check_*.py scripts of this folder instead of the package's own")
     p.add_argument("--quick", action="store_true", help="smaller Monte Carlo (for tests)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=run)
 
 
@@ -45,26 +49,55 @@ def sweep_folder(runs: Path | None) -> Path | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from biper_analysis._io.errors import Interrupted
+    from biper_analysis._io.interrupt import stop_workers_on_interrupt
+
     if args.checks_dir is not None and not args.checks_dir.is_dir():
         raise UsageError(f"--checks-dir {str(args.checks_dir)!r} not found; give a folder of check_*.py scripts")
     runs = sweep_folder(args.runs)
-    forbidden = [(Path(biper_analysis.__file__).parent, "the installed package")]
-    if runs is not None:
-        forbidden.append((runs, "the training sweep this command reads"))
-    report = claim_output(args.report, command=COMMAND, option="--report", suffixes=(".md",),
-                          forbidden_folders=forbidden)
     names = [name for name, _ in discover(args.checks_dir)]
     if args.only and not any(o in n for n in names for o in args.only):
         raise UsageError(f"no check name contains {args.only}; the checks are {', '.join(names)}")
     if not names:
         raise UsageError(f"no check_*.py scripts in {str(args.checks_dir)!r}")
-    context = CheckContext(runs_dir=runs, quick=args.quick)
-    results = run_all(context, args.only, args.checks_dir)
-    write_report(results, report.path, context)
+    forbidden = [(Path(biper_analysis.__file__).parent, "the installed package")]
+    if runs is not None:
+        forbidden.append((runs, "the training sweep this command reads"))
+    path, made = args.report, None
+    if path is None:
+        path = DEFAULT_REPORT
+        claim_folder(path.parent, option="--report")
+        if not path.parent.exists():
+            path.parent.mkdir(parents=True)
+            made = path.parent
+    try:
+        report = claim_output(path, command=COMMAND, option="--report", suffixes=(".md",),
+                              forbidden_folders=forbidden)
+        context = CheckContext(runs_dir=runs, quick=args.quick)
+        started: list[str] = []
+
+        def progress(i: int, n: int, name: str) -> None:
+            started.append(name)
+            if not args.quiet:
+                sys.stderr.write(f"[{i}/{n}] {name} ...\n")
+
+        with stop_workers_on_interrupt():
+            results = run_all(context, args.only, args.checks_dir, progress=progress)
+            write_report(results, report.path, context)
+    except KeyboardInterrupt:
+        if made is not None and not any(made.iterdir()):
+            made.rmdir()
+        done = ", ".join(started[:-1]) or "none"
+        raise Interrupted(f"during {started[-1] if started else 'the set-up'} (finished: {done}); no report was "
+                          "written; run the same command again") from None
+    except BaseException:
+        if made is not None and not any(made.iterdir()):
+            made.rmdir()
+        raise
     width = max(len(r.name) for r, _ in results)
     for r, seconds in results:
         sys.stdout.write(f"{r.verdict.upper():<13} {r.name:<{width}}  {r.measured}  ({seconds:.1f} s)\n")
     failed = sum(r.verdict == FAIL for r, _ in results)
     note = f" ({report.note()})" if report.replaces else ""
-    sys.stdout.write(f"report written to {report.path}{note}; {len(results) - failed} of {len(results)} not failed\n")
+    sys.stdout.write(f"wrote {report.path}{note}; {len(results) - failed} of {len(results)} claims not failed\n")
     return 1 if failed else 0

@@ -62,6 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="one figure per layer: histogram with every fitted law and the zeros of sin(ω0 w) marked")
     p.add_argument("--save-laws", metavar="FILE.json", default=None,
                    help="write the fitted laws (for `qe --law FILE.json:LAYER`)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr (warnings and 'wrote' stay)")
     p.set_defaults(func=run)
 
 
@@ -87,8 +88,17 @@ def _claims(args: argparse.Namespace, inputs: list[Path]) -> dict[str, Claim | N
     return claims
 
 
-def _check_layer_folder(folder: str) -> Path:
+def _check_layer_folder(folder: str, claims: dict[str, Claim | None]) -> Path:
     path = claim_folder(folder, option="--plot-layers")
+    for option, claim in claims.items():
+        if claim is None:
+            continue
+        if claim.path.resolve() == path.resolve():
+            raise UsageError(f"{option} and --plot-layers both name {folder}; give the layer figures a folder of "
+                             "their own")
+        if claim.path.resolve().parent == path.resolve():
+            raise UsageError(f"{option} {claim.path} lies inside --plot-layers {folder}, which holds one figure per "
+                             "layer; write it somewhere else")
     if path.is_dir():
         foreign = [p for p in path.iterdir() if not (p.is_file() and written_by(p, COMMAND))]
         if foreign:
@@ -112,6 +122,9 @@ def _law_names(args: argparse.Namespace) -> tuple[str, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from biper_analysis._io.errors import Interrupted
+    from biper_analysis._io.interrupt import stop_workers_on_interrupt
+    from biper_analysis._io.progress import note_if_slow
     from biper_analysis.analysis.report import analyze_checkpoint
 
     if args.csv == "-":
@@ -119,55 +132,103 @@ def run(args: argparse.Namespace) -> int:
     names = _law_names(args)
     inputs = _inputs(args)
     claims = _claims(args, inputs)
-    layer_dir = _check_layer_folder(args.plot_layers) if args.plot_layers else None
-    report = analyze_checkpoint(args.path, omega0=args.omega0, layers=args.layers,
-                                gamma="opt" if args.gamma is None else args.gamma, laws=names,
-                                reference=args.reference, seed=args.seed, max_samples=args.max_samples,
-                                jobs=args.jobs)
-    _write_outputs(report, claims, layer_dir)
+    layer_dir = _check_layer_folder(args.plot_layers, claims) if args.plot_layers else None
+    # with --json - the JSON is standard output: every other line goes to stderr
+    say = sys.stderr.write if args.json == "-" else sys.stdout.write
+    laws = "Laplace only" if names == ("laplace",) else f"{len(names)} laws ({', '.join(names)})"
+    workers = f" in {args.jobs} worker processes" if args.jobs > 1 and len(names) > 1 else ""
+    note = (f"biper-analysis fit-b: analysing {inputs[0]}: {laws} per layer{workers}"
+            + (f", against {inputs[-1]}" if args.reference else "") + " ...")
+    import torch  # noqa: F401 - imported before the progress note's clock starts: reading a bad file fails at once
+
+    try:
+        with stop_workers_on_interrupt(), note_if_slow(note, delay=1.5, enabled=not args.quiet):
+            report = analyze_checkpoint(args.path, omega0=args.omega0, layers=args.layers,
+                                        gamma="opt" if args.gamma is None else args.gamma, laws=names,
+                                        reference=args.reference, seed=args.seed, max_samples=args.max_samples,
+                                        jobs=args.jobs)
+            written = _write_outputs(report, claims, layer_dir)
+    except KeyboardInterrupt:
+        raise Interrupted("no output was written (fit-b writes its files after the analysis); run the same command "
+                          "again") from None
     if args.json == "-":
         write_json(report.to_dict(), "-")     # the file read is the JSON's checkpoint.path
     else:
         sys.stdout.write(f"reading {inputs[0]}\n{report.table()}\n")
     for w in report.warnings if args.json == "-" else ():
         sys.stderr.write(f"biper-analysis fit-b: warning: {w}\n")
-    return 0
-
-
-def _write_outputs(report, claims: dict[str, Claim | None], layer_dir: Path | None) -> None:
-    from biper_analysis._io.atomic import atomic_open
-
-    if claims["--plot"] is not None or layer_dir is not None:
-        _figures(report, claims["--plot"], layer_dir)
-    if claims["--csv"] is not None:
-        with atomic_open(claims["--csv"].path) as fh:
-            fh.write(report.to_csv())
-    if claims["--json"] is not None:
-        write_json(report.to_dict(), claims["--json"].path)
-    if claims["--save-laws"] is not None:
-        write_json(report.laws_dict(), claims["--save-laws"].path)
     for claim in claims.values():
         if claim is not None and claim.replaces:
             sys.stderr.write(f"biper-analysis fit-b: {claim.note()}\n")
+    for line in written:
+        say(line + "\n")
+    return 0
 
 
-def _figures(report, plot: Claim | None, layer_dir: Path | None) -> None:
+def _write_outputs(report, claims: dict[str, Claim | None], layer_dir: Path | None) -> list[str]:
+    """Write every requested output; on any error or interrupt remove the files this call created, so a failed run
+    leaves no partial set. Returns the "wrote …" lines."""
+    from biper_analysis._io.atomic import atomic_open
+
+    created: list[Path] = []
+    lines: list[str] = []
+
+    def done(claim: Claim) -> None:
+        if not claim.replaces:
+            created.append(claim.path)
+        lines.append(f"wrote {claim.path}")
+
+    try:
+        if claims["--plot"] is not None or layer_dir is not None:
+            lines += _figures(report, claims["--plot"], layer_dir, created)
+        if claims["--csv"] is not None:
+            with atomic_open(claims["--csv"].path) as fh:
+                fh.write(report.to_csv())
+            done(claims["--csv"])
+        if claims["--json"] is not None:
+            write_json(report.to_dict(), claims["--json"].path)
+            done(claims["--json"])
+        if claims["--save-laws"] is not None:
+            write_json(report.laws_dict(), claims["--save-laws"].path)
+            done(claims["--save-laws"])
+    except BaseException:
+        for path in reversed(created):
+            if path.is_dir():
+                if not any(path.iterdir()):
+                    path.rmdir()
+            else:
+                path.unlink(missing_ok=True)
+        raise
+    return lines
+
+
+def _figures(report, plot: Claim | None, layer_dir: Path | None, created: list[Path]) -> list[str]:
     import matplotlib.pyplot as plt
 
     from biper_analysis.plotting import save_figure
-    from biper_analysis.plotting.checkpoint import fig_checkpoint_summary, fig_layer_laws
+    from biper_analysis.plotting.checkpoint import fig_checkpoint_summary, fig_layer_laws, plotted_layers
 
     config = report.provenance.get("config")
+    lines = []
     if plot is not None:
         fig = fig_checkpoint_summary(report)
         save_figure(fig, plot.path, config=config, command=COMMAND)
         plt.close(fig)
+        if not plot.replaces:
+            created.append(plot.path)
+        lines.append(f"wrote {plot.path}")
     if layer_dir is not None:
-        layer_dir.mkdir(exist_ok=True)
-        for row in report.rows:
-            if row["n"] == 0:
-                continue
-            fig = fig_layer_laws(report, row["name"])
-            save_figure(fig, layer_dir / f"{row['name']}.png", config={**config, "layer": row["name"]},
-                        command=COMMAND)
+        if not layer_dir.exists():
+            layer_dir.mkdir()
+            created.append(layer_dir)
+        names = plotted_layers(report)
+        for name in names:
+            target = layer_dir / f"{name}.png"
+            new = not target.exists()
+            fig = fig_layer_laws(report, name)
+            save_figure(fig, target, config={**config, "layer": name}, command=COMMAND)
             plt.close(fig)
+            if new:
+                created.append(target)      # after its folder: the rollback removes in reverse order
+        lines.append(f"wrote {layer_dir}/ ({len(names)} layer figures)")
+    return lines

@@ -52,15 +52,38 @@ def config_from_args(args: argparse.Namespace):  # -> TrainConfig
 
 
 def run(args: argparse.Namespace) -> int:
+    from biper_analysis._io.errors import Interrupted
     from biper_analysis._io.reproducible import use_threads
-    from biper_analysis.training.loop import train_run
+    from biper_analysis.training.loop import BEST, CHECKPOINT, CONFIG_TXT, INIT, METRICS, train_run
 
     cfg = config_from_args(args)
     use_threads(args.threads)
-    summary = train_run(cfg, args.out, resume=args.resume, quiet=args.quiet)
-    if summary.get("world_size", 1) == 1 or int(os.environ.get("RANK", "0")) == 0:
+    main_rank = int(os.environ.get("RANK", "0")) == 0
+    try:
+        summary = train_run(cfg, args.out, resume=args.resume, quiet=args.quiet)
+    except KeyboardInterrupt:
+        raise Interrupted(_interrupted_summary(args, cfg)) from None
+    if summary.get("world_size", 1) == 1 or main_rank:
         parts = [f"stage {s}: best {v['best_acc']:.2f}% last {v['last_acc']:.2f}%"
                  for s, v in summary["stages"].items() if v["best_acc"] is not None]
         sys.stdout.write(f"{args.out}: " + ("; ".join(parts) or "no epochs trained")
                          + f" ({summary['time_s']:.1f} s)\n")
+        sys.stdout.write(f"wrote {args.out}/ ({INIT}, "
+                         + ", ".join(f"stage{s}/{{{CHECKPOINT},{BEST},{CONFIG_TXT}}}" for s in cfg.stages)
+                         + f", {METRICS})\n")
     return 0
+
+
+def _interrupted_summary(args: argparse.Namespace, cfg) -> str:
+    """What an interrupted run kept and the command that continues it."""
+    import shlex
+
+    from biper_analysis.training.loop import finished_epochs
+
+    done = finished_epochs(args.out, cfg.stages)
+    if not any(done.values()):
+        return (f"no epoch was finished, so nothing was kept in {args.out}; start again with the same command")
+    words = [w for w in getattr(args, "argv", []) if w != "--resume"]
+    kept = ", ".join(f"stage {s} {n}/{cfg.stage_epochs(s)} epochs" for s, n in done.items())
+    return (f"finished {kept} (checkpoints in {args.out}); continue with: "
+            f"biper-analysis {shlex.join(words)} --resume")

@@ -192,9 +192,9 @@ def run(args: argparse.Namespace) -> int:
     plan = _plan(args)
     runs = plan.runs()   # validates every config (model, data, epochs) before anything is trained or written
     plan.recipe()
-    from biper_analysis.training.data import resolve_data_dir
+    from biper_analysis.training.data import check_dataset
 
-    resolve_data_dir(runs[0][1].dataset, runs[0][1].data_dir)   # missing data: one line now, not in the workers
+    check_dataset(runs[0][1].dataset, runs[0][1].data_dir)   # missing or corrupt data: one line now, not in the workers
     progress = _Progress()
     log = lambda line: (progress.end(), print(line, flush=True))
     try:

@@ -147,10 +147,16 @@ def run_check(name: str, load: Callable[[], ModuleType], context: CheckContext) 
     return result, time.perf_counter() - start
 
 
-def run_all(context: CheckContext, only: Sequence[str] = (), checks_dir: Path | None = None
-            ) -> list[tuple[CheckResult, float]]:
-    return [run_check(name, load, context) for name, load in discover(checks_dir)
-            if not only or any(o in name for o in only)]
+def run_all(context: CheckContext, only: Sequence[str] = (), checks_dir: Path | None = None,
+            progress: Callable[[int, int, str], None] | None = None) -> list[tuple[CheckResult, float]]:
+    """Run the selected checks in name order; ``progress(i, n, name)`` is called before check i of n starts."""
+    selected = [(name, load) for name, load in discover(checks_dir) if not only or any(o in name for o in only)]
+    results = []
+    for i, (name, load) in enumerate(selected, start=1):
+        if progress is not None:
+            progress(i, len(selected), name)
+        results.append(run_check(name, load, context))
+    return results
 
 
 def write_report(results: Sequence[tuple[CheckResult, float]], path: Path, context: CheckContext) -> None:

@@ -56,7 +56,7 @@ def _network(sweep: dict[str, Any]) -> Any:
     run_dir = Path(sweep["_dir"]) / run["name"]
     fig = fig_checkpoint_summary(analyze_checkpoint(run_dir, laws=("all",)))
     fig.suptitle(f"trained BiPer network ({run['name']}): weights with every fitted law (thin lines: zeros of "
-                 "sin(ω0 w)), sin(ω0 w), phase ω0·w mod π, predicted vs measured QE per law", y=1.0, fontsize=9)
+                 "sin(ω0 w)), sin(ω0 w), phase ω0·w mod π, predicted vs measured QE per law", fontsize=9)
     return fig
 
 
@@ -145,14 +145,14 @@ def render_figures(out_dir: str | Path, runs_dir: str | Path | None, only: tuple
                 sweep = load_training_sweep(runs_dir)
             except FileNotFoundError as exc:
                 log(f"skipping the real-network figures: {exc}")
+    todo = [(spec, claims) for spec, claims in planned if sweep is not None or not spec.needs_sweep]
+    log(f"rendering {len(todo)} figures into {out_dir}/ (a line as each is written)")
     written: list[Path] = []
-    for spec, claims in planned:
-        if spec.needs_sweep and sweep is None:
-            continue
+    for i, (spec, claims) in enumerate(todo, start=1):
         fig = spec.build(sweep)
         written += save_figure(fig, out_dir / spec.name, formats=formats, command=command,
                                config={"figure": spec.name, "runs_dir": str(runs_dir) if spec.needs_sweep else None})
         plt.close(fig)
         replaced = " (replacing the earlier ones)" if any(c.replaces for c in claims) else ""
-        log(f"wrote {out_dir / spec.name}.{{{','.join(formats)}}}{replaced}")
+        log(f"wrote {out_dir / spec.name}.{{{','.join(formats)}}}{replaced} [{i}/{len(todo)}]")
     return written

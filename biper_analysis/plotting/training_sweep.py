@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import NullFormatter, ScalarFormatter
+from matplotlib.ticker import MaxNLocator, NullFormatter, ScalarFormatter
 
 __all__ = ["fig_predicted_vs_measured", "fig_accuracy_vs_omega0", "fig_training_curves", "fig_init_vs_trained",
            "fig_convergence"]
@@ -27,35 +27,60 @@ def _log_omega0_axis(ax: Any, omegas: list[float]) -> None:
 
 
 def fig_predicted_vs_measured(sweep: dict[str, Any]) -> Figure:
-    """Per-layer normalised QE / E[latent²] under Laplace(0, b̂) against the trained weights, BiPer and sign; one
-    colour per ω0, every seed drawn with the same marker (seeds are replicates, not claimed apart)."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
-    for ax, kind, title in ((axes[0], "biper", "BiPer: sign(sin(ω0 w)) at γ*"),
-                            (axes[1], "sign", "sign baseline: sign(w) at γ* = mean|w|")):
-        runs = [r for r in sweep["runs"] if r["binarizer"] == kind]
-        colours = _omega0_colours(runs) if kind == "biper" else {r["omega0"]: "C3" for r in runs}
-        values = []
-        for run in runs:
-            rows = [r for r in run["analysis"]["layers"] if "normalised" in r]
-            pred = [r["normalised"][f"{kind}_pred"] for r in rows]
-            emp = [r["normalised"][f"{kind}_emp"] for r in rows]
-            ax.scatter(pred, emp, s=28, alpha=0.75, color=colours[run["omega0"]], marker="o")
-            values += pred + emp
-        handles = [Line2D([], [], ls="", marker="o", color=c, label=f"ω0 = {w:g}" if kind == "biper" else "sign runs")
-                   for w, c in (colours.items() if kind == "biper" else list(colours.items())[:1])]
-        if values:
-            lo, hi = min(values), max(values)
-            pad = 0.05 * (hi - lo + 1e-3)
-            ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k--", lw=1)
-            handles.append(Line2D([], [], color="k", ls="--", label="measured = predicted"))
-        ax.set_xlabel("predicted under Laplace(0, b̂): QE / E[latent²]")
-        ax.set_ylabel("measured on the trained weights")
-        ax.set_title(title + " (one point per layer and seed)")
-        ax.legend(handles=handles, fontsize=7)
-        ax.grid(alpha=0.3)
+    """Per-layer normalised QE / E[latent²]: BiPer's prediction under Laplace(0, b̂) against the trained weights (one
+    colour per ω0, every seed with the same marker: seeds are replicates, not claimed apart), and the sign baseline.
+
+    Under Laplace the sign baseline's normalised QE is 1/2 whatever b
+    (:func:`~biper_analysis.theory.analytic.normalised_qe_sign`), so a predicted-vs-measured scatter would put every
+    point on one vertical line; its panel shows the measured values per layer against that 1/2 and against a
+    Gaussian's 1 − 2/π instead."""
+    from biper_analysis.theory.analytic import normalised_qe_sign_gaussian
+
+    fig, (ax, ax_sign) = plt.subplots(1, 2, figsize=(11, 4.8), layout="constrained")
+    runs = [r for r in sweep["runs"] if r["binarizer"] == "biper"]
+    colours = _omega0_colours(runs)
+    values = []
+    for run in runs:
+        rows = [r for r in run["analysis"]["layers"] if "normalised" in r]
+        pred = [r["normalised"]["biper_pred"] for r in rows]
+        emp = [r["normalised"]["biper_emp"] for r in rows]
+        ax.scatter(pred, emp, s=28, alpha=0.75, color=colours[run["omega0"]], marker="o")
+        values += pred + emp
+    handles = [Line2D([], [], ls="", marker="o", color=c, label=f"ω0 = {w:g}") for w, c in colours.items()]
+    if values:
+        lo, hi = min(values), max(values)
+        pad = 0.05 * (hi - lo + 1e-3)
+        ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k--", lw=1)
+        handles.append(Line2D([], [], color="k", ls="--", label="measured = predicted"))
+    ax.set_xlabel("predicted under Laplace(0, b̂): QE / E[sin²(ω0 w)]")
+    ax.set_ylabel("measured on the trained weights")
+    ax.set_title("BiPer, sign(sin(ω0 w)) at γ*\none point per layer and seed", fontsize=10)
+    ax.legend(handles=handles, fontsize=7)
+    ax.grid(alpha=0.3)
+    _draw_sign_baseline(ax_sign, [r for r in sweep["runs"] if r["binarizer"] == "sign"], normalised_qe_sign_gaussian())
     fig.suptitle("Per-layer quantisation error, predicted vs measured (normalised, unit-free)")
-    fig.tight_layout()
     return fig
+
+
+def _draw_sign_baseline(ax: Any, runs: list[dict[str, Any]], gaussian: float) -> None:
+    """The sign baseline's measured normalised QE per layer (seeds side by side) against the shape-only values of
+    Laplace (1/2) and Gaussian (1 − 2/π) weights."""
+    names = sorted({r["name"] for run in runs for r in run["analysis"]["layers"] if "normalised" in r})
+    width = 0.5 / max(len(runs), 1)
+    for i, run in enumerate(sorted(runs, key=lambda r: r["seed"])):
+        rows = {r["name"]: r for r in run["analysis"]["layers"] if "normalised" in r}
+        x = [j - 0.25 + (i + 0.5) * width for j, name in enumerate(names) if name in rows]
+        y = [rows[name]["normalised"]["sign_emp"] for name in names if name in rows]
+        ax.scatter(x, y, s=28, alpha=0.8, color="C3", label="measured (one point per seed)" if i == 0 else None)
+    ax.axhline(0.5, color="k", ls="--", lw=1, label="Laplace(0, b): 1/2 at every b")
+    ax.axhline(gaussian, color="k", ls=":", lw=1, label=f"Gaussian N(0, σ²): 1 − 2/π = {gaussian:.3f} at every σ")
+    ax.set_xticks(range(len(names)), [n.removesuffix(".weight") for n in names])
+    ax.set_xlim(-0.6, len(names) - 0.4)
+    ax.set_xlabel("layer")
+    ax.set_ylabel("measured on the trained weights: QE / E[w²]")
+    ax.set_title("sign baseline, sign(w) at γ* = mean|w|\nthe prediction depends on the law's shape only", fontsize=10)
+    ax.legend(fontsize=7, loc="center right")
+    ax.grid(alpha=0.3)
 
 
 def _nan0(v: float | None) -> float:
@@ -99,25 +124,35 @@ def fig_accuracy_vs_omega0(sweep: dict[str, Any]) -> Figure:
     return fig
 
 
+def _group_key(run: dict[str, Any]) -> tuple[int, float]:
+    """BiPer groups by increasing ω0, then the sign baseline."""
+    return (0, run["omega0"]) if run["binarizer"] == "biper" else (1, 0.0)
+
+
 def fig_training_curves(sweep: dict[str, Any]) -> Figure:
-    """Test accuracy per epoch (both stages) of every run, one colour per group, mean curve bold."""
+    """Test accuracy per epoch (both stages) of every run, one colour per group (BiPer by increasing ω0, then sign;
+    the ω0 colours of the other sweep figures), mean curve bold, whole epochs on the axis."""
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    groups: dict[str, list[list[float]]] = {}
+    colours = _omega0_colours([r for r in sweep["runs"] if r["binarizer"] == "biper"])
+    groups: dict[tuple[int, float], list[list[float]]] = {}
     for run in sweep["runs"]:
-        label = "sign" if run["binarizer"] == "sign" else f"BiPer ω0 = {run['omega0']:g}"
-        groups.setdefault(label, []).append([c["test_acc"] for c in run.get("curve", [])])
-    for i, (label, curves) in enumerate(sorted(groups.items())):
+        groups.setdefault(_group_key(run), []).append([c["test_acc"] for c in run.get("curve", [])])
+    for key in sorted(groups):
+        curves = groups[key]
         n = min(len(c) for c in curves)
         if n == 0:
             continue
+        label = f"BiPer ω0 = {key[1]:g}" if key[0] == 0 else "sign"
+        colour = colours[key[1]] if key[0] == 0 else "k"
         arr = np.array([c[:n] for c in curves])
         x = np.arange(1, n + 1)
         for c in arr:
-            ax.plot(x, c, color=f"C{i}", lw=0.6, alpha=0.35)
-        ax.plot(x, arr.mean(axis=0), color=f"C{i}", lw=2, label=f"{label} (mean of {len(arr)})")
+            ax.plot(x, c, color=colour, lw=0.6, alpha=0.35)
+        ax.plot(x, arr.mean(axis=0), color=colour, lw=2, label=f"{label} (mean of {len(arr)})")
     stage1 = sweep.get("recipe", {}).get("epochs1")
     if stage1:
         ax.axvline(stage1 + 0.5, color="0.5", ls=":", lw=1, label="stage 1 | stage 2")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set(xlabel="epoch (stage 1, then stage 2)", ylabel="test accuracy (%)", title="Training curves of the sweep")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
@@ -157,6 +192,21 @@ def fig_init_vs_trained(sweep: dict[str, Any]) -> Figure:
     return fig
 
 
+def _pp(value: float, tolerance: float) -> str:
+    """A change in pp with three decimals (the accuracies' resolution is 0.01 pp over 5 seeds, 0.002 pp), more when
+    needed for the printed number to stand on the same side of ``tolerance`` as the value itself (−0.098 against
+    0.1 prints "-0.098", never "-0.10").
+
+    >>> _pp(-0.09800000000001319, 0.1), _pp(0.082, 0.1), _pp(-0.09996, 0.1)
+    ('-0.098', '+0.082', '-0.09996')
+    """
+    for digits in range(3, 8):
+        text = f"{value:+.{digits}f}"
+        if (abs(float(text)) < tolerance) == (abs(value) < tolerance):
+            return text
+    return f"{value:+.8g}"
+
+
 def fig_convergence(study: dict[str, Any]) -> Figure:
     """The convergence study (:mod:`biper_analysis.training.convergence`): mean test-accuracy curves at the preset's
     length E and at 2E, per arm, on a common axis of training progress, and each seed's best accuracy at E and 2E."""
@@ -169,11 +219,11 @@ def fig_convergence(study: dict[str, Any]) -> Figure:
         x = np.arange(len(a["seeds"])) + (0.1 if i else -0.1)
         ax_best.plot(x, a["best_E"], "o", color=f"C{i}", label=f"{arm}, E")
         ax_best.plot(x, a["best_2E"], "s", mfc="none", color=f"C{i}",
-                     label=f"{arm}, 2E (mean change {a['change_pp']:+.2f} pp)")
+                     label=f"{arm}, 2E (mean change {_pp(a['change_pp'], study['tolerance_pp'])} pp)")
     ax_curve.set(xlabel="fraction of the training schedule (stage 1, then stage 2)", ylabel="test accuracy (%)",
                  title="mean test-accuracy curve over seeds")
-    lows = [min(a["best_E"] + a["best_2E"]) for a in study["arms"].values()]
-    ax_curve.set_ylim(bottom=min(lows) - 2.0)
+    lows = [min(a["curve_E"] + a["curve_2E"]) for a in study["arms"].values()]
+    ax_curve.set_ylim(bottom=min(lows) - 0.5)      # every epoch of every curve is shown
     ax_best.set(xlabel="seed", ylabel="best test accuracy (%)",
                 title=f"doubling the length (converged when |mean change| < {study['tolerance_pp']} pp)")
     ax_best.set_xticks(range(len(next(iter(study["arms"].values()))["seeds"])))

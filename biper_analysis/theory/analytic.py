@@ -52,7 +52,8 @@ __all__ = [
     "GAMMA_OPT_LIMIT_LARGE_X", "QE_MIN_LIMIT_LARGE_X", "qe_limit_large_x", "qe_from_moments",
     "e_sin2_of_x", "e_abs_sin_of_x", "e_abs_sin3_of_x", "e_sin4_of_x", "qe_min_of_x", "d_e_sin2_dx",
     "d_e_abs_sin_dx", "expected_sin2", "expected_abs_sin", "optimal_gamma", "qe_min", "qe", "official_l1",
-    "normalised_qe", "dqe_domega0", "qe_min_peak", "qe_sign", "normalised_qe_sign", "qe_printed_form_naive",
+    "normalised_qe", "dqe_domega0", "qe_min_peak", "qe_sign", "normalised_qe_sign", "normalised_qe_sign_gaussian",
+    "qe_printed_form_naive",
     "qe_under_prior", "NEAR_ZERO_HALF_WIDTH", "laplace_phase_probs", "laplace_near_zero_frac",
     "laplace_near_crest_frac",
 ]
@@ -526,6 +527,18 @@ def normalised_qe_sign(b: Any, gamma: Any = None) -> float | np.ndarray:
     bb = positive("b", b)
     out = np.asarray(qe_sign(bb, gamma)) / (2.0 * bb * bb)
     return scalar_or_array(out, b, *([] if gamma is None else [gamma]))
+
+
+def normalised_qe_sign_gaussian() -> float:
+    r"""Sign baseline QE / E[w²] at γ* = E|w| for Gaussian weights N(0, σ²), for comparison with the Laplace 1/2.
+
+    With E|w| = σ√(2/π) (the half-normal mean) and E w² = σ²: :math:`1 - (E|w|)^2/E w^2 = 1 - 2/\pi`, whatever σ
+    — like the Laplace value, a number of the law's shape only.
+
+    >>> f"{normalised_qe_sign_gaussian():.12f}"
+    '0.363380227632'
+    """
+    return 1.0 - 2.0 / math.pi
 
 
 def normalised_qe(omega0: Any, b: Any, gamma: Any = None) -> float | np.ndarray:

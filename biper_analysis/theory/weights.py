@@ -15,6 +15,9 @@ Precision: ω0·w and sin run in the weights' own precision — float32 for chec
 element, three orders below the statistical error of a 10⁴-weight layer — and in float64 when |ω0 w| could
 exceed 1e4 (a float32 phase would be off by > 1e-3 rad) or the input is float64; |S|, its powers and every sum
 are float64. Non-finite weights are counted and left out.
+
+:func:`weight_faults` is the one rule for weights no statistic can use (NaN/inf, all zero, all one value): every
+command that reads weights (fit-b, eval, the plots) names such a layer in one warning line with its counts.
 """
 from __future__ import annotations
 
@@ -27,7 +30,8 @@ import numpy as np
 from biper_analysis.theory.analytic import NEAR_ZERO_HALF_WIDTH, qe_from_moments
 
 __all__ = ["NEAR_ZERO_HALF_WIDTH", "PHASE_BINS", "SIN_BINS", "WeightStats", "weight_stats", "WeightDrift",
-           "weight_drift", "period_index", "WeightTransitions", "weight_transitions", "ChannelSE", "channel_se"]
+           "weight_drift", "period_index", "WeightTransitions", "weight_transitions", "ChannelSE", "channel_se",
+           "WeightFault", "weight_faults"]
 
 #: Bins of the phase histogram of ω0·w mod π over [0, π), and of the sine histogram over [−1, 1].
 PHASE_BINS = 36
@@ -112,7 +116,9 @@ def _finite_flat(w: Any) -> tuple[np.ndarray, int]:
         flat = flat.astype(np.float64)
     elif flat.dtype.itemsize < 4:
         flat = flat.astype(np.float32)
-    if flat.size and not np.isfinite(flat.min() + flat.max()):
+    with np.errstate(invalid="ignore"):       # inf + (-inf) is NaN: non-finite either way
+        bounded = bool(np.isfinite(flat.min() + flat.max())) if flat.size else True
+    if not bounded:
         finite = np.isfinite(flat)
         return flat[finite], int(flat.size - np.count_nonzero(finite))
     return flat, 0
@@ -209,13 +215,69 @@ def _add_sine_histogram(s: np.ndarray, counts: np.ndarray) -> None:
 
 
 @dataclass(frozen=True)
+class WeightFault:
+    """What is wrong with a weight tensor: non-finite values, or finite values that are all equal (a constant
+    layer: b = mean|w| and every spread are degenerate, a law cannot be fitted, KS and rel_err are meaningless)."""
+
+    n_total: int                 # elements of the tensor
+    n_nonfinite: int             # NaN / ±inf elements
+    constant: float | None       # the one value of every finite element, when there are ≥ 1 and they all agree
+
+    @property
+    def all_nonfinite(self) -> bool:
+        return self.n_total > 0 and self.n_nonfinite == self.n_total
+
+    def describe(self) -> str:
+        """The facts in words (the caller adds what it did about them).
+
+        >>> weight_faults(np.array([np.nan, 0.0, 0.0])).describe()
+        '1 of 3 weights are NaN/inf and the other 2 are all 0 (a constant layer)'
+        """
+        if self.n_total == 0:
+            return "the tensor has no weights"
+        if self.all_nonfinite:
+            return f"all {self.n_total} weights are NaN/inf"
+        finite = self.n_total - self.n_nonfinite
+        value = "" if self.constant is None else "0" if self.constant == 0 else f"{self.constant:.6g}"
+        if self.n_nonfinite:
+            text = f"{self.n_nonfinite} of {self.n_total} weights are NaN/inf"
+            return text + (f" and the other {finite} are all {value} (a constant layer)"
+                           if self.constant is not None and finite > 1 else "")
+        return f"all {self.n_total} weights are {value} (a constant layer)"
+
+
+def weight_faults(w: Any) -> WeightFault | None:
+    """None for a usable weight tensor, else what is wrong with it (:class:`WeightFault`): NaN/inf values, or ≥ 2
+    finite values that are all equal (one finite value among NaNs is reported as NaN/inf only).
+
+    >>> weight_faults(np.array([0.1, -0.2])) is None
+    True
+    >>> weight_faults(np.full(4, np.nan)).describe()
+    'all 4 weights are NaN/inf'
+    >>> weight_faults(np.zeros((2, 3))).describe()
+    'all 6 weights are 0 (a constant layer)'
+    >>> weight_faults(np.array([np.inf, 0.1, 0.2])).describe()
+    '1 of 3 weights are NaN/inf'
+    """
+    flat, n_nonfinite = _finite_flat(w)
+    n_total = flat.size + n_nonfinite
+    constant = None
+    if flat.size >= 2 and flat.min() == flat.max():
+        constant = float(flat[0]) + 0.0           # + 0.0: -0.0 reads as 0
+    if n_total and not n_nonfinite and constant is None:
+        return None
+    return WeightFault(n_total, n_nonfinite, constant)
+
+
+@dataclass(frozen=True)
 class WeightDrift:
     """How far trained weights moved from a reference (their initial weights, or stage 1's best)."""
 
-    n: int
+    n: int                     # pairs compared (both finite)
     correlation: float         # Pearson correlation of trained and reference weights
     relative_change: float     # ||w − w_ref|| / ||w_ref||
     rms_ratio: float           # rms(w) / rms(w_ref)
+    n_nonfinite: int = 0       # pairs left out because either value is NaN/inf
 
 
 @dataclass(frozen=True)
@@ -271,10 +333,15 @@ def weight_drift(w: Any, reference: Any) -> WeightDrift:
     """Correlation with, and relative change from, ``reference`` (the same layer: the same number of weights,
     compared element by element after flattening) — the yardstick for any statement
     about what training did to the weights (a briefly trained layer may still be mostly its initialisation).
+    Pairs where either value is NaN/inf are left out and counted (``n_nonfinite``); with no finite pair left every
+    measure is NaN.
 
     >>> d = weight_drift([1.0, 2.0, 3.0], [1.0, 2.0, 4.0])
     >>> round(d.correlation, 6), round(d.relative_change, 6)
     (0.981981, 0.218218)
+    >>> d = weight_drift([1.0, 2.0, 3.0, np.nan], [1.0, 2.0, 4.0, 5.0])
+    >>> round(d.correlation, 6), d.n, d.n_nonfinite
+    (0.981981, 3, 1)
     """
     a = np.ravel(np.asarray(w, dtype=np.float64))
     r = np.ravel(np.asarray(reference, dtype=np.float64))
@@ -283,12 +350,21 @@ def weight_drift(w: Any, reference: Any) -> WeightDrift:
                          "the same layer's reference weights")
     if a.size == 0:
         raise ValueError("cannot compare empty weight tensors")
+    both = np.isfinite(a) & np.isfinite(r)
+    n_nonfinite = int(a.size - np.count_nonzero(both))
+    if n_nonfinite:
+        a, r = a[both], r[both]
+        if a.size == 0:
+            return WeightDrift(n=0, correlation=math.nan, relative_change=math.nan, rms_ratio=math.nan,
+                               n_nonfinite=n_nonfinite)
     ref_norm = float(np.linalg.norm(r))
     da, dr = a - a.mean(), r - r.mean()
     denom = float(np.linalg.norm(da) * np.linalg.norm(dr))
     return WeightDrift(n=a.size, correlation=float(np.dot(da, dr)) / denom if denom > 0 else math.nan,
                        relative_change=float(np.linalg.norm(a - r)) / ref_norm if ref_norm > 0 else math.nan,
-                       rms_ratio=float(np.linalg.norm(a)) / ref_norm if ref_norm > 0 else math.nan)
+                       rms_ratio=float(np.linalg.norm(a)) / ref_norm if ref_norm > 0 else math.nan,
+                       n_nonfinite=n_nonfinite)
+
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -4,7 +4,9 @@ The file is read by the one checkpoint reader (:func:`biper_analysis.analysis.ch
 files hold ``epoch, model, state_dict, best_prec1, optimizer, lr_scheduler`` and no ω0; the official
 ``config.txt`` in the same folder holds ``freq`` (ω0), ``model``, ``dataset`` and ``stage2``. An option that
 contradicts what the file says is applied as asked and reported as a warning naming both values; the
-accuracy stored in the file (``best_prec1``) is reported beside the measured one.
+accuracy stored in the file (``best_prec1``) is reported beside the measured one. A tensor holding NaN/inf values,
+or a binarised layer whose weights are all one value, is named in one warning line with its counts
+(:func:`biper_analysis.theory.weights.weight_faults`, the rule fit-b and the plots follow).
 """
 from __future__ import annotations
 
@@ -16,11 +18,15 @@ import numpy as np
 import torch
 
 from biper_analysis.analysis.checkpoints import Checkpoint, load_checkpoint, omega0_from_config
+from biper_analysis.theory.weights import weight_faults
 from biper_analysis.training import data
 from biper_analysis.training.loop import evaluate, resolve_device
 from biper_analysis.training.nn.models import MODELS, binary_layer_names, build_model
 
-__all__ = ["stored_info", "checkpoint_info", "evaluate_checkpoint"]
+__all__ = ["stored_info", "checkpoint_info", "weight_warnings", "evaluate_checkpoint"]
+
+#: At most this many tensors are named one line each; the rest are counted in one more line.
+MAX_NAMED_TENSORS = 5
 
 #: The official config's dataset names → ours.
 _OFFICIAL_DATASETS = {"cifar10": "cifar10", "mnist": "mnist", "fashion-mnist": "fashion-mnist",
@@ -89,6 +95,29 @@ def _as_torch(state: dict[str, Any]) -> dict[str, torch.Tensor]:
     return {k: v if isinstance(v, torch.Tensor) else torch.from_numpy(np.asarray(v)) for k, v in state.items()}
 
 
+def weight_warnings(state: dict[str, torch.Tensor], binarised: list[str]) -> list[str]:
+    """One line per tensor with NaN/inf values, and per binarised layer whose weights are all one value (a constant
+    BatchNorm bias or running variance is normal and not named)."""
+    lines, more = [], 0
+    for name, tensor in state.items():
+        if not tensor.is_floating_point():
+            continue
+        fault = weight_faults(tensor.detach().cpu().numpy())
+        if fault is None or (fault.n_nonfinite == 0 and name not in binarised):
+            continue
+        if len(lines) >= MAX_NAMED_TENSORS:
+            more += 1
+            continue
+        what = "layer" if name in binarised else "tensor"
+        effect = ("the accuracy below does not measure a sound network (binarised, NaN/inf acts as 0: torch.sign(NaN)"
+                  " = 0; unbinarised, it spreads to the outputs)" if fault.n_nonfinite else
+                  "its binary weights all take one value")
+        lines.append(f"{what} {name}: {fault.describe()}; {effect}")
+    if more:
+        lines.append(f"{more} more tensors hold NaN/inf values or a constant binarised layer (not named)")
+    return lines
+
+
 def evaluate_checkpoint(path: str | os.PathLike[str], *, dataset: str | None = None, data_dir: str | None = None,
                         test_limit: int | None = None, device: str = "auto", batch_size: int = 1000,
                         model: str | None = None, omega0: float | None = None, stage: int | None = None
@@ -119,6 +148,7 @@ def evaluate_checkpoint(path: str | os.PathLike[str], *, dataset: str | None = N
     except RuntimeError as exc:
         detail = "; ".join(line.strip() for line in str(exc).splitlines()[1:3]) or str(exc)
         raise ValueError(f"{ckpt.path} does not match {info['model']}: {detail[:300]}") from None
+    warnings += weight_warnings(state, binary_layer_names(net))
     test = data.load_split(ds, "test", data_dir, test_limit)
     if kwargs["num_classes"] != test.num_classes:
         raise ValueError(f"the checkpoint has {kwargs['num_classes']} output classes but {ds} has "

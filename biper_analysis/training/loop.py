@@ -36,6 +36,7 @@ from torch import nn
 
 from biper_analysis._io.atomic import atomic_open, atomic_path
 from biper_analysis._io.jsonio import read_jsonl, write_jsonl
+from biper_analysis._io.outputs import claim_folder
 from biper_analysis._io.provenance import compute_environment, provenance
 from biper_analysis.analysis.checkpoints import read_torch_file
 from biper_analysis.theory import analytic
@@ -273,6 +274,42 @@ def check_run_dir(out: Path, resume: bool) -> None:
                          "folder")
 
 
+def finished_epochs(out: str | os.PathLike[str], stages: tuple[int, ...] = (1, 2)) -> dict[int, int]:
+    """Epochs completed per stage of the run in ``out``, read from its checkpoints (0 where there is none)."""
+    return {s: _stage_done(Path(out) / f"stage{s}") for s in stages}
+
+
+def remove_unfinished_run(out: Path, stages: tuple[int, ...], created: bool) -> None:
+    """Remove what a new run wrote before its first checkpoint: init.pth.tar, metrics.jsonl, the stage folders'
+    config.txt and model_best.pth.tar, the stage folders once empty, and ``out`` if this run created it and it is
+    empty. Nothing else is touched (the folder was new or empty when the run started: :func:`check_run_dir`)."""
+    if any((out / f"stage{s}" / CHECKPOINT).exists() for s in stages):
+        return
+    for name in (INIT, METRICS):
+        (out / name).unlink(missing_ok=True)
+    for s in stages:
+        folder = out / f"stage{s}"
+        for name in (CONFIG_TXT, BEST):
+            (folder / name).unlink(missing_ok=True)
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    if created and out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
+
+
+def _duration(seconds: float) -> str:
+    """'45 s', '12 min', '2.3 h'.
+
+    >>> _duration(45), _duration(720), _duration(8280)
+    ('45 s', '12 min', '2.3 h')
+    """
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def _check_same_config(out: Path, cfg: TrainConfig, done: dict[int, int]) -> None:
     """A resumed run must continue the same recipe: any other change would break "same weights as uninterrupted"."""
     stage = max((s for s, n in done.items() if n > 0), default=1)
@@ -332,13 +369,16 @@ def train_run(cfg: TrainConfig, out: str | os.PathLike[str], *, resume: bool = F
     """Train one run (both stages, or one for "fp") into ``out``; return a summary dict.
 
     ``out/stage1/`` and ``out/stage2/`` each get ``checkpoint.pth.tar`` (last), ``model_best.pth.tar`` and an
-    official-style ``config.txt``; ``out/metrics.jsonl`` gets one line per epoch. Bad input raises ValueError /
-    FileNotFoundError before anything is created.
+    official-style ``config.txt``; ``out/metrics.jsonl`` gets one line per epoch. Bad input (options, data files,
+    an unwritable folder) raises a ValueError / FileNotFoundError before anything is created. Interrupted or failed
+    before its first checkpoint, a new run removes what it wrote (:func:`remove_unfinished_run`); after it, the
+    checkpoints stay and ``resume=True`` continues (:func:`finished_epochs` says how far it got).
     """
     t_start = time.perf_counter()
     out = Path(out)
     device = resolve_device(cfg.device)
     check_run_dir(out, resume)
+    claim_folder(out, option="--out")      # a folder that cannot be written: one line now, before any work
     train = image_data.load_split(cfg.dataset, "train", cfg.data_dir, cfg.train_limit)
     test = image_data.load_split(cfg.dataset, "test", cfg.data_dir, cfg.test_limit)
     channels = cfg.in_channels or DEFAULT_IN_CHANNELS[cfg.model]
@@ -349,107 +389,131 @@ def train_run(cfg: TrainConfig, out: str | os.PathLike[str], *, resume: bool = F
     if cfg.batch_size < 2 * dist_info.world_size:
         raise ValueError(f"batch_size {cfg.batch_size} is the global batch; it must be >= 2 per process")
     show_progress = not quiet and dist_info.is_main and sys.stderr.isatty()
+    if not quiet and dist_info.is_main:    # after every check: bad input stays one line
+        what = cfg.binarizer + (f" ω0={cfg.omega0:g}" if cfg.binarizer == "biper" else "")
+        lengths = ", ".join(f"stage {s}: {cfg.stage_epochs(s)} epochs" for s in cfg.stages)
+        sys.stderr.write(f"training {cfg.model} ({what}) on {cfg.dataset} ({len(train)} training, {len(test)} test "
+                         f"images) into {out} ({lengths}){'; resuming' if resume else ''}; one line per epoch "
+                         "follows\n")
 
-    core = initial_model(cfg, train.num_classes, channels).to(device)
-    model: nn.Module = core
-    if dist_info.active:
-        from torch.nn.parallel import DistributedDataParallel as DDP
+    created = not out.exists()
+    recorder = None
+    try:
+        core = initial_model(cfg, train.num_classes, channels).to(device)
+        model: nn.Module = core
+        if dist_info.active:
+            from torch.nn.parallel import DistributedDataParallel as DDP
 
-        model = DDP(core, device_ids=[device.index] if device.type == "cuda" else None)
+            model = DDP(core, device_ids=[device.index] if device.type == "cuda" else None)
 
-    if dist_info.is_main:
-        for s in cfg.stages:
-            (out / f"stage{s}").mkdir(parents=True, exist_ok=True)
-        if not (out / INIT).exists():
-            _save(initial_record(core, cfg), out / INIT)
-    _barrier(dist_info)
-    metrics_path = out / METRICS
-    done = {s: _stage_done(out / f"stage{s}") for s in cfg.stages} if resume else {s: 0 for s in cfg.stages}
-    records = [r for r in read_jsonl(metrics_path) if r.get("epoch", 0) <= done.get(r.get("stage", 0), 0)] \
-        if resume else []
-
-    if resume:
-        _check_same_config(out, cfg, done)
-    recorder = TrajectoryRecorder.for_run(core, cfg, out, records, len(train), main=dist_info.is_main,
-                                          world_size=dist_info.world_size,
-                                          layer_stats=lambda: layer_metrics(core, cfg.binarizer, cfg.omega0))
-    summary: dict[str, Any] = {"run_dir": str(out), "config": cfg.to_dict(), "stages": {}}
-    for stage in cfg.stages:
-        stage_dir = out / f"stage{stage}"
-        epochs = cfg.stage_epochs(stage)
-        tau = cfg.stage_tau(stage)
-        if stage == 2:
-            set_stage(core, 2)
-            if done[2] == 0:  # initialise from stage 1's best (official main_stage2.py)
-                core.load_state_dict(read_torch_file(out / "stage1" / BEST)["state_dict"])
-                with torch.no_grad():
-                    for _, layer in binary_layers(core):
-                        dims = tuple(range(1, layer.weight.dim()))
-                        layer.beta.copy_(layer.weight.abs().mean(dims).view_as(layer.beta))
-        opt = torch.optim.SGD(core.parameters(), lr=cfg.stage_lr(stage), momentum=cfg.momentum,
-                              weight_decay=cfg.stage_weight_decay(stage))
-        best, start = 0.0, done[stage]
-        if start > 0:
-            ckpt = read_torch_file(stage_dir / CHECKPOINT)
-            core.load_state_dict(ckpt["state_dict"])
-            opt.load_state_dict(ckpt["optimizer"])
-            best = float(ckpt["best_prec1"])
-        elif dist_info.is_main:
-            write_config_txt(stage_dir / CONFIG_TXT, cfg, stage)
-        for _, layer in binary_layers(core):
-            layer.tau.fill_(tau)  # stored like the official code (unused in the forward pass)
-        for epoch in range(start, epochs):
-            t0 = time.perf_counter()
-            recorder.start_epoch(stage, epoch)
-            lr = lr_at(epoch, cfg.stage_lr(stage), epochs, cfg.warmup_epochs)
-            for group in opt.param_groups:
-                group["lr"] = lr
-            train_loss, train_acc = train_one_epoch(model, core, opt, train, cfg, stage, epoch, tau, channels,
-                                                    device, dist_info, show_progress, on_step=recorder.after_step)
-            if dist_info.active:
-                import torch.distributed as dist
-
-                for buf in core.buffers():  # one set of BatchNorm statistics (rank 0's) for eval and the file
-                    dist.broadcast(buf, 0)
-            test_loss, test_acc = evaluate(core, test, channels, device, cfg.test_batch_size, dist_info)
-            is_best = test_acc > best
-            best = max(best, test_acc)
-            record = {"stage": stage, "epoch": epoch + 1, "lr": lr, "train_loss": train_loss,
-                      "train_acc": train_acc, "test_loss": test_loss, "test_acc": test_acc, "best_acc": best,
-                      "time_s": time.perf_counter() - t0, "tau": tau,
-                      "layers": layer_metrics(core, cfg.binarizer, cfg.omega0)}
-            recorder.finish_epoch(record)
-            records.append(record)
-            if dist_info.is_main:
-                ckpt = checkpoint_record(core, opt, cfg, stage, epoch + 1, best, lr,
-                                         {"test_acc": test_acc, "world_size": dist_info.world_size})
-                # best, then metrics, then the resume point last: a crash in between never leaves a checkpoint
-                # that claims an epoch whose best model or metrics line was not written
-                if is_best or not (stage_dir / BEST).exists():
-                    _save(ckpt, stage_dir / BEST)
-                write_jsonl(metrics_path, records)
-                recorder.write_events(record)
-                _save(ckpt, stage_dir / CHECKPOINT)
-                if not quiet:
-                    sys.stderr.write(f"stage {stage} epoch {epoch + 1}/{epochs}: loss {train_loss:.4f} "
-                                     f"train {train_acc:.2f}% test {test_acc:.2f}% (best {best:.2f}%) "
-                                     f"lr {lr:.3g} {record['time_s']:.1f}s\n")
-            _barrier(dist_info)
-        stage_records = [r for r in records if r["stage"] == stage]
-        summary["stages"][stage] = {
-            "epochs": epochs,
-            "best_acc": max((r["test_acc"] for r in stage_records), default=None),
-            "last_acc": stage_records[-1]["test_acc"] if stage_records else None,
-        }
+        if dist_info.is_main:
+            for s in cfg.stages:
+                (out / f"stage{s}").mkdir(parents=True, exist_ok=True)
+            if not (out / INIT).exists():
+                _save(initial_record(core, cfg), out / INIT)
         _barrier(dist_info)
-    recorder.close()
-    final = summary["stages"][cfg.stages[-1]]
-    summary.update({"best_acc": final["best_acc"], "last_acc": final["last_acc"],
-                    "layers": records[-1]["layers"] if records else [],
-                    "time_s": time.perf_counter() - t_start, "world_size": dist_info.world_size})
-    return summary
+        metrics_path = out / METRICS
+        done = {s: _stage_done(out / f"stage{s}") for s in cfg.stages} if resume else {s: 0 for s in cfg.stages}
+        records = [r for r in read_jsonl(metrics_path) if r.get("epoch", 0) <= done.get(r.get("stage", 0), 0)] \
+            if resume else []
+
+        if resume:
+            _check_same_config(out, cfg, done)
+        recorder = TrajectoryRecorder.for_run(core, cfg, out, records, len(train), main=dist_info.is_main,
+                                              world_size=dist_info.world_size,
+                                              layer_stats=lambda: layer_metrics(core, cfg.binarizer, cfg.omega0))
+        summary: dict[str, Any] = {"run_dir": str(out), "config": cfg.to_dict(), "stages": {}}
+        epoch_times: list[float] = []
+        for stage in cfg.stages:
+            stage_dir = out / f"stage{stage}"
+            epochs = cfg.stage_epochs(stage)
+            tau = cfg.stage_tau(stage)
+            if stage == 2:
+                set_stage(core, 2)
+                if done[2] == 0:  # initialise from stage 1's best (official main_stage2.py)
+                    core.load_state_dict(read_torch_file(out / "stage1" / BEST)["state_dict"])
+                    with torch.no_grad():
+                        for _, layer in binary_layers(core):
+                            dims = tuple(range(1, layer.weight.dim()))
+                            layer.beta.copy_(layer.weight.abs().mean(dims).view_as(layer.beta))
+            opt = torch.optim.SGD(core.parameters(), lr=cfg.stage_lr(stage), momentum=cfg.momentum,
+                                  weight_decay=cfg.stage_weight_decay(stage))
+            best, start = 0.0, done[stage]
+            if start > 0:
+                ckpt = read_torch_file(stage_dir / CHECKPOINT)
+                core.load_state_dict(ckpt["state_dict"])
+                opt.load_state_dict(ckpt["optimizer"])
+                best = float(ckpt["best_prec1"])
+            elif dist_info.is_main:
+                write_config_txt(stage_dir / CONFIG_TXT, cfg, stage)
+            for _, layer in binary_layers(core):
+                layer.tau.fill_(tau)  # stored like the official code (unused in the forward pass)
+            for epoch in range(start, epochs):
+                t0 = time.perf_counter()
+                recorder.start_epoch(stage, epoch)
+                lr = lr_at(epoch, cfg.stage_lr(stage), epochs, cfg.warmup_epochs)
+                for group in opt.param_groups:
+                    group["lr"] = lr
+                train_loss, train_acc = train_one_epoch(model, core, opt, train, cfg, stage, epoch, tau, channels,
+                                                        device, dist_info, show_progress,
+                                                        on_step=recorder.after_step)
+                if dist_info.active:
+                    import torch.distributed as dist
+
+                    for buf in core.buffers():  # one set of BatchNorm statistics (rank 0's) for eval and the file
+                        dist.broadcast(buf, 0)
+                test_loss, test_acc = evaluate(core, test, channels, device, cfg.test_batch_size, dist_info)
+                is_best = test_acc > best
+                best = max(best, test_acc)
+                record = {"stage": stage, "epoch": epoch + 1, "lr": lr, "train_loss": train_loss,
+                          "train_acc": train_acc, "test_loss": test_loss, "test_acc": test_acc, "best_acc": best,
+                          "time_s": time.perf_counter() - t0, "tau": tau,
+                          "layers": layer_metrics(core, cfg.binarizer, cfg.omega0)}
+                recorder.finish_epoch(record)
+                records.append(record)
+                if dist_info.is_main:
+                    ckpt = checkpoint_record(core, opt, cfg, stage, epoch + 1, best, lr,
+                                             {"test_acc": test_acc, "world_size": dist_info.world_size})
+                    # best, then metrics, then the resume point last: a crash in between never leaves a checkpoint
+                    # that claims an epoch whose best model or metrics line was not written
+                    if is_best or not (stage_dir / BEST).exists():
+                        _save(ckpt, stage_dir / BEST)
+                    write_jsonl(metrics_path, records)
+                    recorder.write_events(record)
+                    _save(ckpt, stage_dir / CHECKPOINT)
+                    if not quiet:
+                        epoch_times.append(record["time_s"])
+                        left = sum(cfg.stage_epochs(t) - (epoch + 1 if t == stage else 0) for t in cfg.stages
+                                   if t >= stage)
+                        sys.stderr.write(f"stage {stage} epoch {epoch + 1}/{epochs}: loss {train_loss:.4f} "
+                                         f"train {train_acc:.2f}% test {test_acc:.2f}% (best {best:.2f}%) "
+                                         f"lr {lr:.3g} {record['time_s']:.1f}s"
+                                         + (f"; about {_duration(left * float(np.mean(epoch_times)))} left"
+                                            if left else "") + "\n")
+                _barrier(dist_info)
+            stage_records = [r for r in records if r["stage"] == stage]
+            summary["stages"][stage] = {
+                "epochs": epochs,
+                "best_acc": max((r["test_acc"] for r in stage_records), default=None),
+                "last_acc": stage_records[-1]["test_acc"] if stage_records else None,
+            }
+            _barrier(dist_info)
+        recorder.close()
+        final = summary["stages"][cfg.stages[-1]]
+        summary.update({"best_acc": final["best_acc"], "last_acc": final["last_acc"],
+                        "layers": records[-1]["layers"] if records else [],
+                        "time_s": time.perf_counter() - t_start, "world_size": dist_info.world_size})
+        return summary
+    except BaseException:
+        if recorder is not None:
+            recorder.close()             # flush the event files written so far (a resume rewrites them anyway)
+        # interrupted or failed before a first checkpoint: nothing to resume from, so nothing is left behind (a
+        # folder holding only init.pth.tar could be neither resumed nor reused); a run with a checkpoint is kept
+        if dist_info.is_main and not resume:
+            remove_unfinished_run(out, cfg.stages, created)
+        raise
 
 
-__all__ = ["train_run", "evaluate", "layer_metrics", "lr_at", "write_config_txt",
-           "check_run_dir", "resolve_device", "train_one_epoch", "initial_model", "initial_record", "CHECKPOINT",
-           "BEST", "CONFIG_TXT", "METRICS", "INIT"]
+__all__ = ["train_run", "evaluate", "layer_metrics", "lr_at", "write_config_txt", "check_run_dir",
+           "finished_epochs", "remove_unfinished_run", "resolve_device", "train_one_epoch", "initial_model",
+           "initial_record", "CHECKPOINT", "BEST", "CONFIG_TXT", "METRICS", "INIT"]

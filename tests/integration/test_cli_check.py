@@ -11,7 +11,8 @@ def test_check_from_another_folder_writes_its_own_report(tmp_path: Path):
     proc = run_cli("check", "--quick", "--only", "qe_min_peak", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "PASS" in proc.stdout and "qe_min_peak" in proc.stdout
-    assert "0.1028346" in (tmp_path / "REPORT.md").read_text()     # ./REPORT.md of the current folder
+    assert "0.1028346" in (tmp_path / "check-out" / "REPORT.md").read_text()   # its own folder, never ./ itself
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["check-out"]
     again = run_cli_in_process("check", "--quick", "--only", "qe_min_peak", cwd=tmp_path)   # its own report: replaced
     assert again.returncode == 0 and "replacing" in again.stdout
 

@@ -115,7 +115,12 @@ def test_json_csv_and_table(report, tmp_path):
     assert list(rows[0])[:len(COLUMNS)] == list(COLUMNS) and len(rows) == 18
     assert float(rows[3]["qe_emp"]) == report.rows[3]["qe_emp"]
     lines = report.table().splitlines()
-    assert lines[0].startswith("layer") and len({len(line) for line in lines[:19]}) == 1   # aligned
+    assert lines[0].startswith("name") and len({len(line) for line in lines[:19]}) == 1   # aligned
+    # every header is a JSON/CSV column name, or an abbreviation the legend line maps to one
+    legend = dict(pair.split(" = ") for pair in lines[19].removeprefix("columns (JSON/CSV names): ")
+                  .split("; ")[0].split(", "))
+    assert lines[19].endswith("; rel_err columns are fractions")
+    assert all(legend.get(h, h) in COLUMNS for h in lines[0].split())
 
 
 def test_nonfinite_layers_reported_rest_analysed(tmp_path):
