@@ -73,6 +73,15 @@ def use_threads(threads: int) -> None:
 
 def pinned_pool(jobs: int) -> ProcessPoolExecutor:
     """``jobs`` spawned worker processes, each set up by :func:`pin_worker` with one thread (so a result does not
-    depend on how many there are, nor on the parent's threads)."""
+    depend on how many there are, nor on the parent's threads) and leaving Ctrl-C to the parent."""
     return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=pin_worker, initargs=(1,))
+                               initializer=_pool_worker)
+
+
+def _pool_worker() -> None:
+    """A pool worker: one thread and the pinned code path; Ctrl-C is left to the parent, which stops the workers
+    (:mod:`biper_analysis._io.interrupt`), so a worker never prints a traceback of its own."""
+    from biper_analysis._io.interrupt import ignore_interrupts
+
+    pin_worker(1)
+    ignore_interrupts()

@@ -28,7 +28,14 @@ from biper_analysis.laws import fit_laws, law_class, loglik
 from biper_analysis.laws.fitting import fit_closed_form, subsample
 from biper_analysis.laws.uncertainty import qe_prediction_se
 from biper_analysis.theory import analytic
-from biper_analysis.theory.weights import ChannelSE, WeightStats, channel_se, weight_drift, weight_stats
+from biper_analysis.theory.weights import (
+    ChannelSE,
+    WeightStats,
+    channel_se,
+    weight_drift,
+    weight_faults,
+    weight_stats,
+)
 
 __all__ = ["COLUMNS", "MAX_SAMPLES", "SE_SAMPLES", "W_HIST_BINS", "LayerHistograms", "half_split", "analyze_layer"]
 
@@ -201,10 +208,12 @@ def _histograms(s: np.ndarray, fit: fitting.LayerFit, stats: Any, x: float) -> L
                            phase_counts=stats.phase_counts, phase_probs_laplace=probs)
 
 
-def _empty_row(name: str, n_nonfinite: int, gamma: float | None) -> dict[str, Any]:
+def _empty_row(name: str, n_nonfinite: int, gamma: float | None, fault: str | None = None) -> dict[str, Any]:
+    """The row of a layer that is not analysed (every weight NaN/inf, or all finite weights equal: ``fault``)."""
     row: dict[str, Any] = {c: math.nan for c in COLUMNS}
     row.update({"name": name, "n": 0, "n_nonfinite": n_nonfinite, "gamma": "opt" if gamma is None else gamma,
-                "laplace_verdict": None, "laplace_reasons": [], "best_model": None, "models": {}})
+                "laplace_verdict": None, "laplace_reasons": [], "best_model": None, "models": {},
+                "weight_fault": fault})
     return row
 
 
@@ -224,8 +233,9 @@ def analyze_layer(name: str, w: Any, omega0: float, gamma: float | None, laws: S
     """
     names = renamed_argument(laws, models, "laws", "models", "analyze_layer") or ("laplace",)
     s, n_nonfinite = fitting.sorted_finite(w)
-    if s.size == 0:
-        return _empty_row(name, n_nonfinite, gamma), None, {}
+    fault = weight_faults(w)
+    if s.size == 0 or (fault is not None and fault.constant is not None):    # nothing whose spread means anything
+        return _empty_row(name, n_nonfinite, gamma, None if fault is None else fault.describe()), None, {}
     # the statistics of the two halves (for the out-of-sample checks) pool exactly into the layer's own
     halves = tuple(_half(h, omega0, gamma) for h in half_split(w))
     stats = halves[0].stats.pooled(halves[1].stats)
@@ -284,15 +294,23 @@ def analyze_layer(name: str, w: Any, omega0: float, gamma: float | None, laws: S
 
 
 def _reference_columns(reference: Any, w: Any, omega0: float, gamma: float | None) -> dict[str, Any]:
-    """Drift from the reference weights of the same layer and the reference's own Laplace comparison."""
-    drift = weight_drift(w, reference)
+    """Drift from the reference weights of the same layer and the reference's own Laplace comparison, from the
+    reference's finite weights (and the finite pairs, for the drift); ``ref_weight_fault`` says what was left out."""
+    fault = weight_faults(reference)
+    columns: dict[str, Any] = {"ref_weight_fault": None if fault is None else fault.describe()}
     ref_sorted, _ = fitting.sorted_finite(reference)
+    if ref_sorted.size == 0:
+        nan = math.nan
+        return {**columns, "drift_corr": nan, "drift_rel_change": nan, "ref_b": nan, "ref_qe_emp": nan,
+                "ref_qe_pred": nan, "ref_rel_err": nan, "ref_ks_stat": nan, "ref_laplace_verdict": None,
+                "ref_near_zero_frac": nan, "ref_near_crest_frac": nan}
+    drift = weight_drift(w, reference)
     ref = weight_stats(ref_sorted, omega0)
     ref_emp, ref_se = ref.qe(gamma), ref.qe_se(gamma)
     ref_pred = float(analytic.qe(omega0, ref.b, gamma)) if ref.b > 0 else math.nan
     ref_ks = fitting.ks_laplace_sorted(ref_sorted, 0.0, ref.b)
     verdict, _ = laplace_verdict(ref_ks, fitting.ks_critical(ref.n), ref_pred, ref_emp, ref_se)
-    return {"drift_corr": drift.correlation, "drift_rel_change": drift.relative_change,
+    return {**columns, "drift_corr": drift.correlation, "drift_rel_change": drift.relative_change,
             "ref_b": ref.b, "ref_qe_emp": ref_emp, "ref_qe_pred": ref_pred, "ref_rel_err": rel_err(ref_pred, ref_emp),
             "ref_ks_stat": ref_ks, "ref_laplace_verdict": verdict, "ref_near_zero_frac": ref.near_zero_frac,
             "ref_near_crest_frac": ref.near_crest_frac}

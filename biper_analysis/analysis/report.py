@@ -37,7 +37,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -268,30 +268,42 @@ def _layer_job(args: tuple) -> tuple[dict[str, Any], LayerHistograms | None, dic
 
 
 def _analyse_layers(ckpt: Any, refs: dict[str, np.ndarray], gamma: float | None, names: Sequence[str], seed: int,
-                    max_samples: int, jobs: int) -> list[tuple[dict[str, Any], LayerHistograms | None, dict[str, Any]]]:
+                    max_samples: int, jobs: int, progress: Callable[[int, int, str], None] | None = None
+                    ) -> list[tuple[dict[str, Any], LayerHistograms | None, dict[str, Any]]]:
     """:func:`analyze_layer` for every layer, in worker processes when ``jobs`` > 1 and a law needs an iterative fit
     (each layer's result depends only on its weights and seed, so it is the same either way). A worker knows the
     laws of :mod:`biper_analysis.laws`, not a law registered at run time elsewhere: use ``jobs=1`` for those."""
     tasks = [(name, w, ckpt.omega0, gamma, names, refs.get(name), seed + 1000 * i, max_samples)
              for i, (name, w) in enumerate(ckpt.iter_layers())]
+    done = progress or (lambda i, n, name: None)
     if jobs <= 1 or len(tasks) < 2 or all(law_class(m).closed_form() for m in names):
-        return [_layer_job(t) for t in tasks]
+        results = []
+        for i, t in enumerate(tasks):
+            results.append(_layer_job(t))
+            done(i + 1, len(tasks), t[0])
+        return results
     with pinned_pool(min(jobs, len(tasks))) as pool:
-        return list(pool.map(_layer_job, tasks))
+        results = []
+        for i, result in enumerate(pool.map(_layer_job, tasks)):    # in order, as each finishes
+            results.append(result)
+            done(i + 1, len(tasks), tasks[i][0])
+        return results
 
 
 def analyze_checkpoint(path: str | Path, omega0: float | None = None, layers: str | None = None,
                        gamma: float | str | None = "opt", laws: Sequence[str] | None = None, *,
                        reference: str | Path | None = None, seed: int = 0, max_samples: int = MAX_SAMPLES,
-                       jobs: int = 1, models: Sequence[str] | None = None) -> CheckpointReport:
+                       jobs: int = 1, models: Sequence[str] | None = None,
+                       progress: Callable[[int, int, str], None] | None = None) -> CheckpointReport:
     """Load a checkpoint (any supported format) and build the per-layer report.
 
     ``gamma``: "opt" (default; each side its own optimal scale) or a number ≥ 0. ``laws``: the laws to fit (names
     of :func:`biper_analysis.laws.law_names` that are fittable, or ("all",); default Laplace only; ``models=`` is
     the deprecated name); Laplace is always reported. ``reference``: a checkpoint
     of the same network (e.g. ``RUN/init.pth.tar``) to measure drift against. ``jobs``: worker processes for the
-    law fits (one thread each; the result does not depend on it). Layers whose weights are all
-    NaN/inf are reported with NaNs and a warning; the rest are analysed. Raises
+    law fits (one thread each; the result does not depend on it). ``progress(i, n, layer)`` is called as each layer
+    is done. Layers whose weights are all NaN/inf, or whose finite weights are all equal, are reported with NaNs and
+    a warning naming the fault and are left out of the totals; in the others NaN/inf weights are left out. Raises
     :class:`biper_analysis.analysis.checkpoints.CheckpointError` (a ValueError) when nothing can be analysed.
     """
     g = parse_gamma(gamma)
@@ -301,7 +313,7 @@ def analyze_checkpoint(path: str | Path, omega0: float | None = None, layers: st
     ref_arrays, ref_info = _reference_arrays(reference, ckpt.layers)
     rows, hists, fitted_laws, warns = [], {}, {}, []
     for (name, _), (row, hist, fitted) in zip(ckpt.iter_layers(), _analyse_layers(ckpt, ref_arrays, g, names, seed,
-                                                                                  max_samples, jobs)):
+                                                                                  max_samples, jobs, progress)):
         rows.append(row)
         if hist is not None:
             hists[name] = hist
@@ -312,7 +324,8 @@ def analyze_checkpoint(path: str | Path, omega0: float | None = None, layers: st
         warns.append(f"the checkpoint was trained with binarizer={binarizer!r}; BiPer's QE is evaluated at "
                      f"ω0 = {ckpt.omega0:g} for comparison only")
     if not any(r["n"] > 0 for r in rows):
-        raise CheckpointError(f"nothing to analyse in {ckpt.path}: every selected layer's weights are NaN/inf")
+        raise CheckpointError(f"nothing to analyse in {ckpt.path}: every selected layer's weights are NaN/inf or all "
+                              "equal")
     info = describe(ckpt)
     info["qe_emp_se_method"] = (("delta method on (mean S², mean|S|)" if g is None else "direct: sd((|S| − γ)²)/√n")
                                 + ", or the channel-clustered (CR1) SE where larger")

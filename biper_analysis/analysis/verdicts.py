@@ -164,10 +164,18 @@ def crest_excess_z(row: dict[str, Any], ratio: float = CREST_RATIO) -> float:
 def row_warnings(row: dict[str, Any]) -> list[str]:
     """The warnings one report row earns: non-finite weights, a Laplace misfit, weights piled at the crests."""
     warns = []
-    if row["n_nonfinite"]:
-        what = "all" if row["n"] == 0 else f"{row['n_nonfinite']} of {row['n'] + row['n_nonfinite']}"
+    fault = row.get("weight_fault")
+    if row["n"] == 0 and fault and "constant" in fault:       # a constant layer: named as such, nothing else
+        warns.append(f"layer {row['name']}: {fault}; layer not analysed")
+    elif row["n_nonfinite"]:
+        what = (f"all {row['n_nonfinite']}" if row["n"] == 0
+                else f"{row['n_nonfinite']} of {row['n'] + row['n_nonfinite']}")
         warns.append(f"layer {row['name']}: {what} weights are NaN/inf"
                      + (" (layer not analysed)" if row["n"] == 0 else " (left out; the rest analysed)"))
+    if row.get("ref_weight_fault"):
+        done = ("drift and the reference's QE not computed" if row.get("ref_laplace_verdict") is None
+                else "left out of the drift and the reference's QE")
+        warns.append(f"layer {row['name']}: the reference's {row['ref_weight_fault']}; {done}")
     if row.get("laplace_verdict") == "misfit":
         warns.append(f"layer {row['name']}: Laplace(0, b) misfit: " + "; ".join(row["laplace_reasons"]))
     density = crest_density_ratio(row)

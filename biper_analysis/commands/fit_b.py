@@ -121,6 +121,15 @@ def _law_names(args: argparse.Namespace) -> tuple[str, ...]:
     return names
 
 
+def _progress(args: argparse.Namespace, names: tuple[str, ...]):
+    """Layers done, on stderr, when laws beyond the closed forms are fitted (seconds per layer); else nothing."""
+    from biper_analysis.laws import law_class
+
+    if args.quiet or all(law_class(m).closed_form() for m in names):
+        return None
+    return lambda i, n, layer: sys.stderr.write(f"biper-analysis fit-b: {i}/{n} layers analysed ({layer})\n")
+
+
 def run(args: argparse.Namespace) -> int:
     from biper_analysis._io.errors import Interrupted
     from biper_analysis._io.interrupt import stop_workers_on_interrupt
@@ -146,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
             report = analyze_checkpoint(args.path, omega0=args.omega0, layers=args.layers,
                                         gamma="opt" if args.gamma is None else args.gamma, laws=names,
                                         reference=args.reference, seed=args.seed, max_samples=args.max_samples,
-                                        jobs=args.jobs)
+                                        jobs=args.jobs, progress=_progress(args, names))
             written = _write_outputs(report, claims, layer_dir)
     except KeyboardInterrupt:
         raise Interrupted("no output was written (fit-b writes its files after the analysis); run the same command "

@@ -2,8 +2,7 @@
 reads weights: the layer and the count named in one warning line, the rest analysed where that is meaningful, the
 layer skipped and said so where not (:func:`biper_analysis.theory.weights.weight_faults`).
 
-The fit-b cases marked xfail need the per-layer analysis (``biper_analysis/analysis/report.py``) to follow the rule;
-they state the behaviour it must have.
+The fit-b cases run the per-layer analysis (:mod:`biper_analysis.analysis.layer`) through the CLI.
 """
 from __future__ import annotations
 
@@ -23,7 +22,6 @@ LAYER = "layer1.0.conv1.weight"          # 16·16·3·3 = 2304 weights
 N = 2304
 #: Three layers keep the fits quick; the faulty one is among them.
 SELECT = r"^layer1\.0\.conv[12]\.weight$|^layer3\.2\.conv2\.weight$"
-LEAD = pytest.mark.xfail(reason="lead implements in report.py", strict=False)
 
 
 def _save(folder: Path, fault: str | None, layer: str = LAYER) -> Path:
@@ -134,7 +132,6 @@ def test_fit_b_laplace_leaves_out_some_nan_weights_and_names_the_count(tmp_path,
     assert row["n"] == N - 11 and row["n_nonfinite"] == 11 and np.isfinite(row["qe_pred"])
 
 
-@LEAD
 def test_fit_b_any_law_leaves_out_some_nan_weights(tmp_path, capsys):
     """fit-b --model gaussian used to fail after 5 s with library advice naming no layer or file."""
     rc, report, err = _fit_b(capsys, _save(tmp_path, "some-nan"), "--model", "gaussian,gennorm")
@@ -145,7 +142,6 @@ def test_fit_b_any_law_leaves_out_some_nan_weights(tmp_path, capsys):
     assert all(np.isfinite(m["qe_pred"]) for m in row["models"].values())
 
 
-@LEAD
 @pytest.mark.parametrize("models", ["laplace", "gaussian"])
 def test_fit_b_all_nan_layer_is_skipped_with_its_count(tmp_path, capsys, models):
     rc, report, err = _fit_b(capsys, _save(tmp_path, "nan"), "--model", models)
@@ -154,7 +150,6 @@ def test_fit_b_all_nan_layer_is_skipped_with_its_count(tmp_path, capsys, models)
     assert report["totals"]["n_layers_analysed"] == 2
 
 
-@LEAD
 @pytest.mark.parametrize("fault, words", [("zero", f"all {N} weights are 0 (a constant layer)"),
                                           ("constant", f"all {N} weights are 0.05 (a constant layer)")])
 def test_fit_b_constant_layer_is_named_as_such_not_as_a_misfit(tmp_path, capsys, fault, words):
@@ -166,7 +161,6 @@ def test_fit_b_constant_layer_is_named_as_such_not_as_a_misfit(tmp_path, capsys,
     assert "nan" not in " ".join(report["warnings"]).lower().replace("nan/inf", "")
 
 
-@LEAD
 def test_fit_b_reference_with_nan_is_named_and_drift_uses_the_rest(tmp_path, capsys):
     """--reference with NaN printed nan drift silently: the reference's layer and count are named, drift and the
     reference's QE come from the finite pairs."""
@@ -180,7 +174,6 @@ def test_fit_b_reference_with_nan_is_named_and_drift_uses_the_rest(tmp_path, cap
     assert np.isfinite(row["drift_corr"]) and np.isfinite(row["ref_qe_emp"])
 
 
-@LEAD
 def test_fit_b_reference_with_an_all_nan_layer_is_named_not_an_error(tmp_path, capsys):
     """An all-NaN reference layer stopped fit-b with "the weight tensor holds no finite weights", naming nothing."""
     trained = _save(tmp_path / "trained", None)
@@ -190,7 +183,7 @@ def test_fit_b_reference_with_an_all_nan_layer_is_named_not_an_error(tmp_path, c
     named = [w for w in report["warnings"] if LAYER in w and "reference" in w]
     assert len(named) == 1 and f"all {N} weights are NaN/inf" in named[0], report["warnings"]
     row = next(r for r in report["layers"] if r["name"] == LAYER)
-    assert np.isnan(row["drift_corr"]) and np.isfinite(row["qe_emp"])
+    assert row["drift_corr"] is None and np.isfinite(row["qe_emp"])     # NaN is null in JSON
 
 
 # ---------------------------------------------------------------------------------------------------------------
