@@ -1,29 +1,33 @@
 """Claim (the paper's model): trained BiPer weights are Laplace(0, b), so QE follows from one number per layer.
 
-Measured on the cached training sweep, layer by layer, with the report's verdict (KS distance to Laplace(0, b)
-above its 0.1 % critical value, or the closed-form QE off by more than max(3 SE, 10 %)). The same verdict on each
-run's *initial* weights is reported beside it: a misfit that is already there at initialisation is not something
-training did.
+Decided by what the claim says: in each BiPer layer of the cached training sweep, the closed form at b = mean|w|
+fitted on one half of the output channels predicts the QE measured on the other half (both ways; the report's
+out-of-sample entry, :mod:`biper_analysis.analysis.layer`), within max(5 %, 2 SE) with channel-clustered SEs
+(:func:`biper_analysis.paper_checks.record.verdict_predictions`). The KS distance to Laplace(0, b) is reported
+beside it (at 10⁴–10⁵ weights it rejects any law, including ones whose QE is right), and so is the same comparison
+on each run's *initial* weights: a misfit already there at initialisation is not something training did.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from biper_analysis import paper
-from biper_analysis.paper_checks.record import FAIL, INCONCLUSIVE, PASS, CheckContext, CheckResult, script_main
+from biper_analysis.paper_checks.record import INCONCLUSIVE, CheckContext, CheckResult, script_main, verdict_predictions
 
-__all__ = ["verdict_layers", "run"]
-
-
-def verdict_layers(n_layers: int, n_misfit: int) -> str:
-    """pass when every analysed layer fits, fail when any does not, inconclusive without layers."""
-    if n_layers == 0:
-        return INCONCLUSIVE
-    return PASS if n_misfit == 0 else FAIL
+__all__ = ["laplace_errors", "run"]
 
 
 def _rows(sweep: dict[str, Any]) -> list[dict[str, Any]]:
     return [r for run in sweep["runs"] if run["binarizer"] == "biper" for r in run["analysis"]["layers"] if r["n"] > 0]
+
+
+def laplace_errors(rows: list[dict[str, Any]]) -> list[tuple[float, float]]:
+    """(relative error, z) of the Laplace prediction out of sample, per layer."""
+    out = []
+    for r in rows:
+        oos = r.get("models", {}).get("laplace", {}).get("oos", {})
+        out.append((float(oos.get("rel_err", float("nan"))), float(oos.get("z", float("nan")))))
+    return out
 
 
 def run(context: CheckContext) -> CheckResult:
@@ -32,23 +36,27 @@ def run(context: CheckContext) -> CheckResult:
                       "measured quantisation error",
                 source=f"{paper.CITATION}, Sec. 3 (Laplace model of the latent weights)",
                 reported="assumed (no goodness of fit reported)",
-                tolerance="pass if no BiPer layer is a Laplace misfit (KS distance > its 0.1 % critical value "
-                          "≈ 1.949/√n, or |QE_pred − QE_emp| > max(3 SE, 10 %)); fail if any is",
+                tolerance="per BiPer layer, QE(ω0, b) with b fitted on one half of the output channels against the "
+                          "QE of the other half, both ways: pass if every layer is within max(5 %, 2 SE) "
+                          "(channel-clustered SE), fail if any misses by more than 5 % and 3 SE, else inconclusive; "
+                          "the KS test is reported, not decisive (at this n it rejects every law)",
                 command=f"biper-analysis fit-b {context.runs_dir}/<run> --reference "
                         f"{context.runs_dir}/<run>/init.pth.tar")
     sweep, missing = context.sweep()
     if sweep is None:
         return CheckResult(measured=missing, verdict=INCONCLUSIVE, **base)
     rows = _rows(sweep)
-    misfit = [r for r in rows if r["laplace_verdict"] == "misfit"]
-    at_init = [r for r in rows if r.get("ref_laplace_verdict") == "misfit"]
-    rel = sorted(abs(r["rel_err"]) for r in rows)
-    init_rel = sorted(abs(r["ref_rel_err"]) for r in rows if "ref_rel_err" in r)
-    measured = (f"{len(misfit)}/{len(rows)} trained BiPer layers are Laplace misfits (|rel err| of QE_pred "
-                f"{rel[0]:.1%}…{rel[-1]:.1%}); on the same runs' initial weights {len(at_init)}/{len(rows)} "
-                + (f"(|rel err| {init_rel[0]:.1%}…{init_rel[-1]:.1%})" if init_rel else "(no init weights)")
-                ) if rows else "the sweep has no analysed BiPer layers"
-    return CheckResult(measured=measured, verdict=verdict_layers(len(rows), len(misfit)), **base)
+    if not rows:
+        return CheckResult(measured="the sweep has no analysed BiPer layers", verdict=INCONCLUSIVE, **base)
+    verdict, within, clear = verdict_predictions(laplace_errors(rows))
+    rel = sorted(abs(e) for e, _ in laplace_errors(rows))
+    ks = sum(1 for r in rows if r["ks_stat"] > r["ks_critical"])
+    init = sorted(abs(r["ref_rel_err"]) for r in rows if r.get("ref_rel_err") is not None)
+    measured = (f"Laplace predicts {within}/{len(rows)} trained BiPer layers out of sample within max(5 %, 2 SE), "
+                f"{clear} miss by more than 5 % and 3 SE (|rel err| {rel[0]:.1%}…{rel[-1]:.1%}); KS rejects "
+                f"{ks}/{len(rows)}; on the same runs' initial weights the in-sample |rel err| is "
+                + (f"{init[0]:.1%}…{init[-1]:.1%}" if init else "not available (no init weights)"))
+    return CheckResult(measured=measured, verdict=verdict, **base)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,8 @@ from biper_analysis._io.outputs import producer
 from biper_analysis._io.provenance import provenance
 
 __all__ = ["PASS", "FAIL", "INCONCLUSIVE", "CheckResult", "CheckContext", "verdict_within", "verdict_interval",
-           "verdict_threshold", "discover", "run_all", "run_check", "write_report", "script_main"]
+           "verdict_threshold", "verdict_predictions", "PREDICT_REL_TOL", "PREDICT_SE_K", "MISS_SE_K", "discover",
+           "run_all", "run_check", "write_report", "script_main"]
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 
@@ -110,6 +111,37 @@ def verdict_threshold(value: float, threshold: float, enough_data: bool) -> str:
     if not enough_data or not math.isfinite(value):
         return INCONCLUSIVE
     return PASS if value >= threshold else FAIL
+
+
+#: A prediction holds when within max(PREDICT_REL_TOL, PREDICT_SE_K SE) of the measurement; it clearly misses when
+#: off by more than PREDICT_REL_TOL *and* MISS_SE_K SE (between the two: noise cannot be told from a misfit).
+PREDICT_REL_TOL, PREDICT_SE_K, MISS_SE_K = 0.05, 2.0, 3.0
+
+
+def verdict_predictions(errors: Sequence[tuple[float, float]]) -> tuple[str, int, int]:
+    """For "X predicts every item" from (relative error, z) per item: pass when every item is within
+    max(5 %, 2 SE), fail when any clearly misses (off by more than 5 % and 3 SE), inconclusive otherwise (no items,
+    an undefined error, or misses only in the 2–3 SE band). Returns (verdict, n within, n clear misses).
+
+    >>> verdict_predictions([(0.01, 0.5), (-0.04, 3.0)])[0], verdict_predictions([(0.2, 8.0), (0.0, 0.0)])[0]
+    ('pass', 'fail')
+    >>> verdict_predictions([(0.07, 2.5)])[0], verdict_predictions([])[0]
+    ('inconclusive', 'inconclusive')
+    """
+    within = clear = 0
+    undefined = False
+    for rel, z in errors:
+        if not (math.isfinite(rel) and math.isfinite(z)):
+            undefined = True
+        elif abs(rel) <= PREDICT_REL_TOL or abs(z) <= PREDICT_SE_K:
+            within += 1
+        elif abs(z) > MISS_SE_K:
+            clear += 1
+    if clear:
+        return FAIL, within, clear
+    if errors and within == len(errors) and not undefined:
+        return PASS, within, clear
+    return INCONCLUSIVE, within, clear
 
 
 # ---------------------------------------------------------------------------------------------------
