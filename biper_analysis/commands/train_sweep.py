@@ -22,7 +22,6 @@ from biper_analysis.training.sweep import (
     SweepPlan,
     SweepProgress,
     run_training_sweep,
-    sweep_status,
 )
 
 __all__ = ["register", "run"]
@@ -166,6 +165,8 @@ def _status(args: argparse.Namespace) -> int:
     plan = _plan(args) if _plan_given(args) else None
     if not args.out.is_dir():
         raise FileNotFoundError(f"--out {args.out} does not exist; give the folder a train-sweep wrote")
+    from biper_analysis.training.slurm import sweep_status
+
     statuses = sweep_status(args.out, plan)
     for s in statuses:
         sys.stdout.write(s.line().rstrip() + "\n")

@@ -6,8 +6,9 @@ analysis cache key. See :mod:`biper_analysis.laws.base` for the protocol.
 
 Laws (all symmetric, location 0; :data:`MODELS` = the fittable ones, from the paper's model to the most flexible):
 ``laplace`` (b), ``gaussian`` (σ), ``gennorm`` (s, β), ``penalised`` (s, β, κ), ``penalised2`` (s, β, κ0, κ),
-``penalised-alpha`` (s, β, κ0, κ, α), ``comb`` (σ, d0, d1, ε, b); and the priors ``student-t`` (df, scale) and
-``empirical`` (a sample).
+``penalised-alpha`` (s, β, κ0, κ, α), ``comb`` (σ, d0, d1, ε, b), ``harmonic`` (s, β, κ0, κ, c) and ``maxent``
+(s, β, λ0, λ, μ), the two with peaks at the crests of |sin(ω0 w)| as well as at its zeros; and the priors
+``student-t`` (df, scale) and ``empirical`` (a sample).
 
 Why laws beyond Laplace: the paper's closed form assumes w ~ Laplace(0, b) (BiPer, CVPR 2024, arXiv:2404.01278,
 Sec. 3), but trained weights are not Laplacian: the official CIFAR code adds τ·Σ mean sin²(ω0 w) to the loss
@@ -49,13 +50,14 @@ from biper_analysis.laws.gennorm import GenNorm
 from biper_analysis.laws.laplace import Laplace
 from biper_analysis.laws.lawfile import law_from_dict, law_to_dict
 from biper_analysis.laws.penalised import Penalised, Penalised2, PenalisedAlpha
+from biper_analysis.laws.phase import Harmonic, Maxent
 from biper_analysis.laws.student_t import StudentT
 from biper_analysis.laws.uncertainty import qe_prediction_se
 
 __all__ = ["MODELS", "Law", "LawInfo", "Laplace", "Gaussian", "StudentT", "Empirical", "GenNorm", "Penalised",
-           "Penalised2", "PenalisedAlpha", "Comb", "fit_law", "fit_laws", "loglik", "n_params", "law_to_dict",
-           "law_from_dict", "qe_prediction_se", "register", "unregister", "registered", "law_class", "law_info",
-           "law_names", "law_versions", "law_style"]
+           "Penalised2", "PenalisedAlpha", "Comb", "Harmonic", "Maxent", "fit_law", "fit_laws", "loglik", "n_params",
+           "law_to_dict", "law_from_dict", "qe_prediction_se", "register", "unregister", "registered", "law_class",
+           "law_info", "law_names", "law_versions", "law_style"]
 
 # a law module added to this package registers itself on import: import every public module
 for _module in pkgutil.iter_modules(__path__):

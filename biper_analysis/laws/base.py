@@ -223,12 +223,20 @@ class Law:
         raise NotImplementedError(f"{cls.__name__} has no iterative fit")
 
     @classmethod
-    def fit(cls, samples: Any, omega0: float | None = None) -> Law:
-        """Maximum likelihood on every given weight, location fixed at 0
-        (:func:`biper_analysis.laws.fitting.fit_law` without a subsample)."""
-        from biper_analysis.laws.fitting import fit_law
+    def fit(cls, samples: Any) -> Law:
+        """The closed-form maximum-likelihood fit on every given weight, location fixed at 0 (laws with
+        ``fit_stats``; the iterative ones: :func:`biper_analysis.laws.fitting.fit_law`)."""
+        if not cls.closed_form():
+            raise TypeError(f"{cls.__name__} has no closed-form fit; use biper_analysis.laws.fit_law(w, omega0, "
+                            f"{cls.name!r})")
+        from biper_analysis.theory.weights import weight_stats
 
-        return fit_law(samples, omega0, cls.name, max_samples=max(int(np.size(samples)), 2))
+        w = validation.as_float_array("samples", samples).ravel()
+        if w.size == 0:
+            raise ValueError("samples is empty; pass at least one weight")
+        law, info = cls.fit_stats(weight_stats(w))
+        law.fit_info.update(info)
+        return law
 
     def loglik_of_stats(self, stats: Any) -> float | None:
         """Σ log pdf over the weights the statistics describe, when the statistics suffice (else None)."""

@@ -12,7 +12,7 @@ pair per task, and ``jobs.json`` (which job ran which run).
 The submitting process need not stay alive: :func:`run_sweep_on_slurm` submits the runs that are missing or
 failed, and either returns or (``wait``) follows them; a later call with the same plan submits nothing that is
 queued or running, and writes ``sweep.json`` once every run is done.
-:func:`biper_analysis.training.sweep.sweep_status` asks the scheduler (``squeue``; for a finished job ``sacct``,
+:func:`sweep_status` asks the scheduler (``squeue``; for a finished job ``sacct``,
 or ``scontrol`` where accounting is off) what became of each run.
 
 Time limits and preemption: submitit asks Slurm for a signal (USR2) ``signal_delay_s`` before the time limit,
@@ -50,6 +50,8 @@ from biper_analysis._io.provenance import compute_environment, provenance
 from biper_analysis._io.reproducible import pin_worker
 from biper_analysis.training.config import TrainConfig
 from biper_analysis.training.sweep import (
+    _RUN_NAME,
+    SWEEP_FILE,
     ProgressClock,
     RunStatus,
     SweepInterrupted,
@@ -60,7 +62,6 @@ from biper_analysis.training.sweep import (
     local_status,
     reusable_records,
     run_record,
-    sweep_status,
     train_or_reuse,
     write_sweep,
 )
@@ -649,3 +650,33 @@ def run_sweep_on_slurm(out_dir: str | Path, plan: SweepPlan, settings: SlurmSett
     if all(s.state == "done" for s in ordered):
         sweep = _collect(out_dir, plan, runs, settings, log)
     return SlurmOutcome(submitted, ordered, sweep)
+
+
+def sweep_status(out_dir: str | Path, plan: SweepPlan | None = None) -> list[RunStatus]:
+    """Every run of ``plan`` (None: every run the folder knows of) as done / queued / running / failed / missing,
+    asking the Slurm scheduler about runs the folder's Slurm record lists."""
+    out_dir = Path(out_dir)
+    if plan is not None:
+        plan.recipe()
+        configs: dict[str, dict[str, Any] | None] = {n: jsonable(c.to_dict()) for n, c in plan.runs()}
+    else:
+        known = {p.name for p in out_dir.iterdir() if p.is_dir() and _RUN_NAME.match(p.name)} \
+            if out_dir.is_dir() else set()
+        if (out_dir / SWEEP_FILE).exists():
+            known |= {r["name"] for r in read_json(out_dir / SWEEP_FILE).get("runs", [])}
+        known |= set(recorded_jobs(out_dir))
+        if not known:
+            raise UsageError(f"--out {out_dir} holds no training sweep (no run folders, no {SWEEP_FILE}); give the "
+                             "folder a train-sweep wrote")
+        configs = dict.fromkeys(sorted(known, key=_run_order))
+    statuses = {name: local_status(out_dir / name, config) for name, config in configs.items()}
+    if recorded_jobs(out_dir):
+        statuses.update(scheduler_status(out_dir, [s for s in statuses.values() if s.state != "done"]))
+    return [statuses[name] for name in configs]
+
+
+def _run_order(name: str) -> tuple[int, float, int]:
+    m = re.match(r"^(?:biper-w(?P<w>[0-9.e+-]+)|(?P<b>sign|fp))-s(?P<s>[0-9]+)$", name)
+    if m is None:
+        return (3, 0.0, 0)
+    return (0 if m.group("w") else 1 if m.group("b") == "sign" else 2, float(m.group("w") or 0), int(m.group("s")))

@@ -59,7 +59,7 @@ from biper_analysis.training.config import RESUMABLE_FIELDS, TrainConfig
 
 __all__ = ["SWEEP_FILE", "RUN_SUMMARY", "ANALYSIS_FILE", "ANALYSIS_VERSION", "SWEEP_AXES", "RECIPE_FIELDS",
            "SweepPlan", "RunStatus", "SweepProgress", "SweepInterrupted", "run_name", "run_training_sweep",
-           "sweep_status", "train_or_reuse", "run_record", "write_sweep", "load_training_sweep", "mean_std_se",
+           "train_or_reuse", "run_record", "write_sweep", "load_training_sweep", "mean_std_se",
            "group_summary", "paired_difference", "normalised_layer_qe"]
 
 SWEEP_FILE = "sweep.json"
@@ -393,40 +393,6 @@ def local_status(run_dir: Path, config: dict[str, Any] | None) -> RunStatus:
     if config is not None and (run_dir / RUN_SUMMARY).exists():
         return RunStatus(run_dir.name, "missing", "holds a finished run of another config")
     return RunStatus(run_dir.name, "missing", _partial_detail(run_dir))
-
-
-def sweep_status(out_dir: str | Path, plan: SweepPlan | None = None) -> list[RunStatus]:
-    """Every run of ``plan`` (None: every run the folder knows of) as done / queued / running / failed / missing,
-    asking the Slurm scheduler about runs the folder's Slurm record lists."""
-    out_dir = Path(out_dir)
-    if plan is not None:
-        plan.recipe()
-        configs: dict[str, dict[str, Any] | None] = {n: jsonable(c.to_dict()) for n, c in plan.runs()}
-    else:
-        known = {p.name for p in out_dir.iterdir() if p.is_dir() and _RUN_NAME.match(p.name)} \
-            if out_dir.is_dir() else set()
-        if (out_dir / SWEEP_FILE).exists():
-            known |= {r["name"] for r in read_json(out_dir / SWEEP_FILE).get("runs", [])}
-        from biper_analysis.training import slurm
-
-        known |= set(slurm.recorded_jobs(out_dir))
-        if not known:
-            raise UsageError(f"--out {out_dir} holds no training sweep (no run folders, no {SWEEP_FILE}); give the "
-                             "folder a train-sweep wrote")
-        configs = dict.fromkeys(sorted(known, key=_run_order))
-    statuses = {name: local_status(out_dir / name, config) for name, config in configs.items()}
-    from biper_analysis.training import slurm
-
-    if slurm.recorded_jobs(out_dir):
-        statuses.update(slurm.scheduler_status(out_dir, [s for s in statuses.values() if s.state != "done"]))
-    return [statuses[name] for name in configs]
-
-
-def _run_order(name: str) -> tuple[int, float, int]:
-    m = re.match(r"^(?:biper-w(?P<w>[0-9.e+-]+)|(?P<b>sign|fp))-s(?P<s>[0-9]+)$", name)
-    if m is None:
-        return (3, 0.0, 0)
-    return (0 if m.group("w") else 1 if m.group("b") == "sign" else 2, float(m.group("w") or 0), int(m.group("s")))
 
 
 @dataclasses.dataclass(frozen=True)
