@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from biper_analysis._io.validation import renamed_argument
 from biper_analysis.laws.base import CHUNK, Law, check_param, law_class
@@ -141,7 +142,9 @@ def _fit_iterative(w: np.ndarray, omega0: float | None, keys: list[str], max_sam
         return done[key]
 
     out = {}
-    with np.errstate(over="ignore", under="ignore"):
+    # one BLAS thread: L-BFGS-B's tiny vector operations go through BLAS, whose idle threads spin (on a busy 2-core
+    # machine they took two thirds of the fits' time); the results do not depend on it
+    with np.errstate(over="ignore", under="ignore"), threadpool_limits(limits=1, user_api="blas"):
         for key in keys:
             law, info = fitted(key)
             law = law_from_dict(law_to_dict(law))      # a fresh object per law: fit_info is each law's own
