@@ -63,7 +63,7 @@ def test_every_command_refuses_an_unwritable_output_before_any_work(checkpoint, 
     process."""
     data = write_fashion_mnist(tmp_path / "data", 64, 32)
     cases = [
-        (["fit-b", str(checkpoint), "--model", "all", "--json", str(readonly_dir / "fit.json")], "fit.json"),
+        (["fit-b", str(checkpoint), "--law", "all", "--json", str(readonly_dir / "fit.json")], "fit.json"),
         (["check", "--only", "qe_min_peak", "--quick", "--report", str(readonly_dir / "R.md")], "R.md"),
         (["sweep", "--omega0", "1:10:5", "--b", "0.05", "--out", str(readonly_dir / "s.csv")], "s.csv"),
         (["figures", "--only", "fig3", "--out", str(readonly_dir / "figs")], "figs"),

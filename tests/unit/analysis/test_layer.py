@@ -97,8 +97,9 @@ def test_a_half_the_laws_cannot_fit_gives_nan_not_an_error():
 def test_empty_and_all_zero_layers():
     row, hist, fitted = analyze_layer("l.weight", np.full((3, 3), np.nan), OMEGA0, None, ("laplace", "gennorm"))
     assert row["n"] == 0 and row["models"] == {} and hist is None and fitted == {} and math.isnan(row["qe_emp"])
-    row, _, fitted = analyze_layer("l.weight", np.zeros((4, 4)), OMEGA0, 0.5)
-    assert row["models"] == {} and fitted == {} and row["qe_pred"] == 0.25 and row["best_model"] is None
+    row, _, fitted = analyze_layer("l.weight", np.zeros((4, 4)), OMEGA0, 0.5)       # constant: named, not analysed
+    assert row["models"] == {} and fitted == {} and row["n"] == 0 and row["best_model"] is None
+    assert row["weight_fault"] == "all 16 weights are 0 (a constant layer)" and math.isnan(row["qe_pred"])
 
 
 def test_models_is_the_deprecated_name_of_laws():

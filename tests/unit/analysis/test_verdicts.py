@@ -20,8 +20,10 @@ def test_laplace_verdict_each_reason():
     assert laplace_verdict(0.01, 0.02, 0.1005, 0.100, 0.001) == ("ok", [])
     verdict, reasons = laplace_verdict(0.03, 0.02, 0.1005, 0.100, 0.001)          # KS only
     assert verdict == "misfit" and len(reasons) == 1 and reasons[0].startswith("KS distance 0.030 > 0.020")
-    verdict, reasons = laplace_verdict(0.01, 0.02, 0.115, 0.100, 0.001)           # QE off by 15 % > max(3 SE, 10 %)
-    assert verdict == "misfit" and len(reasons) == 1 and "+15%" in reasons[0]
+    verdict, reasons = laplace_verdict(0.01, 0.02, 0.115, 0.100, 0.001)           # QE off by 15 % > max(3 SE, 5 %)
+    assert verdict == "misfit" and len(reasons) == 1 and "rel_err +0.150" in reasons[0]
+    assert laplace_verdict(0.01, 0.02, 0.1072, 0.100, 0.001)[0] == "misfit"       # +7.2 % and 7 SE: flagged now
+    assert laplace_verdict(0.01, 0.02, 0.1072, 0.100, 0.003)[0] == "ok"           # within 3 SE
     assert laplace_verdict(0.01, 0.02, 0.115, 0.100, 0.006)[0] == "ok"           # 3 SE = 0.018 covers it
     assert len(laplace_verdict(0.05, 0.02, 0.2, 0.1, 0.001)[1]) == 2
 
@@ -50,7 +52,7 @@ def test_crest_rules():
 
 def test_row_warnings_for_nonfinite_and_misfit_layers():
     row = {"name": "l", "n": 0, "n_nonfinite": 5, "near_zero_frac": math.nan, "near_crest_frac": math.nan}
-    assert row_warnings(row) == ["layer l: all weights are NaN/inf (layer not analysed)"]
+    assert row_warnings(row) == ["layer l: all 5 weights are NaN/inf (layer not analysed)"]
     row = {"name": "l", "n": 95, "n_nonfinite": 5, "laplace_verdict": "misfit", "laplace_reasons": ["a", "b"],
            "near_zero_frac": 0.25, "near_crest_frac": 0.25}
     assert row_warnings(row) == ["layer l: 5 of 100 weights are NaN/inf (left out; the rest analysed)",

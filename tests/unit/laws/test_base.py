@@ -14,7 +14,7 @@ from biper_analysis.laws.base import FRACTION, POSITIVE, check_param, closed_for
 
 def test_registry_lists_every_law_in_order():
     assert laws.law_names(fittable=True) == ("laplace", "gaussian", "gennorm", "penalised", "penalised2",
-                                             "penalised-alpha", "comb") == laws.MODELS
+                                             "penalised-alpha", "comb", "harmonic", "maxent") == laws.MODELS
     assert laws.law_names(fittable=False) == ("student-t", "empirical")
     assert laws.law_names() == laws.law_names(fittable=True) + laws.law_names(fittable=False)
     assert laws.law_versions(fittable=True) == [[n, "1"] for n in laws.MODELS]
