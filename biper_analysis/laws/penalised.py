@@ -89,8 +89,10 @@ class _PenalisedBase(TableCdf, Law):
         return self._kappa_of(w) * (sn * sn if alpha == 2.0 else np.power(np.abs(sn), alpha))
 
     def logpdf(self, w: Any) -> np.ndarray:
+        """−|w/s|^β − penalty(w) − log(2 s I): the density of the factor the quadrature integrates (a law whose
+        factor is shifted, :mod:`~biper_analysis.laws.phase`, has the same form)."""
         w = np.asarray(w, dtype=np.float64)
-        return -np.power(np.abs(w) / self.s, self.beta) - self._penalty(w) - math.log(self.normaliser())
+        return -np.power(np.abs(w) / self.s, self.beta) - self._penalty(w) - math.log(2.0 * self.s * self._integral)
 
     def _kappa_a(self) -> tuple[float, float]:
         return self.kappa, self._a
@@ -271,6 +273,25 @@ def _projected_gradient(res: Any, bounds: list[tuple[float, float]]) -> float:
     return float(np.max(np.abs(g)))
 
 
+def minimise_from_starts(fun: Callable, starts: Sequence[np.ndarray], bounds: list[tuple[float, float]],
+                         stop_early: Callable[[Any, bool], bool] | None = None) -> tuple[Any, bool, int]:
+    """L-BFGS-B (exact gradient) from each start in turn; the lowest −ℓ wins, a converged run before a stalled one at
+    a tie (converged: L-BFGS-B's own test, or a projected gradient below 1e-7). ``stop_early(result, converged)``
+    may end the loop after a run. Returns (the winning result, whether it converged, iterations of all runs)."""
+    runs = []
+    for x0 in starts:
+        res = optimize.minimize(fun, np.asarray(x0, dtype=np.float64), jac=True, method="L-BFGS-B", bounds=bounds,
+                                options={"maxiter": 500, "ftol": _FTOL, "gtol": _GTOL})
+        ok = bool(res.success) or _projected_gradient(res, bounds) <= 1e-7
+        runs.append((float(res.fun), not ok, len(runs), res, ok))
+        if stop_early is not None and stop_early(res, ok):
+            break
+    lowest = min(r[0] for r in runs)
+    tie = 1e-12 * max(1.0, abs(lowest))
+    _, _, _, best, ok = min((r for r in runs if r[0] <= lowest + tie), key=lambda r: (r[1], r[0], r[2]))
+    return best, ok, int(sum(r[3].nit for r in runs))
+
+
 def _fit_exp_power(w: np.ndarray, omega0: float, two: bool, gennorm: GenNorm | None = None
                    ) -> tuple[Any, dict[str, Any]]:
     """L-BFGS-B on (log s, log β, κ) (``two``: (log s, log β, κ0, κ)) from the GenNorm MLE at κ = 0, and again from
@@ -281,23 +302,14 @@ def _fit_exp_power(w: np.ndarray, omega0: float, two: bool, gennorm: GenNorm | N
     m = weight_stats(w).b
     bounds = [(math.log(m * 1e-3), math.log(m * 1e3)), tuple(math.log(b) for b in BETA_BOUNDS)] + \
         [(0.0, _KAPPA_MAX)] * (2 if two else 1)
-    runs = []
-    for kappa0 in (0.0, 10.0):
-        x0 = np.array([math.log(g.s), math.log(g.beta)] + [kappa0] * (2 if two else 1))
-        res = optimize.minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                                options={"maxiter": 500, "ftol": _FTOL, "gtol": _GTOL})
-        ok = bool(res.success) or _projected_gradient(res, bounds) <= 1e-7
-        runs.append((float(res.fun), not ok, len(runs), res, ok))
-        if ok and np.max(res.x[2:]) > 1e-6:
-            break
-    lowest = min(r[0] for r in runs)
-    tie = 1e-12 * max(1.0, abs(lowest))
-    _, _, _, best, ok = min((r for r in runs if r[0] <= lowest + tie), key=lambda r: (r[1], r[0], r[2]))
+    starts = [np.array([math.log(g.s), math.log(g.beta)] + [k] * (2 if two else 1)) for k in (0.0, 10.0)]
+    best, ok, iterations = minimise_from_starts(fun, starts, bounds,
+                                                stop_early=lambda res, ok: ok and np.max(res.x[2:]) > 1e-6)
     s, beta = math.exp(best.x[0]), math.exp(best.x[1])
     law = Penalised2(s, beta, float(best.x[2]), float(best.x[3]), omega0) if two else \
         Penalised(s, beta, float(best.x[2]), omega0)
     names = "(log s, log beta, kappa0, kappa)" if two else "(log s, log beta, kappa)"
-    info = {"n_fit": w.size, "converged": ok, "iterations": int(sum(r[3].nit for r in runs)),
+    info = {"n_fit": w.size, "converged": ok, "iterations": iterations,
             "method": f"L-BFGS-B on {names} from the gennorm MLE at kappa = 0 (then 10 if needed)"}
     return law, info
 
@@ -376,20 +388,12 @@ def _fit_alpha(w: np.ndarray, omega0: float, start: tuple[Any, dict[str, Any]] |
     m = weight_stats(w).b
     bounds = [(math.log(m * 1e-3), math.log(m * 1e3)), tuple(math.log(b) for b in BETA_BOUNDS), (0.0, _KAPPA_MAX),
               (0.0, _KAPPA_MAX), tuple(math.log(b) for b in _ALPHA_BOUNDS)]
-    runs = []
-    for alpha0 in (2.0, 1.0):
-        x0 = np.array([math.log(p2.s), math.log(p2.beta), p2.kappa0, p2.kappa, math.log(alpha0)])
-        res = optimize.minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                                options={"maxiter": 500, "ftol": _FTOL, "gtol": _GTOL})
-        ok = bool(res.success) or _projected_gradient(res, bounds) <= 1e-7
-        runs.append((float(res.fun), not ok, len(runs), res, ok))
-    lowest = min(r[0] for r in runs)
-    tie = 1e-12 * max(1.0, abs(lowest))
-    _, _, _, best, ok = min((r for r in runs if r[0] <= lowest + tie), key=lambda r: (r[1], r[0], r[2]))
+    starts = [np.array([math.log(p2.s), math.log(p2.beta), p2.kappa0, p2.kappa, math.log(a0)]) for a0 in (2.0, 1.0)]
+    best, ok, iterations = minimise_from_starts(fun, starts, bounds)
     x = best.x
     law = PenalisedAlpha(math.exp(x[0]), math.exp(x[1]), float(x[2]), float(x[3]), math.exp(x[4]), omega0)
     return law, {"n_fit": w.size, "converged": ok,
-                 "iterations": int(info2["iterations"]) + int(sum(r[3].nit for r in runs)),
+                 "iterations": int(info2["iterations"]) + iterations,
                  "method": "L-BFGS-B on (log s, log beta, kappa0, kappa, log alpha) from the penalised2 MLE at "
                            "alpha = 2 and alpha = 1"}
 

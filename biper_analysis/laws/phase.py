@@ -40,12 +40,11 @@ from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy import optimize
 
-from biper_analysis.laws._cdf import TableCdf
-from biper_analysis.laws._quadrature import _KINDS, SinePolynomial, _half_line
+from biper_analysis.laws._quadrature import SinePolynomial, _half_line
 from biper_analysis.laws.base import POSITIVE, SHAPE, SHARPNESS, Bounds, Law, register
 from biper_analysis.laws.gennorm import BETA_BOUNDS, GenNorm
+from biper_analysis.laws.penalised import _PenalisedBase, minimise_from_starts
 
 __all__ = ["Harmonic", "Maxent", "REAL"]
 
@@ -53,30 +52,19 @@ __all__ = ["Harmonic", "Maxent", "REAL"]
 REAL: Bounds = (-1e8, 1e8, True)
 #: Largest |coefficient| the fits explore (e^{-1e4} is far below anything a weight sample can resolve).
 _COEF_MAX = 1e4
-_FTOL, _GTOL = 1e-14, 1e-9
 #: The SinePolynomial slot of each feature.
 _SLOT = {"f_abs": "c_abs", "f_sin2": "c_sin2", "f_h2": "c_h2"}
 
 
-class _PhaseBase(TableCdf, Law):
+class _PhaseBase(_PenalisedBase):
     """exp(−|w/s|^β − V(ω0 w))/Z, V a sine polynomial whose terms are listed in ``TERMS`` as (parameter, feature,
-    region ∈ {"central", "outer", "all"}): everything but the terms is shared."""
+    region ∈ {"central", "outer", "all"}). Everything else — quadrature, CDF, sampler, variance, moments, density —
+    is the penalised laws' (:class:`~biper_analysis.laws.penalised._PenalisedBase`), with the periodic factor
+    e^{−(V − shift)} ≤ 1 in place of e^{−κ|sin|^α}."""
 
     TERMS: ClassVar[tuple[tuple[str, str, str], ...]] = ()
     #: coefficient starts of the fit besides all-zero (one tuple per start, in TERMS order)
     STARTS: ClassVar[tuple[tuple[float, ...], ...]] = ()
-
-    s: float
-    beta: float
-    omega0: float
-
-    @property
-    def scale(self) -> float:
-        return self.s
-
-    @property
-    def _a(self) -> float:
-        return self.omega0 * self.s
 
     @classmethod
     def potentials(cls, coefs: Sequence[float]) -> tuple[SinePolynomial, SinePolynomial]:
@@ -97,62 +85,28 @@ class _PhaseBase(TableCdf, Law):
         outer, central = self._pots
         return _half_line(self.beta, outer, self._a, b, kinds, mults, kappa0=central)
 
-    @cached_property
-    def _integral(self) -> float:
-        """I = ∫_0^∞ e^{-u^β − (V(a u) − shift)} du (Z = 2 s I e^{-shift})."""
-        return float(self._ints(None, ("one",), ("1",))[0, 0])
-
     def normaliser(self) -> float:
-        """Z = ∫ exp(−|w/s|^β − V(ω0 w)) dw over the real line."""
+        """Z = ∫ exp(−|w/s|^β − V(ω0 w)) dw over the real line (the integral of the shifted factor times e^{−shift})."""
         return 2.0 * self.s * self._integral * math.exp(-self._pots[0].shift)
 
-    def _potential(self, w: np.ndarray) -> np.ndarray:
-        """V(ω0 w) − shift, each weight with its region's polynomial."""
+    def _penalty(self, w: np.ndarray) -> np.ndarray:
+        """V(ω0 w) − shift ≥ 0, each weight with its region's polynomial."""
         outer, central = self._pots
         theta = self.omega0 * w
         return np.where(np.abs(theta) < 0.5 * math.pi, central.value(theta), outer.value(theta))
 
-    def logpdf(self, w: Any) -> np.ndarray:
-        w = np.asarray(w, dtype=np.float64)
-        return -np.power(np.abs(w) / self.s, self.beta) - self._potential(w) - math.log(2.0 * self.s * self._integral)
-
-    # the CDF tables (TableCdf) integrate the same shifted factor
     def _kappa_a(self) -> tuple[SinePolynomial, float]:
         return self._pots[0], self._a
 
     def _kappa0(self) -> SinePolynomial:
         return self._pots[1]
 
-    def _total(self) -> float:
-        return self._integral
-
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        """Rejection from GenNorm(s, β): accept w with probability e^{−(V(ω0 w) − shift)} ≤ 1; when fewer than 1 %
-        would be accepted (narrow peaks), inversion of the CDF instead (:meth:`sample_by_inversion`)."""
-        env = GenNorm(self.s, self.beta)
-        accept = self._integral / math.gamma(1.0 + 1.0 / self.beta)
-        if accept < 0.01:
+        """The penalised laws' rejection sampler; when fewer than 1 % would be accepted (narrow peaks), inversion
+        of the CDF instead (:meth:`sample_by_inversion`)."""
+        if self._integral / math.gamma(1.0 + 1.0 / self.beta) < 0.01:
             return self.sample_by_inversion(rng, size)
-        out: list[np.ndarray] = []
-        got = 0
-        while got < size:
-            m = int(min(1 << 22, max(1024, 1.2 * (size - got) / accept + 64)))
-            w = env.sample(rng, m)
-            keep = w[rng.random(m) < np.exp(-self._potential(w))]
-            out.append(keep)
-            got += keep.size
-        return np.concatenate(out)[:size]
-
-    def variance(self) -> float:
-        ints = self._ints(None, ("one",), ("1", "u2"))[0]
-        return self.s * self.s * float(ints[1] / ints[0])
-
-    def _moments(self, omega: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        e2, e1 = np.empty(omega.shape), np.empty(omega.shape)
-        for i, o in np.ndenumerate(omega):
-            ints = self._ints(float(o) * self.s, _KINDS, ("1",))[:, 0]
-            e2[i], e1[i] = ints[1] / ints[0], ints[2] / ints[0]
-        return e2, e1
+        return super().sample(rng, size)
 
     @classmethod
     def fit_sample(cls, sample: np.ndarray, omega0: float | None,
@@ -202,31 +156,21 @@ def _objective(cls: type[_PhaseBase], w: np.ndarray, omega0: float):
 
 def _fit_phase(cls: type[_PhaseBase], w: np.ndarray, omega0: float, gennorm: GenNorm) -> tuple[Law, dict]:
     """L-BFGS-B (exact gradient) from the gennorm MLE with every coefficient 0 and from each of the law's STARTS;
-    the lowest −ℓ wins (converged: L-BFGS-B's own test or a projected gradient below 1e-7)."""
-    from biper_analysis.laws.penalised import _projected_gradient
-
+    the lowest −ℓ wins (:func:`~biper_analysis.laws.penalised.minimise_from_starts`)."""
     fun = _objective(cls, w, omega0)
     m = float(np.mean(np.abs(w)))
     bounds = [(math.log(m * 1e-3), math.log(m * 1e3)), tuple(math.log(b) for b in BETA_BOUNDS)]
     for p, _, _ in cls.TERMS:
         lo, hi, _ = cls.PARAMS[p]
         bounds.append((max(lo, -_COEF_MAX), min(hi, _COEF_MAX)))
-    runs = []
-    starts = ((0.0,) * len(cls.TERMS), *cls.STARTS)
+    starts = [np.array([math.log(gennorm.s), math.log(gennorm.beta), *start])
+              for start in ((0.0,) * len(cls.TERMS), *cls.STARTS)]
     with np.errstate(over="ignore", under="ignore"):
-        for start in starts:
-            x0 = np.array([math.log(gennorm.s), math.log(gennorm.beta), *start])
-            res = optimize.minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                                    options={"maxiter": 500, "ftol": _FTOL, "gtol": _GTOL})
-            ok = bool(res.success) or _projected_gradient(res, bounds) <= 1e-7
-            runs.append((float(res.fun), not ok, len(runs), res, ok))
-    lowest = min(r[0] for r in runs)
-    tie = 1e-12 * max(1.0, abs(lowest))
-    _, _, _, best, ok = min((r for r in runs if r[0] <= lowest + tie), key=lambda r: (r[1], r[0], r[2]))
+        best, ok, iterations = minimise_from_starts(fun, starts, bounds)
     x = best.x
     law = cls(math.exp(x[0]), math.exp(x[1]), *(float(v) for v in x[2:]), omega0)
     names = ", ".join(["log s", "log beta", *(p for p, _, _ in cls.TERMS)])
-    return law, {"n_fit": w.size, "converged": ok, "iterations": int(sum(r[3].nit for r in runs)),
+    return law, {"n_fit": w.size, "converged": ok, "iterations": iterations,
                  "method": f"L-BFGS-B on ({names}) from the gennorm MLE, {len(starts)} starts"}
 
 
