@@ -140,6 +140,10 @@ def _objective(cls: type[_PhaseBase], w: np.ndarray, omega0: float):
         parts: list = []
         ints = _half_line(beta, outer, a, a, kinds, ("1", "ub", "ublog"), kappa0=cen, central=parts)
         z = float(ints[0, 0])
+        if not (z > 0.0 and math.isfinite(z)):
+            # the line search tried coefficients whose factor vanishes wherever the envelope has mass (e.g. every
+            # peak at crests far out in the tail): an infeasible point, refused so that it backtracks
+            return 1e10, np.zeros_like(x)
         c = parts[0]
         model = []
         for _, kind, region in cls.TERMS:
