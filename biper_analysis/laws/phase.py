@@ -42,16 +42,18 @@ from typing import Any, ClassVar
 import numpy as np
 
 from biper_analysis.laws._quadrature import SinePolynomial, _half_line
-from biper_analysis.laws.base import POSITIVE, SHAPE, SHARPNESS, Bounds, Law, register
+from biper_analysis.laws.base import POSITIVE, SHAPE, Bounds, Law, register
 from biper_analysis.laws.gennorm import BETA_BOUNDS, GenNorm
 from biper_analysis.laws.penalised import _PenalisedBase, minimise_from_starts
 
-__all__ = ["Harmonic", "Maxent", "REAL"]
+__all__ = ["Harmonic", "Maxent", "COEF", "COEF_POSITIVE"]
 
-#: A coefficient of either sign (the sin² term: negative lifts the crests).
-REAL: Bounds = (-1e8, 1e8, True)
-#: Largest |coefficient| the fits explore (e^{-1e4} is far below anything a weight sample can resolve).
-_COEF_MAX = 1e4
+#: A coefficient of either sign (the sin² term: negative lifts the crests), and a non-negative one. With |V| ≤ 600
+#: (three terms of at most 300, 300 and 4·75) every factor e^{−(V − shift)} stays far inside float64; a peak of
+#: sharpness 300 is 1/√300 ≈ 0.06 rad wide (Gaussian) or 1/300 rad (Laplace-shaped), narrower than trained layers'.
+COEF: Bounds = (-300.0, 300.0, True)
+COEF_POSITIVE: Bounds = (0.0, 300.0, True)
+_H2_MAX: Bounds = (0.0, 75.0, True)
 #: The SinePolynomial slot of each feature.
 _SLOT = {"f_abs": "c_abs", "f_sin2": "c_sin2", "f_h2": "c_h2"}
 
@@ -67,19 +69,25 @@ class _PhaseBase(_PenalisedBase):
     STARTS: ClassVar[tuple[tuple[float, ...], ...]] = ()
 
     @classmethod
-    def potentials(cls, coefs: Sequence[float]) -> tuple[SinePolynomial, SinePolynomial]:
-        """(outer, central) sine polynomials for the coefficients in TERMS order, sharing one shift (their
-        common minimum, so that e^{−(V − shift)} ≤ 1 everywhere)."""
+    def potentials(cls, coefs: Sequence[float], beta: float, a: float) -> tuple[SinePolynomial, SinePolynomial]:
+        """(outer, central) sine polynomials for the coefficients in TERMS order, sharing one shift: the smallest
+        exponent u^β + V(a u) of the integrand, at u = 0 (0) or at a crest — the first crest of each region, where
+        u^β is smallest (:meth:`SinePolynomial.minimum` gives V there). So the integrand e^{−u^β − (V − shift)} is
+        at most ~1 where it matters: a crest peak far out in the envelope's tail cannot push the weights' own
+        region below float64 (a shift by V's plain minimum did, for ω0 = 2 where the crests lie beyond every
+        weight)."""
         slots = {region: {"c_abs": 0.0, "c_sin2": 0.0, "c_h2": 0.0} for region in ("outer", "central")}
         for (_, kind, region), c in zip(cls.TERMS, coefs):
             for r in (("outer", "central") if region == "all" else (region,)):
                 slots[r][_SLOT[kind]] += float(c)
-        shift = min(SinePolynomial(**slots[r]).minimum() for r in slots)
+        crest = {r: SinePolynomial(**slots[r]).minimum() for r in slots}      # V at a crest (or 0 at a zero)
+        first, second = 0.5 * math.pi / a, 1.5 * math.pi / a                  # u of the first two crests
+        shift = min(0.0, first ** beta + min(crest.values()), second ** beta + crest["outer"])
         return SinePolynomial(**slots["outer"], shift=shift), SinePolynomial(**slots["central"], shift=shift)
 
     @cached_property
     def _pots(self) -> tuple[SinePolynomial, SinePolynomial]:
-        return self.potentials([getattr(self, p) for p, _, _ in self.TERMS])
+        return self.potentials([getattr(self, p) for p, _, _ in self.TERMS], self.beta, self._a)
 
     def _ints(self, b: float | None, kinds: Sequence[str], mults: Sequence[str]) -> np.ndarray:
         outer, central = self._pots
@@ -132,11 +140,11 @@ def _objective(cls: type[_PhaseBase], w: np.ndarray, omega0: float):
     def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
         s_, beta = math.exp(x[0]), math.exp(x[1])
         coefs = x[2:]
-        outer, cen = cls.potentials(coefs)
+        a = omega0 * s_
+        outer, cen = cls.potentials(coefs, beta, a)
         lu = la - x[0]
         v = np.exp(beta * lu)
         mv, mvl = float(np.sum(v)) / n, float(np.sum(v * lu)) / n
-        a = omega0 * s_
         parts: list = []
         ints = _half_line(beta, outer, a, a, kinds, ("1", "ub", "ublog"), kappa0=cen, central=parts)
         z = float(ints[0, 0])
@@ -166,7 +174,7 @@ def _fit_phase(cls: type[_PhaseBase], w: np.ndarray, omega0: float, gennorm: Gen
     bounds = [(math.log(m * 1e-3), math.log(m * 1e3)), tuple(math.log(b) for b in BETA_BOUNDS)]
     for p, _, _ in cls.TERMS:
         lo, hi, _ = cls.PARAMS[p]
-        bounds.append((max(lo, -_COEF_MAX), min(hi, _COEF_MAX)))
+        bounds.append((lo, hi))
     starts = [np.array([math.log(gennorm.s), math.log(gennorm.beta), *start])
               for start in ((0.0,) * len(cls.TERMS), *cls.STARTS)]
     with np.errstate(over="ignore", under="ignore"):
@@ -202,7 +210,7 @@ class Harmonic(_PhaseBase):
     style = ("C8", "-")
     version = "1"
     fittable = True
-    PARAMS = {"s": POSITIVE, "beta": SHAPE, "kappa0": REAL, "kappa": REAL, "c": SHARPNESS}
+    PARAMS = {"s": POSITIVE, "beta": SHAPE, "kappa0": COEF, "kappa": COEF, "c": _H2_MAX}
     TERMS = (("kappa0", "f_sin2", "central"), ("kappa", "f_sin2", "outer"), ("c", "f_h2", "all"))
     STARTS = ((10.0, 10.0, 0.0), (0.0, 0.0, 10.0), (-5.0, -5.0, 10.0))
 
@@ -232,6 +240,6 @@ class Maxent(_PhaseBase):
     style = ("C9", "--")
     version = "1"
     fittable = True
-    PARAMS = {"s": POSITIVE, "beta": SHAPE, "lam0": SHARPNESS, "lam": SHARPNESS, "mu": REAL}
+    PARAMS = {"s": POSITIVE, "beta": SHAPE, "lam0": COEF_POSITIVE, "lam": COEF_POSITIVE, "mu": COEF}
     TERMS = (("lam0", "f_abs", "central"), ("lam", "f_abs", "outer"), ("mu", "f_sin2", "all"))
     STARTS = ((10.0, 10.0, 0.0), (10.0, 10.0, -15.0))
