@@ -110,11 +110,21 @@ class _PhaseBase(_PenalisedBase):
         return self._pots[1]
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        """The penalised laws' rejection sampler; when fewer than 1 % would be accepted (narrow peaks), inversion
-        of the CDF instead (:meth:`sample_by_inversion`)."""
-        if self._integral / math.gamma(1.0 + 1.0 / self.beta) < 0.01:
+        """Rejection from GenNorm(s, β): accept w with probability e^{−(V(ω0 w) − min V)} ≤ 1; when fewer than 1 %
+        would be accepted (narrow peaks), inversion of the CDF instead (:meth:`sample_by_inversion`)."""
+        outer, central = self._pots
+        floor = min(outer.minimum(), central.minimum()) - outer.shift           # the smallest V − shift
+        if self._integral * math.exp(floor) / math.gamma(1.0 + 1.0 / self.beta) < 0.01:
             return self.sample_by_inversion(rng, size)
-        return super().sample(rng, size)
+        env = GenNorm(self.s, self.beta)
+        out: list[np.ndarray] = []
+        got = 0
+        while got < size:
+            w = env.sample(rng, max(1024, 2 * (size - got)))
+            keep = w[rng.random(w.size) < np.exp(floor - self._penalty(w))]
+            out.append(keep)
+            got += keep.size
+        return np.concatenate(out)[:size]
 
     @classmethod
     def fit_sample(cls, sample: np.ndarray, omega0: float | None,
