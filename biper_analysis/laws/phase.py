@@ -184,7 +184,7 @@ def _fit_phase(cls: type[_PhaseBase], w: np.ndarray, omega0: float, gennorm: Gen
     bounds = [(math.log(m * 1e-3), math.log(m * 1e3)), tuple(math.log(b) for b in BETA_BOUNDS)]
     for p, _, _ in cls.TERMS:
         lo, hi, _ = cls.PARAMS[p]
-        bounds.append((lo, hi))
+        bounds.append((lo, float(np.nextafter(hi, -np.inf))))      # a parameter range's high end is open
     starts = [np.array([math.log(gennorm.s), math.log(gennorm.beta), *start])
               for start in ((0.0,) * len(cls.TERMS), *cls.STARTS)]
     with np.errstate(over="ignore", under="ignore"):
