@@ -16,6 +16,7 @@ should take at most 3× the Laplace-only ``fit-b``.
 
     .venv/bin/python benchmarks/bench_fit_b.py [--repeats 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,16 +74,17 @@ def main() -> int:
         files = {}
         # b per layer spread around the published ω0 = 20 regime (x = ω0 b from 0.2 to 1.6)
         bs = [0.01 + 0.07 * i / 15 for i in range(16)]
-        files["with optimizer state"] = save_official(Path(tmp) / "opt", arch, omega0=20.0, b=bs,
-                                                      optimizer_state=True)
+        files["with optimizer state"] = save_official(Path(tmp) / "opt", arch, omega0=20.0, b=bs, optimizer_state=True)
         files["state_dict + metadata only"] = save_official(Path(tmp) / "noopt", arch, omega0=20.0, b=bs)
         import torch
 
         sd = torch.load(files["state_dict + metadata only"], map_location="cpu", weights_only=True)["state_dict"]
         n = sum(sd[k].numel() for k in binarised_conv_names(arch))
         total = sum(v.numel() for v in sd.values())
-        print(f"{arch}: {len(binarised_conv_names(arch))} binarised convs, {n:,} binarised weights, "
-              f"{total:,} parameters in the state_dict; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
+        print(
+            f"{arch}: {len(binarised_conv_names(arch))} binarised convs, {n:,} binarised weights, "
+            f"{total:,} parameters in the state_dict; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}"
+        )
         script = Path(tmp) / "baseline.py"
         script.write_text(BASELINE)
         for label, path in files.items():
@@ -95,28 +97,54 @@ def main() -> int:
             co, cb = statistics.median(c for _, c in ours), statistics.median(c for _, c in base)
             size = path.stat().st_size / 2**20
             print(f"[{label}, {size:.0f} MiB] median of {args.repeats}, interleaved")
-            print(f"  fit-b                                   wall {mo:6.2f} s  cpu {co:6.2f} s  "
-                  f"(wall runs {', '.join(f'{t:.2f}' for t, _ in ours)})")
-            print(f"  torch.load + laplace.fit + kstest loop  wall {mb:6.2f} s  cpu {cb:6.2f} s  "
-                  f"(wall runs {', '.join(f'{t:.2f}' for t, _ in base)})")
+            print(
+                f"  fit-b                                   wall {mo:6.2f} s  cpu {co:6.2f} s  "
+                f"(wall runs {', '.join(f'{t:.2f}' for t, _ in ours)})"
+            )
+            print(
+                f"  torch.load + laplace.fit + kstest loop  wall {mb:6.2f} s  cpu {cb:6.2f} s  "
+                f"(wall runs {', '.join(f'{t:.2f}' for t, _ in base)})"
+            )
             print(f"  ratio fit-b / baseline: wall {mo / mb:.2f}x, cpu {co / cb:.2f}x")
         path = files["state_dict + metadata only"]
         laplace, every = [], []
         for _ in range(args.repeats):
-            laplace.append(_time([sys.executable, "-m", "biper_analysis", "fit-b", str(path), "--json",
-                                  str(Path(tmp) / "l.json")]))
-            every.append(_time([sys.executable, "-m", "biper_analysis", "fit-b", str(path), "--law", "all",
-                                "--json", str(Path(tmp) / "a.json")]))
+            laplace.append(
+                _time([sys.executable, "-m", "biper_analysis", "fit-b", str(path), "--json", str(Path(tmp) / "l.json")])
+            )
+            every.append(
+                _time(
+                    [
+                        sys.executable,
+                        "-m",
+                        "biper_analysis",
+                        "fit-b",
+                        str(path),
+                        "--law",
+                        "all",
+                        "--json",
+                        str(Path(tmp) / "a.json"),
+                    ]
+                )
+            )
         ml, ma = statistics.median(t for t, _ in laplace), statistics.median(t for t, _ in every)
         cl, ca = statistics.median(c for _, c in laplace), statistics.median(c for _, c in every)
-        print(f"[every law vs Laplace only, {path.stat().st_size / 2**20:.0f} MiB] median of {args.repeats}, "
-              f"interleaved (subsample of {MAX_SAMPLES} weights per layer for the iterative fits)")
-        print(f"  fit-b --law all     wall {ma:6.2f} s  cpu {ca:6.2f} s  (wall runs "
-              f"{', '.join(f'{t:.2f}' for t, _ in every)})")
-        print(f"  fit-b (laplace)     wall {ml:6.2f} s  cpu {cl:6.2f} s  (wall runs "
-              f"{', '.join(f'{t:.2f}' for t, _ in laplace)})")
-        print(f"  ratio all / laplace: wall {ma / ml:.2f}x (target <= 3x), cpu {ca / cl:.2f}x (the workers' CPU "
-              "included: the ratio on one core)")
+        print(
+            f"[every law vs Laplace only, {path.stat().st_size / 2**20:.0f} MiB] median of {args.repeats}, "
+            f"interleaved (subsample of {MAX_SAMPLES} weights per layer for the iterative fits)"
+        )
+        print(
+            f"  fit-b --law all     wall {ma:6.2f} s  cpu {ca:6.2f} s  (wall runs "
+            f"{', '.join(f'{t:.2f}' for t, _ in every)})"
+        )
+        print(
+            f"  fit-b (laplace)     wall {ml:6.2f} s  cpu {cl:6.2f} s  (wall runs "
+            f"{', '.join(f'{t:.2f}' for t, _ in laplace)})"
+        )
+        print(
+            f"  ratio all / laplace: wall {ma / ml:.2f}x (target <= 3x), cpu {ca / cl:.2f}x (the workers' CPU "
+            "included: the ratio on one core)"
+        )
     return 0
 
 

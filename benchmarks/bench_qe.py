@@ -18,6 +18,7 @@ printed) — on a loaded machine a long call is preempted more often than a shor
 2. closed form vs scipy quadrature, per point.
 3. Monte Carlo samples per second: numpy (float64, float32) vs torch (float32/float64 on CPU, CUDA if present).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,14 +62,16 @@ def bench_closed_form(n: int, reps: int) -> None:
     from biper_analysis.theory import analytic
 
     rng = np.random.default_rng(0)
-    omega0 = rng.uniform(1.0, 200.0, n)              # the ω0 range of the paper's sweeps
+    omega0 = rng.uniform(1.0, 200.0, n)  # the ω0 range of the paper's sweeps
     b = np.exp(rng.uniform(np.log(1e-3), np.log(0.1), n))  # Laplace scales of trained BNN layers
     h = 0.5 * np.pi / (omega0 * b)
     default_threads = analytic._THREADS
     load = os.getloadavg()[0]
-    print(f"[1] closed form on {n:.0e} (ω0, b) points  (x = ω0·b in [{(omega0 * b).min():.2g}, "
-          f"{(omega0 * b).max():.3g}]; {os.cpu_count()} CPUs, load average {load:.1f}"
-          f"{'' if load < 0.5 else ': NOT idle, ratios provisional'})")
+    print(
+        f"[1] closed form on {n:.0e} (ω0, b) points  (x = ω0·b in [{(omega0 * b).min():.2g}, "
+        f"{(omega0 * b).max():.3g}]; {os.cpu_count()} CPUs, load average {load:.1f}"
+        f"{'' if load < 0.5 else ': NOT idle, ratios provisional'})"
+    )
 
     def with_threads(k, fn):
         def run():
@@ -77,15 +80,18 @@ def bench_closed_form(n: int, reps: int) -> None:
                 fn()
             finally:
                 analytic._THREADS = default_threads
+
         return run
 
     def composed():  # the textbook: each kernel of x, then qe_from_moments, over whole arrays
         x = omega0 * b
         return analytic.qe_from_moments(analytic.e_sin2_of_x(x), analytic.e_abs_sin_of_x(x), 0.6)
 
-    cases = {"qe(ω0, b, 0.6)": lambda: analytic.qe(omega0, b, 0.6),
-             "qe(ω0, b) = QE_min": lambda: analytic.qe(omega0, b),
-             "expected_abs_sin(ω0, b)": lambda: analytic.expected_abs_sin(omega0, b)}
+    cases = {
+        "qe(ω0, b, 0.6)": lambda: analytic.qe(omega0, b, 0.6),
+        "qe(ω0, b) = QE_min": lambda: analytic.qe(omega0, b),
+        "expected_abs_sin(ω0, b)": lambda: analytic.expected_abs_sin(omega0, b),
+    }
     fns = {("np.exp pass", 1): lambda: np.exp(omega0), ("np.tanh pass", 1): lambda: np.tanh(h)}
     for name, fn in cases.items():
         for k in (1, 2):
@@ -98,14 +104,20 @@ def bench_closed_form(n: int, reps: int) -> None:
     cpu: dict = {}
     t = interleaved(fns, reps, cpu)
     base, cpu_base = t[("np.exp pass", 1)], cpu[("np.exp pass", 1)]
-    print(f"    {'median of ' + str(reps) + ', ratio to np.exp':28s} {'1 thread':>17s} {'(CPU time)':>10s} "
-          f"{'2 threads':>17s}")
+    print(
+        f"    {'median of ' + str(reps) + ', ratio to np.exp':28s} {'1 thread':>17s} {'(CPU time)':>10s} "
+        f"{'2 threads':>17s}"
+    )
     for name in dict.fromkeys(name for name, _ in t):
         one, two = t[(name, 1)], t.get((name, 2))
-        print(f"    {name:28s} {one * 1e3:7.1f} ms {one / base:5.2f}× {f'({cpu[(name, 1)] / cpu_base:.2f}×)':>10s} "
-              + (f"{two * 1e3:7.1f} ms {two / base:5.2f}×" if two else ""))
-    print("    targets for the three closed-form rows: ≤ 2.5× (1 thread), ≤ 1.5× (2 threads)"
-          + ("" if numexpr_qe else "; numexpr not installed, its row skipped"))
+        print(
+            f"    {name:28s} {one * 1e3:7.1f} ms {one / base:5.2f}× {f'({cpu[(name, 1)] / cpu_base:.2f}×)':>10s} "
+            + (f"{two * 1e3:7.1f} ms {two / base:5.2f}×" if two else "")
+        )
+    print(
+        "    targets for the three closed-form rows: ≤ 2.5× (1 thread), ≤ 1.5× (2 threads)"
+        + ("" if numexpr_qe else "; numexpr not installed, its row skipped")
+    )
 
 
 def _numexpr_qe(omega0, b, gamma):
@@ -115,7 +127,7 @@ def _numexpr_qe(omega0, b, gamma):
         import numexpr
     except ImportError:
         return None
-    h = "(1.5707963267948966 / (omega0 * b))"                                   # π/(2x)
+    h = "(1.5707963267948966 / (omega0 * b))"  # π/(2x)
     e_abs_sin = f"(1.5707963267948966 * {h} / (tanh({h}) * ({h} * {h} + 2.4674011002723395)))"
     e_sin2 = f"(4.934802200544679 / ({h} * {h} + 9.869604401089358))"
     qe_min = f"({e_sin2} - {e_abs_sin} ** 2)"
@@ -128,7 +140,9 @@ def _numexpr_qe(omega0, b, gamma):
                 return numexpr.evaluate(expr, local_dict={"omega0": omega0, "b": b, "gamma": gamma})
             finally:
                 numexpr.set_num_threads(previous)
+
         return run
+
     return with_threads
 
 
@@ -155,8 +169,11 @@ def bench_montecarlo(n: int) -> None:
         import torch
 
         cores = os.cpu_count() or 1
-        configs += [("torch", "float32", "cpu", 1), ("torch", "float32", "cpu", min(2, cores)),
-                    ("torch", "float64", "cpu", min(2, cores))]
+        configs += [
+            ("torch", "float32", "cpu", 1),
+            ("torch", "float32", "cpu", min(2, cores)),
+            ("torch", "float64", "cpu", min(2, cores)),
+        ]
         if torch.cuda.is_available():
             configs += [("torch", "float32", "cuda", None), ("torch", "float64", "cuda", None)]
         print(f"[3] Monte Carlo, {n:.0e} samples, ω0 = 20, b = 0.05, γ = 0.6")

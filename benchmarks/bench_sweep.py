@@ -19,6 +19,7 @@ Targets (issue 18; 2 idle cores): .parquet sweep ≤ 2 × (math + direct Parquet
 ``--huge 1e8`` also runs a 10⁸-point Parquet sweep to the end and reports its time, size and peak memory.
 Timings on a loaded machine are provisional: re-run on idle cores.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-_TABLE = r'''
+_TABLE = r"""
 import json, resource, sys, time
 import numpy as np
 from biper_analysis.theory import analytic
@@ -74,7 +75,7 @@ if what != "math":
                            use_dictionary=["prior", "scale", "df", "gamma_is_optimal"])
         write_s, write_cpu = time.perf_counter() - t0, cpu() - c0
 print(json.dumps({"math_s": math_s, "math_cpu": math_cpu, "write_s": write_s, "write_cpu": write_cpu}))
-'''
+"""
 
 
 def run_child(cmd: list[str]) -> dict:
@@ -104,8 +105,18 @@ def best(cmd: list[str], repeat: int) -> dict:
 
 
 def sweep_cmd(n: int, path: Path) -> list[str]:
-    return [sys.executable, "-m", "biper_analysis", "sweep", "--omega0", f"1:200:{n}", "--b", "0.05", "--out",
-            str(path)]
+    return [
+        sys.executable,
+        "-m",
+        "biper_analysis",
+        "sweep",
+        "--omega0",
+        f"1:200:{n}",
+        "--b",
+        "0.05",
+        "--out",
+        str(path),
+    ]
 
 
 def table_cmd(n: int, what: str, path: Path) -> list[str]:
@@ -115,27 +126,55 @@ def table_cmd(n: int, what: str, path: Path) -> list[str]:
 def measure(n: int, formats: list[str], folder: Path, repeat: int) -> list[dict]:
     rows = []
     closed = best(table_cmd(n, "math", folder / "none"), repeat)
-    rows.append({"points": n, "what": "(a) math: closed form, 15 columns, in memory", "time_s": closed["math_s"],
-                 "cpu_s": closed["math_cpu"], "wall_s": closed["wall_s"], "peak_mb": closed["peak_mb"]})
-    labels = {"csv": "pyarrow.csv.write_csv", "parquet-default": "pyarrow.parquet.write_table, pyarrow's defaults",
-              "parquet-same": "pyarrow.parquet.write_table, the sweep's options", "npz": "numpy.savez"}
+    rows.append(
+        {
+            "points": n,
+            "what": "(a) math: closed form, 15 columns, in memory",
+            "time_s": closed["math_s"],
+            "cpu_s": closed["math_cpu"],
+            "wall_s": closed["wall_s"],
+            "peak_mb": closed["peak_mb"],
+        }
+    )
+    labels = {
+        "csv": "pyarrow.csv.write_csv",
+        "parquet-default": "pyarrow.parquet.write_table, pyarrow's defaults",
+        "parquet-same": "pyarrow.parquet.write_table, the sweep's options",
+        "npz": "numpy.savez",
+    }
     for fmt in formats:
         target = folder / f"sweep.{fmt}"
         sweep = best(sweep_cmd(n, target), repeat)
         size = target.stat().st_size
         target.unlink()
-        rows.append({"points": n, "what": f"sweep → .{fmt} (whole process)", "time_s": sweep["wall_s"],
-                     "cpu_s": sweep["cpu_s"], "wall_s": sweep["wall_s"], "peak_mb": sweep["peak_mb"],
-                     "size_mb": size / 1e6})
+        rows.append(
+            {
+                "points": n,
+                "what": f"sweep → .{fmt} (whole process)",
+                "time_s": sweep["wall_s"],
+                "cpu_s": sweep["cpu_s"],
+                "wall_s": sweep["wall_s"],
+                "peak_mb": sweep["peak_mb"],
+                "size_mb": size / 1e6,
+            }
+        )
         direct = {}
         for what in {"csv": ["csv"], "parquet": ["parquet-default", "parquet-same"], "npz": ["npz"]}[fmt]:
             path = folder / f"direct.{fmt}"
             direct[what] = best(table_cmd(n, what, path), repeat)
             size = path.stat().st_size
             path.unlink()
-            rows.append({"points": n, "what": f"(b) direct write → .{fmt}: {labels[what]}",
-                         "time_s": direct[what]["write_s"], "cpu_s": direct[what]["write_cpu"],
-                         "wall_s": direct[what]["wall_s"], "peak_mb": direct[what]["peak_mb"], "size_mb": size / 1e6})
+            rows.append(
+                {
+                    "points": n,
+                    "what": f"(b) direct write → .{fmt}: {labels[what]}",
+                    "time_s": direct[what]["write_s"],
+                    "cpu_s": direct[what]["write_cpu"],
+                    "wall_s": direct[what]["wall_s"],
+                    "peak_mb": direct[what]["peak_mb"],
+                    "size_mb": size / 1e6,
+                }
+            )
 
         def ratio(what: str, with_math: bool, direct: dict = direct, sweep: dict = sweep) -> tuple[float, float]:
             wall = direct[what]["write_s"] + (closed["math_s"] if with_math else 0.0)
@@ -143,17 +182,34 @@ def measure(n: int, formats: list[str], folder: Path, repeat: int) -> list[dict]
             return sweep["wall_s"] / wall, sweep["cpu_s"] / cpu
 
         if fmt == "parquet":
-            rows.append({"points": n, "what": "RATIO .parquet: sweep / (a + b, the sweep's options)",
-                         "ratio": ratio("parquet-same", True), "target": 2.0})
-            rows.append({"points": n, "what": "ratio .parquet: sweep / (a + b, pyarrow's defaults)",
-                         "ratio": ratio("parquet-default", True)})
+            rows.append(
+                {
+                    "points": n,
+                    "what": "RATIO .parquet: sweep / (a + b, the sweep's options)",
+                    "ratio": ratio("parquet-same", True),
+                    "target": 2.0,
+                }
+            )
+            rows.append(
+                {
+                    "points": n,
+                    "what": "ratio .parquet: sweep / (a + b, pyarrow's defaults)",
+                    "ratio": ratio("parquet-default", True),
+                }
+            )
         elif fmt == "csv":
             rows.append({"points": n, "what": "RATIO .csv: sweep / b", "ratio": ratio("csv", False), "target": 1.5})
         else:
             rows.append({"points": n, "what": "ratio .npz: sweep / (a + numpy.savez)", "ratio": ratio("npz", True)})
         if n >= 10_000_000:
-            rows.append({"points": n, "what": f"PEAK memory of the sweep → .{fmt} (MB)",
-                         "ratio": (sweep["peak_mb"], float("nan")), "target": 300})
+            rows.append(
+                {
+                    "points": n,
+                    "what": f"PEAK memory of the sweep → .{fmt} (MB)",
+                    "ratio": (sweep["peak_mb"], float("nan")),
+                    "target": 300,
+                }
+            )
     return rows
 
 
@@ -162,8 +218,14 @@ def startup(folder: Path) -> dict:
     target = folder / "tiny.parquet"
     r = best(sweep_cmd(10, target), 3)
     target.unlink()
-    return {"points": 10, "what": "sweep → .parquet, 10 points: start-up and imports (best of 3)",
-            "time_s": r["wall_s"], "cpu_s": r["cpu_s"], "wall_s": r["wall_s"], "peak_mb": r["peak_mb"]}
+    return {
+        "points": 10,
+        "what": "sweep → .parquet, 10 points: start-up and imports (best of 3)",
+        "time_s": r["wall_s"],
+        "cpu_s": r["cpu_s"],
+        "wall_s": r["wall_s"],
+        "peak_mb": r["peak_mb"],
+    }
 
 
 def show(rows: list[dict]) -> None:
@@ -172,14 +234,19 @@ def show(rows: list[dict]) -> None:
     for r in rows:
         if "ratio" in r:
             wall, cpu = r["ratio"]
-            met = "" if "target" not in r else (" — met" if wall <= r["target"] else " — NOT met") + \
-                f" (target ≤ {r['target']:g})"
+            met = (
+                ""
+                if "target" not in r
+                else (" — met" if wall <= r["target"] else " — NOT met") + f" (target ≤ {r['target']:g})"
+            )
             cpu_text = "" if cpu != cpu else f"{cpu:.2f}"
             print(f"| {r['points']:.0e} | **{r['what']}** | **{wall:.2f}**{met} | {cpu_text} | | | |")
         else:
             size = f"{r['size_mb']:.1f}" if "size_mb" in r else ""
-            print(f"| {r['points']:.0e} | {r['what']} | {r['time_s']:.2f} | {r['cpu_s']:.2f} | {r['wall_s']:.2f} "
-                  f"| {r['peak_mb']:.0f} | {size} |")
+            print(
+                f"| {r['points']:.0e} | {r['what']} | {r['time_s']:.2f} | {r['cpu_s']:.2f} | {r['wall_s']:.2f} "
+                f"| {r['peak_mb']:.0f} | {size} |"
+            )
     sys.stdout.flush()
 
 
@@ -194,8 +261,10 @@ def main() -> None:
     folder = Path(args.dir or tempfile.mkdtemp(prefix="bench-sweep-"))
     folder.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()
-    print(f"# bench_sweep: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average "
-          f"{load[0]:.1f} at start; python {platform.python_version()}; scratch {folder}")
+    print(
+        f"# bench_sweep: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average "
+        f"{load[0]:.1f} at start; python {platform.python_version()}; scratch {folder}"
+    )
     rows: list[dict] = [startup(folder)]
     show(rows)
     for n in (int(float(p)) for p in args.points.split(",")):
@@ -205,8 +274,10 @@ def main() -> None:
         n = int(args.huge)
         target = folder / "huge.parquet"
         r = run_child(sweep_cmd(n, target))
-        print(f"\n{n:.0e}-point Parquet sweep (15 columns): {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} s CPU, "
-              f"{target.stat().st_size / 1e9:.2f} GB, peak memory {r['peak_mb']:.0f} MB")
+        print(
+            f"\n{n:.0e}-point Parquet sweep (15 columns): {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} s CPU, "
+            f"{target.stat().st_size / 1e9:.2f} GB, peak memory {r['peak_mb']:.0f} MB"
+        )
         target.unlink()
     print(f"# load average at the end {os.getloadavg()[0]:.1f} (provisional when well above 0)")
 

@@ -16,6 +16,7 @@ batch 256 (the recipes' batch; 235 steps per Fashion-MNIST epoch): a step with t
 a step without, timed round-robin side by side; the hook alone and one epoch's record (statistics, histograms,
 TensorBoard events) alone, the record spread over the epoch's steps. Target: overhead <= 3 % of the step.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,13 @@ from biper_analysis.training.nn import layers as layers_mod
 
 fused_activation = layers_mod.binary_activation
 
-VARIANTS = {"biper stage 1": ("biper", 1), "biper stage 2": ("biper", 2), "sign stage 2": ("sign", 2),
-            "fp": ("fp", 1), "official-style stage 1": ("official", 1)}
+VARIANTS = {
+    "biper stage 1": ("biper", 1),
+    "biper stage 2": ("biper", 2),
+    "sign stage 2": ("sign", 2),
+    "fp": ("fp", 1),
+    "official-style stage 1": ("official", 1),
+}
 
 
 def _official_activation(a: torch.Tensor, training: bool) -> torch.Tensor:
@@ -118,10 +124,12 @@ def bench_recording(steps: int, device: torch.device, batch: int = 256, epoch_st
     folder = Path(tempfile.mkdtemp(prefix="bench-recording-"))
     rows = []
     for name in ("resnet20_1w1a", "mlp_1w1a"):
+
         def make(model, log_dir=folder / name):
             rec = TrajectoryRecorder(model, "biper", 20.0, epoch_steps, {1: 0, 2: 0}, events=EventLog(log_dir))
             rec.start_epoch(2, 0)
             return rec
+
         plain, _, _ = _recording_step(name, batch, device)
         recorded, model, rec = _recording_step(name, batch, device, make)
         for step in (plain, recorded, plain, recorded):
@@ -147,12 +155,16 @@ def bench_recording(steps: int, device: torch.device, batch: int = 256, epoch_st
         t_hook, t_rec = statistics.median(hook), statistics.median(record)
         per_step = t_hook + t_rec / epoch_steps
         rows.append((name, t_off, t_on, t_hook, t_rec, per_step))
-    print(f"\nTrajectory recording at the default interval (one record per epoch of {epoch_steps} steps), BiPer "
-          f"stage 2, batch {batch}, {device}, {torch.get_num_threads()} threads, median of {steps} steps")
+    print(
+        f"\nTrajectory recording at the default interval (one record per epoch of {epoch_steps} steps), BiPer "
+        f"stage 2, batch {batch}, {device}, {torch.get_num_threads()} threads, median of {steps} steps"
+    )
     for name, t_off, t_on, t_hook, t_rec, per_step in rows:
-        print(f"  {name:<14} step {1000 * t_off:8.2f} ms off, {1000 * t_on:8.2f} ms on ({t_on / t_off - 1:+6.1%} "
-              f"side by side); hook {1000 * t_hook:.3f} ms/step + record {1000 * t_rec:.1f} ms/epoch "
-              f"= {1000 * per_step:.3f} ms/step = {per_step / t_off:.2%} of the step")
+        print(
+            f"  {name:<14} step {1000 * t_off:8.2f} ms off, {1000 * t_on:8.2f} ms on ({t_on / t_off - 1:+6.1%} "
+            f"side by side); hook {1000 * t_hook:.3f} ms/step + record {1000 * t_rec:.1f} ms/epoch "
+            f"= {1000 * per_step:.3f} ms/step = {per_step / t_off:.2%} of the step"
+        )
 
 
 def main() -> None:
@@ -181,11 +193,14 @@ def bench_binarizers(args: argparse.Namespace, device: torch.device) -> None:
             times[name].append(step())
     med = {name: 1000 * statistics.median(t) for name, t in times.items()}
     low = {name: 1000 * min(t) for name, t in times.items()}
-    print(f"ResNet-20 1w1a, batch {args.batch}, {device}, {torch.get_num_threads()} threads, "
-          f"median of {args.steps} steps")
+    print(
+        f"ResNet-20 1w1a, batch {args.batch}, {device}, {torch.get_num_threads()} threads, median of {args.steps} steps"
+    )
     for name, ms in med.items():
-        print(f"  {name:<22} {ms:8.1f} ms/step  {1000 * args.batch / ms:7.0f} img/s  {ms / med['fp']:.2f}x fp"
-              f"   (fastest step {low[name]:.1f} ms, {low[name] / low['fp']:.2f}x fp)")
+        print(
+            f"  {name:<22} {ms:8.1f} ms/step  {1000 * args.batch / ms:7.0f} img/s  {ms / med['fp']:.2f}x fp"
+            f"   (fastest step {low[name]:.1f} ms, {low[name] / low['fp']:.2f}x fp)"
+        )
 
 
 if __name__ == "__main__":

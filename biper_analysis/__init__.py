@@ -7,6 +7,7 @@
 Heavy or optional parts (torch models, checkpoint analysis) load on first use, so ``import biper_analysis``
 stays light and the theory never imports torch.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -66,8 +67,20 @@ _LAZY = {
 _FUNCTIONS = {"weight_stats", "omega0_for_qe", "fit_law", "load_law", "load_checkpoint", "analyze_checkpoint"}
 
 __all__ = [
-    "qe", "qe_min", "optimal_gamma", "expected_sin2", "expected_abs_sin", "dqe_domega0", "qe_min_peak",
-    "qe_sign", "normalised_qe", "normalised_qe_sign", "official_l1", "qe_from_moments", "__version__", *_LAZY,
+    "qe",
+    "qe_min",
+    "optimal_gamma",
+    "expected_sin2",
+    "expected_abs_sin",
+    "dqe_domega0",
+    "qe_min_peak",
+    "qe_sign",
+    "normalised_qe",
+    "normalised_qe_sign",
+    "official_l1",
+    "qe_from_moments",
+    "__version__",
+    *_LAZY,
 ]
 
 

@@ -9,6 +9,7 @@ pipe (``| head``) ends the command quietly. Before anything imports torch, the
 CPU code path is pinned (:func:`biper_analysis._io.reproducible.pin_cpu_code_path`) so that training and
 evaluation give the same bits on every machine of one CPU kind.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -131,10 +132,9 @@ def attach_negative_values(argv: Sequence[str]) -> list[str]:
     """
     out: list[str] = []
     for i, token in enumerate(argv):
-        if token == "--":                     # the end of the options: the rest is passed as it is
+        if token == "--":  # the end of the options: the rest is passed as it is
             return out + list(argv[i:])
-        if out and re.match(r"^-\.?\d", token) and out[-1].startswith("--") and out[-1] != "--" \
-                and "=" not in out[-1]:
+        if out and re.match(r"^-\.?\d", token) and out[-1].startswith("--") and out[-1] != "--" and "=" not in out[-1]:
             out[-1] = f"{out[-1]}={token}"
         else:
             out.append(token)
@@ -147,19 +147,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = attach_negative_values(words)
     parser = build_parser(next((a for a in argv if not a.startswith("-")), None))
     args = parser.parse_args(argv)
-    args.argv = words          # the command line as given (an interrupted train says how to resume with it)
+    args.argv = words  # the command line as given (an interrupted train says how to resume with it)
     debug = os.environ.get("BIPER_DEBUG") == "1"
     previous = signal.getsignal(signal.SIGTERM)
     try:
         signal.signal(signal.SIGTERM, _interrupt)
-    except ValueError:   # not the main thread (e.g. called from a worker): keep the default
+    except ValueError:  # not the main thread (e.g. called from a worker): keep the default
         previous = None
     stdout, sys.stdout = sys.stdout, _GuardedStdout(sys.stdout)  # type: ignore[assignment]
     try:
         status = int(args.func(args) or 0)
-        sys.stdout.flush()          # a full disk behind `> file` shows here, inside the error handling
+        sys.stdout.flush()  # a full disk behind `> file` shows here, inside the error handling
         return status
-    except BrokenPipeError:         # `| head` closed the pipe: the reader has what it wanted
+    except BrokenPipeError:  # `| head` closed the pipe: the reader has what it wanted
         _drop_stdout(stdout)
         return 141
     except _StdoutError as exc:
@@ -186,8 +186,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a defect of ours: still one line, with the way to the traceback
         if debug:
             raise
-        sys.stderr.write(f"{PROG} {args.command}: internal error: {type(exc).__name__}: {_one_line(exc)} "
-                         "(rerun with BIPER_DEBUG=1 for the traceback and please report it)\n")
+        sys.stderr.write(
+            f"{PROG} {args.command}: internal error: {type(exc).__name__}: {_one_line(exc)} "
+            "(rerun with BIPER_DEBUG=1 for the traceback and please report it)\n"
+        )
         return 1
     finally:
         sys.stdout = stdout

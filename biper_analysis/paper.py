@@ -11,15 +11,26 @@ The printed closed form (paper, Sec. 3, the QE equation for w ~ Laplace(0, b)):
          - \frac{2\gamma\,\omega_0 b\,(e^{\pi/(\omega_0 b)} + 1)}{((\omega_0 b)^2 + 1)(e^{\pi/(\omega_0 b)} - 1)}
          + \gamma^2
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
 
-__all__ = ["ARXIV", "CITATION", "OFFICIAL_CODE", "REPORTED_QE_MIN_PEAK", "REPORTED_QE_MIN_PEAK_X",
-           "REPORTED_PEAK_DECIMALS", "PUBLISHED_OMEGA0", "OFFICIAL_TAU", "OFFICIAL_FASHION_MNIST_R20",
-           "printed_qe_numpy", "printed_qe_sympy"]
+__all__ = [
+    "ARXIV",
+    "CITATION",
+    "OFFICIAL_CODE",
+    "REPORTED_QE_MIN_PEAK",
+    "REPORTED_QE_MIN_PEAK_X",
+    "REPORTED_PEAK_DECIMALS",
+    "PUBLISHED_OMEGA0",
+    "OFFICIAL_TAU",
+    "OFFICIAL_FASHION_MNIST_R20",
+    "printed_qe_numpy",
+    "printed_qe_sympy",
+]
 
 ARXIV = "arXiv:2404.01278"
 CITATION = "Vargas et al., BiPer: Binary Neural Networks using a Periodic Function, CVPR 2024"
@@ -56,6 +67,8 @@ def printed_qe_sympy(omega0: Any, b: Any, gamma: Any) -> Any:
     import sympy as sp
 
     xb = omega0 * b
-    return (2 * xb**2 / (4 * xb**2 + 1)
-            - 2 * gamma * xb * (sp.exp(sp.pi / xb) + 1) / ((xb**2 + 1) * (sp.exp(sp.pi / xb) - 1))
-            + gamma**2)
+    return (
+        2 * xb**2 / (4 * xb**2 + 1)
+        - 2 * gamma * xb * (sp.exp(sp.pi / xb) + 1) / ((xb**2 + 1) * (sp.exp(sp.pi / xb) - 1))
+        + gamma**2
+    )

@@ -41,10 +41,14 @@ result = witnesses.verify_closed_form(samples=200_000 if QUICK else 4_000_000, s
 print(f"{'ω0':>6} {'b':>6} {'γ':>5} {'closed form':>14} {'quadrature':>14} {'MC ± SE':>24} {'z':>6}")
 for r in result.rows:
     g = r["gamma"] if isinstance(r["gamma"], str) else f"{r['gamma']:g}"
-    print(f"{r['omega0']:>6g} {r['b']:>6g} {g:>5} {r['closed_form']:14.10f} {r['quadrature']:14.10f} "
-          f"{r['mc_mean']:12.6f} ± {r['mc_se']:.6f} {r['z']:6.2f}")
-print(f"worst quadrature rel. diff {result.worst_quad_rel_diff:.1e} (tolerance {witnesses.QUAD_RTOL:g}), "
-      f"max |z| {result.max_abs_z:.2f} (tolerance {witnesses.MC_MAX_Z:g}): passed = {result.passed}")
+    print(
+        f"{r['omega0']:>6g} {r['b']:>6g} {g:>5} {r['closed_form']:14.10f} {r['quadrature']:14.10f} "
+        f"{r['mc_mean']:12.6f} ± {r['mc_se']:.6f} {r['z']:6.2f}"
+    )
+print(
+    f"worst quadrature rel. diff {result.worst_quad_rel_diff:.1e} (tolerance {witnesses.QUAD_RTOL:g}), "
+    f"max |z| {result.max_abs_z:.2f} (tolerance {witnesses.MC_MAX_Z:g}): passed = {result.passed}"
+)
 
 # %% [markdown]
 # ## Convergence

@@ -33,8 +33,10 @@ from biper_analysis.plotting import theory
 # %%
 priors = [ba.priors.Laplace(0.05), ba.priors.Gaussian(0.05), ba.priors.StudentT(df=4, scale=0.03)]
 for p in priors:
-    print(f"{p.name:<10} scale {p.scale:<6} QE(ω0=20, γ*) = {ba.qe(20.0, prior=p):.6f}   "
-          f"QE(ω0=20, γ=0.6) = {ba.qe(20.0, gamma=0.6, prior=p):.6f}")
+    print(
+        f"{p.name:<10} scale {p.scale:<6} QE(ω0=20, γ*) = {ba.qe(20.0, prior=p):.6f}   "
+        f"QE(ω0=20, γ=0.6) = {ba.qe(20.0, gamma=0.6, prior=p):.6f}"
+    )
 
 # %% [markdown]
 # Empirical weights: the same function, computed from samples (here Laplace samples, so it should match).

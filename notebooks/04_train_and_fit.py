@@ -26,7 +26,7 @@
 import os
 
 QUICK = os.environ.get("BIPER_NOTEBOOK_QUICK", "0") == "1"
-SWEEP = os.environ.get("BIPER_SWEEP", "../runs/sweep")   # the main job's training sweep
+SWEEP = os.environ.get("BIPER_SWEEP", "../runs/sweep")  # the main job's training sweep
 
 # %%
 import tempfile
@@ -43,8 +43,10 @@ if (Path(SWEEP) / "sweep.json").is_file():
     sweep = load_training_sweep(SWEEP)
     run = representative_run(sweep)
     run_dir = Path(SWEEP) / run["name"]
-    print(f"cached sweep {SWEEP}: {len(sweep['runs'])} runs; analysing {run['name']} "
-          f"(best test accuracy {run['best_acc']:.2f}%)")
+    print(
+        f"cached sweep {SWEEP}: {len(sweep['runs'])} runs; analysing {run['name']} "
+        f"(best test accuracy {run['best_acc']:.2f}%)"
+    )
 else:
     limits = dict(epochs1=1, epochs2=1, train_limit=3000, test_limit=1000) if QUICK else {}
     cfg = preset("short", binarizer="biper", omega0=20.0, seed=0, **limits)
@@ -58,9 +60,11 @@ print(report.table())
 
 # %%
 for row in report.rows:
-    print(f"{row['name']:<18} b = {row['b_loc0']:.4f}  QE predicted {row['qe_pred']:.4f}  measured "
-          f"{row['qe_emp']:.4f} ± {row['qe_emp_se']:.4f} ({row['rel_err']:+.1%}, Laplace {row['laplace_verdict']}); "
-          f"at init {row['ref_rel_err']:+.1%}; corr with init {row['drift_corr']:.3f}")
+    print(
+        f"{row['name']:<18} b = {row['b_loc0']:.4f}  QE predicted {row['qe_pred']:.4f}  measured "
+        f"{row['qe_emp']:.4f} ± {row['qe_emp_se']:.4f} ({row['rel_err']:+.1%}, Laplace {row['laplace_verdict']}); "
+        f"at init {row['ref_rel_err']:+.1%}; corr with init {row['drift_corr']:.3f}"
+    )
 
 # %%
 fig = fig_checkpoint_summary(report)
@@ -82,10 +86,12 @@ from biper_analysis.training.trajectory import late_flip_ratio, read_trajectory
 trajectory = read_trajectory(run_dir)
 if trajectory["recorded"]:
     for name, layer in trajectory["layers"].items():
-        print(f"{name:<18} flips per epoch: first {layer['flip_ratio'][0]:.4f}, last {layer['flip_ratio'][-1]:.5f}; "
-              f"round trips last epoch {layer['round_trip_ratio'][-1]:.5f}; near zeros "
-              f"{layer['near_zero_frac'][0]:.3f} → {layer['near_zero_frac'][-1]:.3f}, near crests "
-              f"{layer['near_crest_frac'][0]:.3f} → {layer['near_crest_frac'][-1]:.3f}")
+        print(
+            f"{name:<18} flips per epoch: first {layer['flip_ratio'][0]:.4f}, last {layer['flip_ratio'][-1]:.5f}; "
+            f"round trips last epoch {layer['round_trip_ratio'][-1]:.5f}; near zeros "
+            f"{layer['near_zero_frac'][0]:.3f} → {layer['near_zero_frac'][-1]:.3f}, near crests "
+            f"{layer['near_crest_frac'][0]:.3f} → {layer['near_crest_frac'][-1]:.3f}"
+        )
     print(f"flips per epoch over the last third of stage 2 (all binarised weights): {late_flip_ratio(trajectory):.5f}")
     fig = fig_run_trajectory(trajectory, title=f"{run_dir.name}: phase density and flips per epoch")
 else:

@@ -56,7 +56,7 @@
 import os
 
 QUICK = os.environ.get("BIPER_NOTEBOOK_QUICK", "0") == "1"
-SWEEP = os.environ.get("BIPER_SWEEP", "../runs/sweep")   # the main job's training sweep
+SWEEP = os.environ.get("BIPER_SWEEP", "../runs/sweep")  # the main job's training sweep
 
 # %%
 import tempfile
@@ -89,8 +89,10 @@ for name in ba.laws.MODELS:
     law = ba.fit_law(w, omega0=ckpt.omega0, law=name, max_samples=5000 if QUICK else 20000, seed=0)
     k, ll = ba.laws.n_params(law), ba.laws.loglik(law, w)
     pred = ba.qe(ckpt.omega0, prior=law)
-    print(f"{name:<10} k = {k}  AIC {2 * k - 2 * ll:12.1f}  QE predicted {pred:.5f} "
-          f"({(pred - measured.qe()) / measured.qe():+.1%})  {law.params}")
+    print(
+        f"{name:<10} k = {k}  AIC {2 * k - 2 * ll:12.1f}  QE predicted {pred:.5f} "
+        f"({(pred - measured.qe()) / measured.qe():+.1%})  {law.params}"
+    )
 
 # %% [markdown]
 # ## The same through the report: every layer, every law, out of sample
@@ -102,6 +104,8 @@ for name in ba.laws.MODELS:
 # %%
 report = ba.analyze_checkpoint(run_dir, laws=("all",), max_samples=5000 if QUICK else 10000)
 for row in report.rows:
-    print(f"{row['name']:<18} Laplace {row['rel_err']:+.1%}  best out of sample {row['best_model']} "
-          f"{row['best_rel_err']:+.1%} (z {row['best_z']:+.1f}, within tolerance: {row['best_within_tol']})  "
-          f"AIC-best in sample {row['best_model_in_sample']} {row['best_rel_err_in_sample']:+.1%}")
+    print(
+        f"{row['name']:<18} Laplace {row['rel_err']:+.1%}  best out of sample {row['best_model']} "
+        f"{row['best_rel_err']:+.1%} (z {row['best_z']:+.1f}, within tolerance: {row['best_within_tol']})  "
+        f"AIC-best in sample {row['best_model_in_sample']} {row['best_rel_err_in_sample']:+.1%}"
+    )

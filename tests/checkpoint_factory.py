@@ -3,6 +3,7 @@ save_checkpoint), for tests and benchmarks.
 
 Weights of binarised convs are Laplace(0, b) float32 draws, so the closed form should fit them.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -19,9 +20,13 @@ ARCHS = {
 
 
 def _bn(prefix: str, c: int, torch: Any) -> dict[str, Any]:
-    return {f"{prefix}.weight": torch.ones(c), f"{prefix}.bias": torch.zeros(c),
-            f"{prefix}.running_mean": torch.zeros(c), f"{prefix}.running_var": torch.ones(c),
-            f"{prefix}.num_batches_tracked": torch.tensor(0)}
+    return {
+        f"{prefix}.weight": torch.ones(c),
+        f"{prefix}.bias": torch.zeros(c),
+        f"{prefix}.running_mean": torch.zeros(c),
+        f"{prefix}.running_var": torch.ones(c),
+        f"{prefix}.num_batches_tracked": torch.tensor(0),
+    }
 
 
 def binarised_conv_names(arch: str) -> list[str]:
@@ -29,8 +34,9 @@ def binarised_conv_names(arch: str) -> list[str]:
     return [f"layer{s + 1}.{b}.conv{c}.weight" for s in range(len(stages)) for b in range(blocks) for c in (1, 2)]
 
 
-def make_state_dict(arch: str = "resnet20_1w1a", b: float | list[float] = 0.03, seed: int = 0,
-                    num_classes: int = 10) -> OrderedDict[str, Any]:
+def make_state_dict(
+    arch: str = "resnet20_1w1a", b: float | list[float] = 0.03, seed: int = 0, num_classes: int = 10
+) -> OrderedDict[str, Any]:
     """A state_dict with the official names; binarised conv weights ~ Laplace(0, b) (b per layer if a list)."""
     import torch
 
@@ -60,20 +66,29 @@ def make_state_dict(arch: str = "resnet20_1w1a", b: float | list[float] = 0.03, 
     return sd
 
 
-def official_checkpoint(sd: OrderedDict[str, Any], arch: str, module_prefix: bool = False,
-                        optimizer_state: bool = False) -> dict[str, Any]:
+def official_checkpoint(
+    sd: OrderedDict[str, Any], arch: str, module_prefix: bool = False, optimizer_state: bool = False
+) -> dict[str, Any]:
     """The official training script's dict (keys epoch, model, state_dict, best_prec1, optimizer, lr_scheduler)."""
     import torch
 
     if module_prefix:
         sd = OrderedDict((f"module.{k}", v) for k, v in sd.items())
     params = [k for k, v in sd.items() if v.is_floating_point() and "running" not in k]
-    opt: dict[str, Any] = {"state": {}, "param_groups": [{"lr": 0.1, "momentum": 0.9, "params":
-                                                        list(range(len(params)))}]}
+    opt: dict[str, Any] = {
+        "state": {},
+        "param_groups": [{"lr": 0.1, "momentum": 0.9, "params": list(range(len(params)))}],
+    }
     if optimizer_state:
         opt["state"] = {i: {"momentum_buffer": torch.zeros_like(sd[k])} for i, k in enumerate(params)}
-    return {"epoch": 600, "model": arch, "state_dict": sd, "best_prec1": 86.98, "optimizer": opt,
-            "lr_scheduler": {"last_epoch": 600, "T_max": 600}}
+    return {
+        "epoch": 600,
+        "model": arch,
+        "state_dict": sd,
+        "best_prec1": 86.98,
+        "optimizer": opt,
+        "lr_scheduler": {"last_epoch": 600, "T_max": 600},
+    }
 
 
 def write_config_txt(directory: Path, arch: str, omega0: float | None = 20.0) -> Path:
@@ -85,9 +100,16 @@ def write_config_txt(directory: Path, arch: str, omega0: float | None = 20.0) ->
     return path
 
 
-def save_official(directory: Path, arch: str = "resnet20_1w1a", omega0: float | None = 20.0, b: Any = 0.03,
-                  seed: int = 0, module_prefix: bool = False, optimizer_state: bool = False,
-                  name: str = "model_best.pth.tar") -> Path:
+def save_official(
+    directory: Path,
+    arch: str = "resnet20_1w1a",
+    omega0: float | None = 20.0,
+    b: Any = 0.03,
+    seed: int = 0,
+    module_prefix: bool = False,
+    optimizer_state: bool = False,
+    name: str = "model_best.pth.tar",
+) -> Path:
     """Write an official-format checkpoint and its config.txt into ``directory``; return the checkpoint path."""
     import torch
 

@@ -1,4 +1,5 @@
 """Shared fixtures. Tests run with the Agg backend and no seeding at import (each test seeds itself)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -18,23 +19,37 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout: float = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -m biper_analysis ARGS`` in a subprocess and capture its output.
 
     Without ``cwd`` the command runs in a new empty folder, so its default outputs never land in the repository;
     the folder is removed afterwards (a test that wants to look at default outputs passes its own ``cwd``).
     """
     if cwd is not None:
-        return subprocess.run([sys.executable, "-m", "biper_analysis", *args], capture_output=True, text=True,
-                              cwd=cwd, timeout=timeout, env=env)
+        return subprocess.run(
+            [sys.executable, "-m", "biper_analysis", *args],
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            timeout=timeout,
+            env=env,
+        )
     with tempfile.TemporaryDirectory(prefix="biper-cli-") as folder:
-        return subprocess.run([sys.executable, "-m", "biper_analysis", *args], capture_output=True, text=True,
-                              cwd=folder, timeout=timeout, env=env)
+        return subprocess.run(
+            [sys.executable, "-m", "biper_analysis", *args],
+            capture_output=True,
+            text=True,
+            cwd=folder,
+            timeout=timeout,
+            env=env,
+        )
 
 
-def run_cli_in_process(*args: str, cwd: Path | None = None,
-                       env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli_in_process(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """``biper-analysis ARGS`` through :func:`biper_analysis.cli.main` in this process, returned like
     :func:`run_cli`: the same code path as the console script without a process start (~1 s of imports each).
 
@@ -51,14 +66,17 @@ def run_cli_in_process(*args: str, cwd: Path | None = None,
     os.environ.update(env or {})
     os.chdir(cwd)
     try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
-                warnings.catch_warnings(record=True) as caught:
+        with (
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+            warnings.catch_warnings(record=True) as caught,
+        ):
             warnings.simplefilter("default")
             for hidden in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
-                warnings.filterwarnings("ignore", category=hidden)      # what python hides outside __main__
+                warnings.filterwarnings("ignore", category=hidden)  # what python hides outside __main__
             try:
                 code = main(list(args))
-            except SystemExit as exc:                                  # argparse: usage errors, --help
+            except SystemExit as exc:  # argparse: usage errors, --help
                 code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     finally:
         os.chdir(saved_cwd)

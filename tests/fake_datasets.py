@@ -1,4 +1,5 @@
 """Tiny datasets written in the real on-disk formats (idx .gz, CIFAR-10 python pickle) for tests."""
+
 from __future__ import annotations
 
 import gzip
@@ -30,7 +31,7 @@ def learnable_images(n: int, seed: int, size: int = 28, channels: int | None = N
     shape = (n, size, size) if channels is None else (n, channels, size, size)
     images = rng.integers(0, 60, shape)
     for i, k in enumerate(labels):
-        images[i, ..., 2 + 2 * k:6 + 2 * k, :] = 250
+        images[i, ..., 2 + 2 * k : 6 + 2 * k, :] = 250
     return images.astype(np.uint8), labels.astype(np.uint8)
 
 

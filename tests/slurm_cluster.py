@@ -6,6 +6,7 @@ small clusters; train-sweep then asks ``scontrol``.
 ``.ci/run`` installs the packages (``apt-get install slurmctld slurmd slurm-client munge``); where they are missing
 :func:`missing` says why, and the tests that need the cluster are skipped with that reason.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,10 @@ def missing() -> str | None:
     """Why the test cluster cannot run here (None when it can)."""
     absent = [p for p in PROGRAMS if _which(p) is None]
     if absent:
-        return (f"Slurm/munge not installed ({', '.join(absent)} missing); .ci/run installs them with "
-                "`apt-get install slurmctld slurmd slurm-client munge`")
+        return (
+            f"Slurm/munge not installed ({', '.join(absent)} missing); .ci/run installs them with "
+            "`apt-get install slurmctld slurmd slurm-client munge`"
+        )
     if os.geteuid() != 0:
         return "the test cluster runs slurmd as root (jobs run as the submitting user); not root here"
     return None
@@ -63,8 +66,9 @@ class Cluster:
     def kill_task(self, job_id: str, signum: int = signal.SIGKILL) -> int:
         """Send ``signum`` to the process of a job's task (as the kernel's out-of-memory killer does to a process;
         ``scancel --signal=KILL`` would cancel the whole job instead). Returns how many processes got it."""
-        raw = dict(tok.split("=", 1) for tok in self.run("scontrol", "show", "job", "-o", job_id).stdout.split()
-                   if "=" in tok)["JobId"]
+        raw = dict(
+            tok.split("=", 1) for tok in self.run("scontrol", "show", "job", "-o", job_id).stdout.split() if "=" in tok
+        )["JobId"]
         sent = 0
         for line in self.run("scontrol", "listpids", raw).stdout.splitlines()[1:]:
             pid, _, step, local = line.split()[:4]
@@ -117,41 +121,76 @@ def start_cluster(folder: Path) -> Cluster:
     key.chmod(0o400)
     socket_path = munge_dir / "munge.socket"
     conf = folder / "slurm.conf"
-    conf.write_text("\n".join([
-        "ClusterName=biper-test",
-        f"SlurmctldHost={socket.gethostname()}(127.0.0.1)",
-        "SlurmUser=root", "SlurmdUser=root",
-        f"SlurmctldPort={free_port()}", f"SlurmdPort={free_port()}",
-        "AuthType=auth/munge", "CredType=cred/munge",
-        # cred_expire: a requeued job waits this long (default 120 s) before it may start again
-        f"AuthInfo=socket={socket_path},cred_expire=10",
-        f"StateSaveLocation={state}", f"SlurmdSpoolDir={spool}",
-        f"SlurmctldPidFile={folder}/slurmctld.pid", f"SlurmdPidFile={folder}/slurmd.pid",
-        f"SlurmctldLogFile={logs}/slurmctld.log", f"SlurmdLogFile={logs}/slurmd.log",
-        "ProctrackType=proctrack/linuxproc", "TaskPlugin=task/none", "JobAcctGatherType=jobacct_gather/none",
-        "AccountingStorageType=accounting_storage/none", "JobCompType=jobcomp/none",
-        "SchedulerType=sched/backfill", "SchedulerParameters=sched_interval=1",
-        "SelectType=select/cons_tres", "SelectTypeParameters=CR_CPU",
-        "MpiDefault=none", "SwitchType=switch/none", "ReturnToService=2", "KillWait=5", "MinJobAge=600",
-        "InactiveLimit=0", "MessageTimeout=10",
-        f"{_node_line(_which('slurmd'))} NodeAddr=127.0.0.1 State=UNKNOWN",
-        f"PartitionName=debug Nodes={socket.gethostname()} Default=YES MaxTime=INFINITE State=UP",
-        ""]))
+    conf.write_text(
+        "\n".join(
+            [
+                "ClusterName=biper-test",
+                f"SlurmctldHost={socket.gethostname()}(127.0.0.1)",
+                "SlurmUser=root",
+                "SlurmdUser=root",
+                f"SlurmctldPort={free_port()}",
+                f"SlurmdPort={free_port()}",
+                "AuthType=auth/munge",
+                "CredType=cred/munge",
+                # cred_expire: a requeued job waits this long (default 120 s) before it may start again
+                f"AuthInfo=socket={socket_path},cred_expire=10",
+                f"StateSaveLocation={state}",
+                f"SlurmdSpoolDir={spool}",
+                f"SlurmctldPidFile={folder}/slurmctld.pid",
+                f"SlurmdPidFile={folder}/slurmd.pid",
+                f"SlurmctldLogFile={logs}/slurmctld.log",
+                f"SlurmdLogFile={logs}/slurmd.log",
+                "ProctrackType=proctrack/linuxproc",
+                "TaskPlugin=task/none",
+                "JobAcctGatherType=jobacct_gather/none",
+                "AccountingStorageType=accounting_storage/none",
+                "JobCompType=jobcomp/none",
+                "SchedulerType=sched/backfill",
+                "SchedulerParameters=sched_interval=1",
+                "SelectType=select/cons_tres",
+                "SelectTypeParameters=CR_CPU",
+                "MpiDefault=none",
+                "SwitchType=switch/none",
+                "ReturnToService=2",
+                "KillWait=5",
+                "MinJobAge=600",
+                "InactiveLimit=0",
+                "MessageTimeout=10",
+                f"{_node_line(_which('slurmd'))} NodeAddr=127.0.0.1 State=UNKNOWN",
+                f"PartitionName=debug Nodes={socket.gethostname()} Default=YES MaxTime=INFINITE State=UP",
+                "",
+            ]
+        )
+    )
     env = {**os.environ, "SLURM_CONF": str(conf)}
     cluster = Cluster(folder, conf, env)
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.STDOUT, "env": env}
     try:
-        cluster.processes.append(subprocess.Popen(
-            [_which("munged"), "-F", "-f", f"--socket={socket_path}", f"--key-file={key}",
-             f"--log-file={logs}/munged.log", f"--pid-file={munge_dir}/munged.pid", f"--seed-file={munge_dir}/seed"],
-            **quiet))
+        cluster.processes.append(
+            subprocess.Popen(
+                [
+                    _which("munged"),
+                    "-F",
+                    "-f",
+                    f"--socket={socket_path}",
+                    f"--key-file={key}",
+                    f"--log-file={logs}/munged.log",
+                    f"--pid-file={munge_dir}/munged.pid",
+                    f"--seed-file={munge_dir}/seed",
+                ],
+                **quiet,
+            )
+        )
         _wait_for(socket_path.exists, "munged's socket", 20, logs)
         cluster.processes.append(subprocess.Popen([_which("slurmctld"), "-D", "-f", str(conf)], **quiet))
-        _wait_for(lambda: cluster.run("scontrol", "ping", check=False).returncode == 0, "slurmctld answering",
-                  30, logs)
+        _wait_for(lambda: cluster.run("scontrol", "ping", check=False).returncode == 0, "slurmctld answering", 30, logs)
         cluster.processes.append(subprocess.Popen([_which("slurmd"), "-D", "-f", str(conf)], **quiet))
-        _wait_for(lambda: cluster.run("sinfo", "-h", "-o", "%t", check=False).stdout.strip() == "idle",
-                  "the node becoming idle", 30, logs)
+        _wait_for(
+            lambda: cluster.run("sinfo", "-h", "-o", "%t", check=False).stdout.strip() == "idle",
+            "the node becoming idle",
+            30,
+            logs,
+        )
     except BaseException:
         cluster.stop()
         raise

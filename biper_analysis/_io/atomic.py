@@ -4,6 +4,7 @@ A crash or an error mid-write never leaves a half-written result behind (README,
 operating system (read-only folder, disk full, ...) is reported for the user's path, never the temporary name
 (:func:`biper_analysis._io.outputs.unwritable`).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -47,8 +48,9 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
         # a rename would replace the link or device itself instead of writing through it
         raise IsADirectoryError(f"output {str(target)!r} exists and is not a regular file; choose another path")
     try:
-        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix if suffix is not None else target.suffix,
-                                    dir=target.parent)
+        fd, name = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=suffix if suffix is not None else target.suffix, dir=target.parent
+        )
     except OSError as exc:
         raise unwritable(exc, target) from None
     os.close(fd)

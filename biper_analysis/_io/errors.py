@@ -3,6 +3,7 @@
 Messages name the bad value, the valid range and the fix. ``ValueError`` subclasses, so library callers can
 catch them as the ordinary kind of bad-argument error.
 """
+
 from __future__ import annotations
 
 __all__ = ["UsageError", "OutputRefused", "OutputUnwritable", "DataFileError", "Interrupted"]

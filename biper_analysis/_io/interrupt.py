@@ -10,6 +10,7 @@ Workers hold no output of their own (results come back to the parent, which writ
 :func:`ignore_interrupts` is the initializer half: a worker that leaves Ctrl-C to its parent prints no traceback
 of its own when the terminal sends Ctrl-C to the whole process group.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -2,6 +2,7 @@
 
 One place for these so the library, the training loop and the command line write the same JSON.
 """
+
 from __future__ import annotations
 
 import json

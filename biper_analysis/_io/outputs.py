@@ -19,6 +19,7 @@ naming the user's path — never the temporary name — and the fix.
 Writes themselves are atomic (:mod:`biper_analysis._io.atomic`): a temporary file beside the target, renamed over it
 only when complete, removed on any error or interruption.
 """
+
 from __future__ import annotations
 
 import errno
@@ -32,8 +33,18 @@ from pathlib import Path
 
 from biper_analysis._io.errors import OutputRefused, OutputUnwritable
 
-__all__ = ["PRODUCT", "producer", "Claim", "claim_output", "claim_folder", "written_by", "distinct",
-           "check_writable", "unwritable", "WRITE_ERRNOS"]
+__all__ = [
+    "PRODUCT",
+    "producer",
+    "Claim",
+    "claim_output",
+    "claim_folder",
+    "written_by",
+    "distinct",
+    "check_writable",
+    "unwritable",
+    "WRITE_ERRNOS",
+]
 
 PRODUCT = "biper-analysis"
 #: Largest file read whole to look for its producer mark (bigger ones are never ours to replace); CSV, Parquet
@@ -76,9 +87,15 @@ def _inside(path: Path, folder: Path) -> bool:
         return False
 
 
-def claim_output(path: str | os.PathLike[str], *, command: str, option: str, suffixes: Iterable[str] = (),
-                 inputs: Iterable[str | os.PathLike[str]] = (),
-                 forbidden_folders: Iterable[tuple[str | os.PathLike[str], str]] = ()) -> Claim:
+def claim_output(
+    path: str | os.PathLike[str],
+    *,
+    command: str,
+    option: str,
+    suffixes: Iterable[str] = (),
+    inputs: Iterable[str | os.PathLike[str]] = (),
+    forbidden_folders: Iterable[tuple[str | os.PathLike[str], str]] = (),
+) -> Claim:
     """Check that ``command`` may write ``path`` (given with ``option``); refuse with one line otherwise.
 
     ``suffixes``: allowed suffixes (lower case, with the dot; empty: any). ``inputs``: files the command reads.
@@ -99,16 +116,20 @@ def claim_output(path: str | os.PathLike[str], *, command: str, option: str, suf
     for item in inputs:
         source = Path(item)
         if _same_file(target, source) or target.resolve() == source.resolve():
-            raise OutputRefused(f"{option} {path} is an input of this command ({source}); writing there would "
-                                "destroy it, so choose another name")
+            raise OutputRefused(
+                f"{option} {path} is an input of this command ({source}); writing there would "
+                "destroy it, so choose another name"
+            )
     for folder, why in forbidden_folders:
         if _inside(target, Path(folder)):
             raise OutputRefused(f"{option} {path} lies inside {folder} ({why}); write it somewhere else")
     check_writable(target.parent, target, option=option)
     if target.exists():
         if not written_by(target, command):
-            raise OutputRefused(f"{option} {path} exists and was not written by `{producer(command)}`; refusing to "
-                                "overwrite it: choose another name or remove the file yourself")
+            raise OutputRefused(
+                f"{option} {path} exists and was not written by `{producer(command)}`; refusing to "
+                "overwrite it: choose another name or remove the file yourself"
+            )
         return Claim(target, True)
     return Claim(target, False)
 
@@ -129,12 +150,29 @@ def claim_folder(path: str | os.PathLike[str], *, option: str) -> Path:
 
 
 #: errno values that mean "this output cannot be written here" (as opposed to a bad input path).
-WRITE_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EFBIG,
-                          errno.EIO, errno.ENAMETOOLONG, errno.EMFILE, errno.ENFILE})
-_WHY = {errno.EROFS: "the file system is read-only", errno.EACCES: "no permission to write there",
-        errno.EPERM: "writing there is not permitted (no permission, or the folder is immutable)",
-        errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
-        errno.EFBIG: "the file is larger than the file system allows", errno.ENAMETOOLONG: "the name is too long"}
+WRITE_ERRNOS = frozenset(
+    {
+        errno.EROFS,
+        errno.EACCES,
+        errno.EPERM,
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EFBIG,
+        errno.EIO,
+        errno.ENAMETOOLONG,
+        errno.EMFILE,
+        errno.ENFILE,
+    }
+)
+_WHY = {
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "no permission to write there",
+    errno.EPERM: "writing there is not permitted (no permission, or the folder is immutable)",
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EFBIG: "the file is larger than the file system allows",
+    errno.ENAMETOOLONG: "the name is too long",
+}
 
 
 def unwritable(exc: OSError, path: str | os.PathLike[str], *, option: str | None = None) -> OutputUnwritable:
@@ -196,7 +234,7 @@ def written_by(path: str | os.PathLike[str], command: str) -> bool:
             return False
         mark = producer(command)
         suffix = p.suffix.lower()
-        if suffix in (".parquet", ".npz"):    # read in part (footer, one member), so any size
+        if suffix in (".parquet", ".npz"):  # read in part (footer, one member), so any size
             return _table_producer(p, suffix) == mark
         if suffix != ".csv" and p.stat().st_size > _MAX_SNIFF_BYTES:
             return False
@@ -205,7 +243,7 @@ def written_by(path: str | os.PathLike[str], command: str) -> bool:
         if suffix == ".csv":
             with open(p, "rb") as fh:
                 first = fh.readline(1 << 20).decode("utf-8", "replace")
-            return first.startswith("# provenance: ") and _json_producer(first[len("# provenance: "):]) == mark
+            return first.startswith("# provenance: ") and _json_producer(first[len("# provenance: ") :]) == mark
         if suffix == ".md":
             with open(p, "rb") as fh:
                 head = fh.read(1 << 16).decode("utf-8", "replace")
@@ -229,9 +267,9 @@ def _json_producer(text: str | bytes) -> str | None:
         return None
     if not isinstance(obj, dict):
         return None
-    if isinstance(obj.get("producer"), str):          # a provenance record itself (the CSV header line)
+    if isinstance(obj.get("producer"), str):  # a provenance record itself (the CSV header line)
         return obj["producer"]
-    prov = obj.get("provenance")                      # a result with its provenance inside (JSON outputs)
+    prov = obj.get("provenance")  # a result with its provenance inside (JSON outputs)
     return prov.get("producer") if isinstance(prov, dict) else None
 
 
@@ -279,9 +317,9 @@ def _png_text(data: bytes) -> dict[str, str]:
     out: dict[str, str] = {}
     pos = 8
     while pos + 8 <= len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind = data[pos + 4:pos + 8]
-        body = data[pos + 8:pos + 8 + length]
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
         if kind == b"tEXt" and b"\x00" in body:
             key, value = body.split(b"\x00", 1)
             out[key.decode("latin-1")] = value.decode("latin-1")

@@ -4,6 +4,7 @@ A command whose work starts inside one library call cannot tell bad input (refus
 from the start of long work. :func:`note_if_slow` prints its line on stderr only if the block is still running
 after ``delay`` seconds: a quick refusal stays one line, long work says what it is doing at once after.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -7,6 +7,7 @@ seed gave 88.11 % with two threads and 88.33 % with one. One thread and the AVX2
 weights identical whatever ``OMP_NUM_THREADS``, the number of parallel runs or the machine load, on the same kind
 of CPU and torch version. :func:`biper_analysis._io.provenance.compute_environment` records what was used.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -74,8 +75,9 @@ def use_threads(threads: int) -> None:
 def pinned_pool(jobs: int) -> ProcessPoolExecutor:
     """``jobs`` spawned worker processes, each set up by :func:`pin_worker` with one thread (so a result does not
     depend on how many there are, nor on the parent's threads) and leaving Ctrl-C to the parent."""
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_pool_worker)
+    return ProcessPoolExecutor(
+        max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_pool_worker
+    )
 
 
 def _pool_worker() -> None:

@@ -3,6 +3,7 @@
 Public functions validate, broadcast and promote to float64 here; private kernels assume clean input.
 Error messages name the argument, the bad value, the valid range and the fix.
 """
+
 from __future__ import annotations
 
 import math
@@ -11,8 +12,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_float_array", "positive", "nonnegative", "scalar_or_array", "GAMMA_OPT_WORDS", "parse_gamma",
-           "renamed_argument"]
+__all__ = [
+    "as_float_array",
+    "positive",
+    "nonnegative",
+    "scalar_or_array",
+    "GAMMA_OPT_WORDS",
+    "parse_gamma",
+    "renamed_argument",
+]
 
 
 def as_float_array(name: str, value: Any) -> np.ndarray:

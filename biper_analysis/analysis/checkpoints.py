@@ -24,6 +24,7 @@ torch file is read.
 Binarised weights: ``layers`` (a regular expression) when given, else the names our checkpoints list in
 ``binarized_layers``, else every ``X.weight`` that has an ``X.alpha`` sibling (the official layers' learned scale).
 """
+
 from __future__ import annotations
 
 import json
@@ -41,15 +42,30 @@ import numpy as np
 
 from biper_analysis._io.errors import UsageError
 
-__all__ = ["CHECKPOINT_NAMES", "RUN_FOLDER_RULE", "OMEGA0_KEYS", "CheckpointError", "UnsafeCheckpointError",
-           "Checkpoint", "parse_config_txt", "read_config_txt", "omega0_from_config", "resolve_checkpoint_path",
-           "read_torch_file", "select_layers", "load_checkpoint", "describe"]
+__all__ = [
+    "CHECKPOINT_NAMES",
+    "RUN_FOLDER_RULE",
+    "OMEGA0_KEYS",
+    "CheckpointError",
+    "UnsafeCheckpointError",
+    "Checkpoint",
+    "parse_config_txt",
+    "read_config_txt",
+    "omega0_from_config",
+    "resolve_checkpoint_path",
+    "read_torch_file",
+    "select_layers",
+    "load_checkpoint",
+    "describe",
+]
 
 #: File names looked for inside a stage directory (or an official save directory), in order of preference.
 CHECKPOINT_NAMES = ("model_best.pth.tar", "checkpoint.pth.tar")
 #: The rule of resolve_checkpoint_path, for --help texts.
-RUN_FOLDER_RULE = ("a run folder is read at its highest stageN/model_best.pth.tar, else that stage's "
-                   "checkpoint.pth.tar (never init.pth.tar)")
+RUN_FOLDER_RULE = (
+    "a run folder is read at its highest stageN/model_best.pth.tar, else that stage's "
+    "checkpoint.pth.tar (never init.pth.tar)"
+)
 #: config.txt keys that hold ω0 (the official scripts call it ``freq``).
 OMEGA0_KEYS = ("freq", "omega0", "omega_0", "w0")
 _STATE_KEYS = ("state_dict", "model_state_dict", "model", "net", "weights")
@@ -68,15 +84,15 @@ class UnsafeCheckpointError(CheckpointError):
 class Checkpoint:
     """A loaded checkpoint: where it came from, ω0 (if known), which tensors are binarised, and the tensors."""
 
-    source: Path                     # what the user named (file or run directory)
-    path: Path                       # the file actually read
-    format: str                      # "official" | "biper-analysis" | "state_dict" | "safetensors"
+    source: Path  # what the user named (file or run directory)
+    path: Path  # the file actually read
+    format: str  # "official" | "biper-analysis" | "state_dict" | "safetensors"
     omega0: float | None
-    omega0_source: str               # where ω0 came from ("config.txt", "checkpoint", "--omega0", "missing")
-    layers: list[str]                # binarised weight names, in state-dict order (prefixes stripped)
-    selection: str                   # how the layers were chosen
+    omega0_source: str  # where ω0 came from ("config.txt", "checkpoint", "--omega0", "missing")
+    layers: list[str]  # binarised weight names, in state-dict order (prefixes stripped)
+    selection: str  # how the layers were chosen
     metadata: dict[str, Any] = field(default_factory=dict)
-    config_txt: dict[str, str] = field(default_factory=dict)   # the official-style config.txt beside the file
+    config_txt: dict[str, str] = field(default_factory=dict)  # the official-style config.txt beside the file
     _tensors: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -138,11 +154,13 @@ def omega0_from_config(config_path: Path) -> float | None:
             try:
                 value = float(config[key])
             except ValueError:
-                raise CheckpointError(f"{config_path}: '{key}: {config[key]}' is not a number; fix the file "
-                                      "or pass omega0") from None
+                raise CheckpointError(
+                    f"{config_path}: '{key}: {config[key]}' is not a number; fix the file or pass omega0"
+                ) from None
             if not math.isfinite(value) or value <= 0:
-                raise CheckpointError(f"{config_path}: ω0 '{key}: {config[key]}' must be a finite number > 0; "
-                                      "fix the file or pass omega0")
+                raise CheckpointError(
+                    f"{config_path}: ω0 '{key}: {config[key]}' must be a finite number > 0; fix the file or pass omega0"
+                )
             return value
     return None
 
@@ -176,8 +194,9 @@ def resolve_checkpoint_path(path: str | Path) -> Path:
         if (p / name).is_file():
             return p / name
     looked = ", ".join([f"stageN/{n}" for n in CHECKPOINT_NAMES] + list(CHECKPOINT_NAMES))
-    raise CheckpointError(f"no checkpoint found in directory {p} (looked for {looked}); "
-                          "give the checkpoint file itself")
+    raise CheckpointError(
+        f"no checkpoint found in directory {p} (looked for {looked}); give the checkpoint file itself"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -214,8 +233,9 @@ def _load_safetensors(path: Path) -> dict[str, Any]:
                 out = {k: f.get_tensor(k) for k in f.keys()}
         return out
     except Exception as exc:  # safetensors raises its own SafetensorError for bad headers / truncation
-        raise CheckpointError(f"cannot read {path} as safetensors: {_first_line(exc)} "
-                              "(the file is truncated or corrupt)") from None
+        raise CheckpointError(
+            f"cannot read {path} as safetensors: {_first_line(exc)} (the file is truncated or corrupt)"
+        ) from None
 
 
 def _safetensors_metadata(path: Path) -> dict[str, Any]:
@@ -228,8 +248,7 @@ def _safetensors_metadata(path: Path) -> dict[str, Any]:
         try:
             meta["omega0"] = float(meta["omega0"])
         except ValueError:
-            raise CheckpointError(f"{path}: metadata omega0={meta['omega0']!r} is not a number; pass omega0") \
-                from None
+            raise CheckpointError(f"{path}: metadata omega0={meta['omega0']!r} is not a number; pass omega0") from None
     return meta
 
 
@@ -255,8 +274,10 @@ def read_torch_file(path: str | Path) -> Any:
             head = fh.read(2)
         # torch.save writes a zip archive ("PK", maybe truncated) or a pickle starting with PROTO (0x80)
         if head and not head.startswith((b"\x80", b"PK")):
-            raise CheckpointError(f"cannot read {path}: not a PyTorch checkpoint (neither a zip archive nor a "
-                                  "pickle) and not .safetensors; pass a .pth/.pt/.pth.tar or .safetensors file")
+            raise CheckpointError(
+                f"cannot read {path}: not a PyTorch checkpoint (neither a zip archive nor a "
+                "pickle) and not .safetensors; pass a .pth/.pt/.pth.tar or .safetensors file"
+            )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -266,13 +287,27 @@ def read_torch_file(path: str | Path) -> Any:
             raise UnsafeCheckpointError(
                 f"refusing {path}: it needs arbitrary pickled Python objects to load (e.g. a whole nn.Module or "
                 "custom classes), which could run code; nothing from it was executed. Re-save only tensors, e.g. "
-                "torch.save(model.state_dict(), path), from a trusted environment") from None
+                "torch.save(model.state_dict(), path), from a trusted environment"
+            ) from None
         raise CheckpointError(f"cannot read {path}: {_first_line(exc)} (the file is truncated or corrupt)") from None
-    except (RuntimeError, EOFError, KeyError, OSError, ValueError, struct.error, IndexError, TypeError,
-            AttributeError, ImportError, MemoryError, OverflowError) as exc:
+    except (
+        RuntimeError,
+        EOFError,
+        KeyError,
+        OSError,
+        ValueError,
+        struct.error,
+        IndexError,
+        TypeError,
+        AttributeError,
+        ImportError,
+        MemoryError,
+        OverflowError,
+    ) as exc:
         what = "is empty" if path.stat().st_size == 0 else "is truncated, corrupt or not a PyTorch file"
-        raise CheckpointError(f"cannot read {path}: the file {what} ({type(exc).__name__}: "
-                              f"{_first_line(exc)[:120]})") from None
+        raise CheckpointError(
+            f"cannot read {path}: the file {what} ({type(exc).__name__}: {_first_line(exc)[:120]})"
+        ) from None
 
 
 def _is_tensor(v: Any) -> bool:
@@ -302,15 +337,17 @@ def _strip_prefix(name: str) -> str:
         changed = False
         for p in _PREFIXES:
             if name.startswith(p):
-                name, changed = name[len(p):], True
+                name, changed = name[len(p) :], True
     return name
 
 
 def _state_dict_of(obj: Any, path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """(tensors by stripped name, the checkpoint's other top-level entries)."""
     if not isinstance(obj, Mapping):
-        raise CheckpointError(f"{path} holds a {type(obj).__name__}, not a dict of tensors; save a state_dict "
-                              "or a dict with a 'state_dict' entry")
+        raise CheckpointError(
+            f"{path} holds a {type(obj).__name__}, not a dict of tensors; save a state_dict "
+            "or a dict with a 'state_dict' entry"
+        )
     state: Any = None
     meta: dict[str, Any] = {}
     for key in _STATE_KEYS:
@@ -359,8 +396,9 @@ def _numel(t: Any) -> int:
     return int(np.prod(t.shape)) if len(t.shape) else 1
 
 
-def select_layers(tensors: Mapping[str, Any], layers: str | None = None,
-                  named: list[str] | None = None) -> tuple[list[str], str]:
+def select_layers(
+    tensors: Mapping[str, Any], layers: str | None = None, named: list[str] | None = None
+) -> tuple[list[str], str]:
     """Names of the binarised weights and a phrase saying how they were chosen.
 
     >>> import numpy as np
@@ -375,18 +413,27 @@ def select_layers(tensors: Mapping[str, Any], layers: str | None = None,
             raise CheckpointError(f"layers {layers!r} is not a valid regular expression ({exc})") from None
         names = [k for k, t in tensors.items() if rx.search(k) and _is_float(t) and _numel(t) > 0]
         if not names:
-            raise CheckpointError(f"layers {layers!r} matches no floating-point tensor; names look like "
-                                  f"{_examples(tensors)}")
+            raise CheckpointError(
+                f"layers {layers!r} matches no floating-point tensor; names look like {_examples(tensors)}"
+            )
         return names, f"--layers {layers}"
     if named:
         stripped = [_strip_prefix(n) for n in named]
         missing = [n for n in stripped if n not in tensors]
         if missing:
-            raise CheckpointError(f"the checkpoint lists binarised layers that its state_dict lacks: "
-                                  f"{', '.join(missing[:3])}; pass layers=REGEX instead")
+            raise CheckpointError(
+                f"the checkpoint lists binarised layers that its state_dict lacks: "
+                f"{', '.join(missing[:3])}; pass layers=REGEX instead"
+            )
         return stripped, "the checkpoint's binarized_layers"
-    names = [k for k in tensors if k.endswith(".weight") and k[:-len("weight")] + "alpha" in tensors
-             and _is_float(tensors[k]) and _numel(tensors[k]) > 0]
+    names = [
+        k
+        for k in tensors
+        if k.endswith(".weight")
+        and k[: -len("weight")] + "alpha" in tensors
+        and _is_float(tensors[k])
+        and _numel(tensors[k]) > 0
+    ]
     return names, "weights with an 'alpha' sibling"
 
 
@@ -398,8 +445,13 @@ def _examples(tensors: Mapping[str, Any], k: int = 4) -> str:
 # ---------------------------------------------------------------------------------------------------
 # Public entry point
 # ---------------------------------------------------------------------------------------------------
-def load_checkpoint(path: str | Path, omega0: float | None = None, layers: str | None = None,
-                    require_omega0: bool = True, require_layers: bool = True) -> Checkpoint:
+def load_checkpoint(
+    path: str | Path,
+    omega0: float | None = None,
+    layers: str | None = None,
+    require_omega0: bool = True,
+    require_layers: bool = True,
+) -> Checkpoint:
     """Load ``path`` (a file or run folder) safely and pick its binarised layers and ω0.
 
     ω0: an explicit ``omega0`` wins; else the value stored in our checkpoints; else ``config.txt`` beside the
@@ -430,9 +482,11 @@ def load_checkpoint(path: str | Path, omega0: float | None = None, layers: str |
     named = meta.get("binarized_layers") if isinstance(meta.get("binarized_layers"), (list, tuple)) else None
     names, selection = select_layers(tensors, layers, list(named) if named else None)
     if not names and require_layers:
-        raise CheckpointError(f"no binarised layers found in {file}: no '<name>.weight' has a '<name>.alpha' "
-                              f"sibling (names look like {_examples(tensors, 3)}); pass layers=REGEX, "
-                              "e.g. layers='^layer.*conv.*\\.weight$'")
+        raise CheckpointError(
+            f"no binarised layers found in {file}: no '<name>.weight' has a '<name>.alpha' "
+            f"sibling (names look like {_examples(tensors, 3)}); pass layers=REGEX, "
+            "e.g. layers='^layer.*conv.*\\.weight$'"
+        )
     stored = meta.get("omega0")
     stored = float(stored) if isinstance(stored, (int, float)) or _is_tensor(stored) else None
     from_config = omega0_from_config(file.parent / "config.txt")
@@ -448,17 +502,33 @@ def load_checkpoint(path: str | Path, omega0: float | None = None, layers: str |
     else:
         w0, w0_source = None, "missing"
         if require_omega0:
-            raise CheckpointError(f"ω0 of {file} is unknown: it is not stored in the file and there is no config.txt "
-                                  "with a 'freq:' line beside it; pass omega0 (the published runs use 20)")
+            raise CheckpointError(
+                f"ω0 of {file} is unknown: it is not stored in the file and there is no config.txt "
+                "with a 'freq:' line beside it; pass omega0 (the published runs use 20)"
+            )
     keep = {k: _plain(v) for k, v in meta.items() if k not in ("optimizer", "lr_scheduler", "state_dict")}
     keep = {k: v for k, v in keep.items() if v is not None}
-    return Checkpoint(source=source, path=file, format=fmt, omega0=w0, omega0_source=w0_source, layers=names,
-                      selection=selection, metadata=keep, config_txt=read_config_txt(file.parent / "config.txt"),
-                      _tensors=tensors)
+    return Checkpoint(
+        source=source,
+        path=file,
+        format=fmt,
+        omega0=w0,
+        omega0_source=w0_source,
+        layers=names,
+        selection=selection,
+        metadata=keep,
+        config_txt=read_config_txt(file.parent / "config.txt"),
+        _tensors=tensors,
+    )
 
 
 def describe(ckpt: Checkpoint) -> dict[str, Any]:
     """A JSON-friendly summary of where a checkpoint came from (for reports)."""
-    return {"path": str(ckpt.path), "source": str(ckpt.source), "format": ckpt.format,
-            "omega0_source": ckpt.omega0_source, "layer_selection": ckpt.selection,
-            "metadata": json.loads(json.dumps(ckpt.metadata, default=str))}
+    return {
+        "path": str(ckpt.path),
+        "source": str(ckpt.source),
+        "format": ckpt.format,
+        "omega0_source": ckpt.omega0_source,
+        "layer_selection": ckpt.selection,
+        "metadata": json.loads(json.dumps(ckpt.metadata, default=str)),
+    }

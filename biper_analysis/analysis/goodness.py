@@ -8,6 +8,7 @@ the report; the laws the closed form uses have their location at 0 (:mod:`biper_
 Speed: each layer is sorted once (in its own dtype, float32 for checkpoints) and the sorted array is reused
 for the median and for every KS distance; float64 is used for the sums and the CDFs, where it matters.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,8 +19,19 @@ from typing import Any
 import numpy as np
 from scipy.special import gammaincinv, ndtr, ndtri
 
-__all__ = ["CI_LEVEL", "KS_ALPHA", "LayerFit", "sorted_finite", "sorted_median", "laplace_scale_ci",
-           "ks_distance_sorted", "ks_critical", "ks_laplace_sorted", "ks_gaussian_sorted", "fit_layer"]
+__all__ = [
+    "CI_LEVEL",
+    "KS_ALPHA",
+    "LayerFit",
+    "sorted_finite",
+    "sorted_median",
+    "laplace_scale_ci",
+    "ks_distance_sorted",
+    "ks_critical",
+    "ks_laplace_sorted",
+    "ks_gaussian_sorted",
+    "fit_layer",
+]
 
 #: Two-sided 95 % level of the confidence interval on b.
 CI_LEVEL = 0.95
@@ -32,17 +44,17 @@ _CHUNK = 1 << 20  # elements per block of the streamed float64 passes (bounds te
 class LayerFit:
     """Everything :func:`fit_layer` measures on one layer's finite weights."""
 
-    n: int                      # finite weights analysed
-    loc: float                  # Laplace location MLE (median)
-    b: float                    # Laplace scale MLE with free location, mean|w − median|
-    b_ci: tuple[float, float]   # 95 % CI on b (Gamma pivot, see laplace_scale_ci)
+    n: int  # finite weights analysed
+    loc: float  # Laplace location MLE (median)
+    b: float  # Laplace scale MLE with free location, mean|w − median|
+    b_ci: tuple[float, float]  # 95 % CI on b (Gamma pivot, see laplace_scale_ci)
     gaussian_mu: float
-    gaussian_sigma: float       # Gaussian MLE (divides by n)
-    ks_laplace_freeloc: float   # KS distance between the data and the fitted Laplace(loc, b)
-    ks_gaussian: float          # KS distance to the fitted Gaussian(μ, σ)
+    gaussian_sigma: float  # Gaussian MLE (divides by n)
+    ks_laplace_freeloc: float  # KS distance between the data and the fitted Laplace(loc, b)
+    ks_gaussian: float  # KS distance to the fitted Gaussian(μ, σ)
     aic_laplace: float
     aic_gaussian: float
-    delta_aic: float            # aic_laplace − aic_gaussian: negative favours Laplace
+    delta_aic: float  # aic_laplace − aic_gaussian: negative favours Laplace
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -69,11 +81,11 @@ def _seg_sums(s: np.ndarray, p: int, q: int, c: float) -> tuple[float, float]:
     """(Σ(s_i − c), Σ(s_i − c)²) over s[p:q] in float64 blocks."""
     t1 = t2 = 0.0
     for i in range(p, q, _CHUNK):
-        d = s[i:min(i + _CHUNK, q)].astype(np.float64)
+        d = s[i : min(i + _CHUNK, q)].astype(np.float64)
         d -= c
         t1 += float(d.sum())
         d *= d
-        t2 += float(d.sum())      # not np.dot: BLAS threads are slow on a busy machine
+        t2 += float(d.sum())  # not np.dot: BLAS threads are slow on a busy machine
     return t1, t2
 
 
@@ -103,16 +115,21 @@ def laplace_scale_ci(b: float, n: int, level: float = CI_LEVEL) -> tuple[float, 
 # ---------------------------------------------------------------------------------------------------
 # Kolmogorov–Smirnov distances on a sorted sample (vectorised, one sort shared by both laws)
 # ---------------------------------------------------------------------------------------------------
-def _ks_full(s: np.ndarray, cdf: Callable[[np.ndarray], np.ndarray], start: int = 0, stop: int | None = None,
-             n: int | None = None) -> float:
+def _ks_full(
+    s: np.ndarray,
+    cdf: Callable[[np.ndarray], np.ndarray],
+    start: int = 0,
+    stop: int | None = None,
+    n: int | None = None,
+) -> float:
     """n·D over s[start:stop] (indices relative to the whole sorted sample of size n), float64 blocks."""
     n = s.size if n is None else n
     stop = s.size if stop is None else stop
     d = 0.0
     for i in range(start, stop, _CHUNK):
-        block = s[i:min(i + _CHUNK, stop)].astype(np.float64)
+        block = s[i : min(i + _CHUNK, stop)].astype(np.float64)
         f = cdf(block)
-        f *= n          # compare n·F with integers: one multiply instead of two divides
+        f *= n  # compare n·F with integers: one multiply instead of two divides
         k = np.arange(i, i + block.size, dtype=np.float64)
         d = max(d, float(np.max(k + 1.0 - f)), float(np.max(f - k)))
     return d
@@ -135,11 +152,12 @@ def ks_distance_sorted(s: np.ndarray, cdf: Callable[[np.ndarray], np.ndarray], s
     fa = cdf(s[a].astype(np.float64)) * n
     fe = cdf(s[e].astype(np.float64)) * n
     af, ef = a.astype(np.float64), e.astype(np.float64)
-    best = max(float(np.max(af + 1.0 - fa)), float(np.max(fa - af)),
-               float(np.max(ef + 1.0 - fe)), float(np.max(fe - ef)))
+    best = max(
+        float(np.max(af + 1.0 - fa)), float(np.max(fa - af)), float(np.max(ef + 1.0 - fe)), float(np.max(fe - ef))
+    )
     bound = np.maximum(ef + 1.0 - fa, fe - af)
     todo = np.flatnonzero(bound > best)
-    if todo.size > a.size // 4:           # bounds too loose (tiny n or a wild fit): evaluate everything
+    if todo.size > a.size // 4:  # bounds too loose (tiny n or a wild fit): evaluate everything
         return _ks_full(s, cdf) / n
     for k in todo:
         best = max(best, _ks_full(s, cdf, int(a[k]), int(e[k]) + 1, n))
@@ -200,9 +218,9 @@ def sorted_finite(w: Any) -> tuple[np.ndarray, int]:
         flat = flat.astype(np.float64)
     if flat.dtype.itemsize < 4:
         flat = flat.astype(np.float32)
-    s = np.sort(flat)      # NaN sort to the end; ±inf to the ends
-    typ = s.dtype.type     # search with the array's own scalar type: a Python float would upcast the whole array
-    lo = int(np.searchsorted(s, typ(-np.inf), side="right"))      # leading -infs
+    s = np.sort(flat)  # NaN sort to the end; ±inf to the ends
+    typ = s.dtype.type  # search with the array's own scalar type: a Python float would upcast the whole array
+    lo = int(np.searchsorted(s, typ(-np.inf), side="right"))  # leading -infs
     finite_end = int(np.searchsorted(s, typ(np.inf), side="left")) if s.size else 0
     return s[lo:finite_end], s.size - (finite_end - lo)
 
@@ -233,6 +251,16 @@ def fit_layer(s: np.ndarray) -> LayerFit:
     sigma = math.sqrt(max((below[1] + above[1]) / n - (mu - loc) ** 2, 0.0))
     loglik_gauss = -0.5 * n * math.log(2.0 * math.pi * sigma * sigma) - 0.5 * n if sigma > 0 else math.inf
     aic_l, aic_g = 4.0 - 2.0 * loglik_laplace, 4.0 - 2.0 * loglik_gauss
-    return LayerFit(n=n, loc=loc, b=b, b_ci=laplace_scale_ci(b, n), gaussian_mu=mu, gaussian_sigma=sigma,
-                    ks_laplace_freeloc=ks_laplace_sorted(s, loc, b), ks_gaussian=ks_gaussian_sorted(s, mu, sigma),
-                    aic_laplace=aic_l, aic_gaussian=aic_g, delta_aic=aic_l - aic_g)
+    return LayerFit(
+        n=n,
+        loc=loc,
+        b=b,
+        b_ci=laplace_scale_ci(b, n),
+        gaussian_mu=mu,
+        gaussian_sigma=sigma,
+        ks_laplace_freeloc=ks_laplace_sorted(s, loc, b),
+        ks_gaussian=ks_gaussian_sorted(s, mu, sigma),
+        aic_laplace=aic_l,
+        aic_gaussian=aic_g,
+        delta_aic=aic_l - aic_g,
+    )

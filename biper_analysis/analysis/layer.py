@@ -12,6 +12,7 @@ and one statistics pass per layer. The iterative fits share one seeded subsample
 The Laplace entry also gives the row's paper-baseline columns and its verdict
 (:func:`biper_analysis.analysis.verdicts.laplace_verdict`).
 """
+
 from __future__ import annotations
 
 import math
@@ -40,12 +41,45 @@ from biper_analysis.theory.weights import (
 __all__ = ["COLUMNS", "MAX_SAMPLES", "SE_SAMPLES", "W_HIST_BINS", "LayerHistograms", "half_split", "analyze_layer"]
 
 #: Row columns, in table / CSV order.
-COLUMNS = ("name", "n", "n_nonfinite", "b_loc0", "loc", "b", "b_ci_low", "b_ci_high", "ks_stat", "ks_critical",
-           "ks_laplace_freeloc", "ks_gaussian", "gaussian_sigma", "delta_aic", "gamma", "gamma_pred", "gamma_emp",
-           "qe_pred", "qe_pred_se", "qe_emp", "qe_emp_se", "rel_err", "laplace_verdict", "laplace_reasons",
-           "best_model", "best_qe_pred", "best_rel_err", "official_l1", "official_l1_pred", "near_zero_frac",
-           "near_zero_frac_laplace", "near_crest_frac", "near_crest_frac_laplace", "drift_corr", "drift_rel_change",
-           "ref_qe_emp", "ref_rel_err")
+COLUMNS = (
+    "name",
+    "n",
+    "n_nonfinite",
+    "b_loc0",
+    "loc",
+    "b",
+    "b_ci_low",
+    "b_ci_high",
+    "ks_stat",
+    "ks_critical",
+    "ks_laplace_freeloc",
+    "ks_gaussian",
+    "gaussian_sigma",
+    "delta_aic",
+    "gamma",
+    "gamma_pred",
+    "gamma_emp",
+    "qe_pred",
+    "qe_pred_se",
+    "qe_emp",
+    "qe_emp_se",
+    "rel_err",
+    "laplace_verdict",
+    "laplace_reasons",
+    "best_model",
+    "best_qe_pred",
+    "best_rel_err",
+    "official_l1",
+    "official_l1_pred",
+    "near_zero_frac",
+    "near_zero_frac_laplace",
+    "near_crest_frac",
+    "near_crest_frac_laplace",
+    "drift_corr",
+    "drift_rel_change",
+    "ref_qe_emp",
+    "ref_rel_err",
+)
 
 #: Weights per layer on which the iterative maximum-likelihood fits run (seeded subsample; the estimates are stable
 #: at this size: the parameters' sampling error is far below the layer-to-layer differences they are used for).
@@ -87,7 +121,7 @@ def half_split(w: Any) -> tuple[np.ndarray, np.ndarray]:
 class _Half:
     """One half of a layer's output channels: its finite weights, statistics and channel-clustered SEs."""
 
-    w: np.ndarray               # finite weights, flat
+    w: np.ndarray  # finite weights, flat
     stats: WeightStats
     se: ChannelSE
 
@@ -100,9 +134,9 @@ class _Half:
 class _Layer:
     """A layer's sorted finite weights and statistics, and those of its two halves (the out-of-sample split)."""
 
-    s: np.ndarray                # sorted finite weights
-    stats: WeightStats           # of every weight (pooled from the halves)
-    se: ChannelSE                # channel-clustered SEs of the whole layer
+    s: np.ndarray  # sorted finite weights
+    stats: WeightStats  # of every weight (pooled from the halves)
+    se: ChannelSE  # channel-clustered SEs of the whole layer
     halves: tuple[_Half, _Half]  # first and second half of the output channels
 
 
@@ -111,8 +145,9 @@ def _larger(iid: float, clustered: float) -> float:
     return iid if not math.isfinite(clustered) else max(iid, clustered)
 
 
-def _fit_laws(names: Sequence[str], layer: _Layer, omega0: float, seed: int, max_samples: int
-              ) -> tuple[dict[str, Any], tuple[dict[str, Any], dict[str, Any]]]:
+def _fit_laws(
+    names: Sequence[str], layer: _Layer, omega0: float, seed: int, max_samples: int
+) -> tuple[dict[str, Any], tuple[dict[str, Any], dict[str, Any]]]:
     """({name: law fitted to the whole layer}, ({name: law fitted to the first half}, {... to the second half})); a
     half fit is None when the half cannot be fitted (e.g. only zeros).
 
@@ -147,7 +182,7 @@ def _prediction_se(law: Any, half: _Half, omega0: float, gamma: float | None) ->
     closed = law._qe_se_closed_form(omega0, gamma, half.stats.n)
     if closed is None:
         return half.qe_se(gamma)
-    iid_b = math.sqrt(max(half.stats.mean_w2 - half.stats.b ** 2, 0.0) / half.stats.n) if half.stats.n else math.nan
+    iid_b = math.sqrt(max(half.stats.mean_w2 - half.stats.b**2, 0.0) / half.stats.n) if half.stats.n else math.nan
     widen = half.se.b / iid_b if math.isfinite(half.se.b) and iid_b > 0 else 1.0
     return closed * max(1.0, widen)
 
@@ -156,14 +191,29 @@ def _direction(law: Any, train: _Half, test: _Half, omega0: float, gamma: float 
     """A law fitted on one half predicting the QE of the other: prediction, measurement, their SE, errors and the
     held-out log-likelihood."""
     if law is None:
-        return {"qe_pred": math.nan, "qe_emp": test.stats.qe(gamma), "se": math.nan, "rel_err": math.nan,
-                "z": math.nan, "loglik": math.nan, "n_fit": 0, "n_test": test.stats.n}
+        return {
+            "qe_pred": math.nan,
+            "qe_emp": test.stats.qe(gamma),
+            "se": math.nan,
+            "rel_err": math.nan,
+            "z": math.nan,
+            "loglik": math.nan,
+            "n_fit": 0,
+            "n_test": test.stats.n,
+        }
     pred = float(analytic.qe_from_moments(*law.moments(omega0), gamma))
     emp = test.stats.qe(gamma)
     se = math.hypot(_prediction_se(law, train, omega0, gamma), test.qe_se(gamma))
-    return {"qe_pred": pred, "qe_emp": emp, "se": se, "rel_err": rel_err(pred, emp),
-            "z": (pred - emp) / se if se > 0 else math.nan, "loglik": loglik(law, test.w),
-            "n_fit": int(law.fit_info.get("n_fit", train.stats.n)), "n_test": test.stats.n}
+    return {
+        "qe_pred": pred,
+        "qe_emp": emp,
+        "se": se,
+        "rel_err": rel_err(pred, emp),
+        "z": (pred - emp) / se if se > 0 else math.nan,
+        "loglik": loglik(law, test.w),
+        "n_fit": int(law.fit_info.get("n_fit", train.stats.n)),
+        "n_test": test.stats.n,
+    }
 
 
 def _out_of_sample(halves: tuple[Any, Any], layer: _Layer, omega0: float, gamma: float | None) -> dict[str, Any]:
@@ -174,8 +224,16 @@ def _out_of_sample(halves: tuple[Any, Any], layer: _Layer, omega0: float, gamma:
     return {"a_to_b": ab, "b_to_a": ba, **combine_directions(ab, ba)}
 
 
-def _law_entry(law: Any, halves: tuple[Any, Any], layer: _Layer, sub: np.ndarray, omega0: float,
-               gamma: float | None, qe_emp: float, qe_emp_se: float) -> dict[str, Any]:
+def _law_entry(
+    law: Any,
+    halves: tuple[Any, Any],
+    layer: _Layer,
+    sub: np.ndarray,
+    omega0: float,
+    gamma: float | None,
+    qe_emp: float,
+    qe_emp_se: float,
+) -> dict[str, Any]:
     """One law's entry: the out-of-sample comparison (what verdicts use) and, labelled ``in_sample``, the fit to the
     whole layer (parameters, log-likelihood, AIC/BIC on the shared subsample ``sub`` that every law is scored on,
     KS, predicted moments, QE, official L1)."""
@@ -184,13 +242,23 @@ def _law_entry(law: Any, halves: tuple[Any, Any], layer: _Layer, sub: np.ndarray
     e2, e1 = law.moments(omega0)
     qe_pred = float(analytic.qe_from_moments(e2, e1, gamma))
     return {
-        "n_params": k, "params": dict(law.params), "loglik": ll, "n_loglik": int(sub.size), "aic": 2 * k - 2 * ll,
-        "bic": k * math.log(sub.size) - 2 * ll, "ks": fitting.ks_distance_sorted(layer.s, law.cdf),
-        "e_sin2_pred": e2, "e_abs_sin_pred": e1, "qe_pred": qe_pred,
-        "qe_pred_se": law._qe_se_closed_form(omega0, gamma, layer.s.size), "official_l1_pred": 1.0 - e1,
-        "rel_err": rel_err(qe_pred, qe_emp), "within_tol": within_tolerance(qe_pred, qe_emp, qe_emp_se),
+        "n_params": k,
+        "params": dict(law.params),
+        "loglik": ll,
+        "n_loglik": int(sub.size),
+        "aic": 2 * k - 2 * ll,
+        "bic": k * math.log(sub.size) - 2 * ll,
+        "ks": fitting.ks_distance_sorted(layer.s, law.cdf),
+        "e_sin2_pred": e2,
+        "e_abs_sin_pred": e1,
+        "qe_pred": qe_pred,
+        "qe_pred_se": law._qe_se_closed_form(omega0, gamma, layer.s.size),
+        "official_l1_pred": 1.0 - e1,
+        "rel_err": rel_err(qe_pred, qe_emp),
+        "within_tol": within_tolerance(qe_pred, qe_emp, qe_emp_se),
         "fit_info": dict(law.fit_info),
-        "oos": _out_of_sample(halves, layer, omega0, gamma)}
+        "oos": _out_of_sample(halves, layer, omega0, gamma),
+    }
 
 
 def _histograms(s: np.ndarray, fit: fitting.LayerFit, stats: Any, x: float) -> LayerHistograms:
@@ -204,16 +272,31 @@ def _histograms(s: np.ndarray, fit: fitting.LayerFit, stats: Any, x: float) -> L
     w_counts = np.diff(np.searchsorted(s, w_edges.astype(s.dtype)))
     edges = np.linspace(0.0, math.pi, stats.phase_counts.size + 1)
     probs = analytic.laplace_phase_probs(x, edges) if x > 0 else np.zeros(stats.phase_counts.size)
-    return LayerHistograms(w_edges=w_edges, w_counts=w_counts, sin_counts=stats.sin_counts,
-                           phase_counts=stats.phase_counts, phase_probs_laplace=probs)
+    return LayerHistograms(
+        w_edges=w_edges,
+        w_counts=w_counts,
+        sin_counts=stats.sin_counts,
+        phase_counts=stats.phase_counts,
+        phase_probs_laplace=probs,
+    )
 
 
 def _empty_row(name: str, n_nonfinite: int, gamma: float | None, fault: str | None = None) -> dict[str, Any]:
     """The row of a layer that is not analysed (every weight NaN/inf, or all finite weights equal: ``fault``)."""
     row: dict[str, Any] = {c: math.nan for c in COLUMNS}
-    row.update({"name": name, "n": 0, "n_nonfinite": n_nonfinite, "gamma": "opt" if gamma is None else gamma,
-                "laplace_verdict": None, "laplace_reasons": [], "best_model": None, "models": {},
-                "weight_fault": fault})
+    row.update(
+        {
+            "name": name,
+            "n": 0,
+            "n_nonfinite": n_nonfinite,
+            "gamma": "opt" if gamma is None else gamma,
+            "laplace_verdict": None,
+            "laplace_reasons": [],
+            "best_model": None,
+            "models": {},
+            "weight_fault": fault,
+        }
+    )
     return row
 
 
@@ -224,9 +307,18 @@ def _half(w: Any, omega0: float, gamma: float | None) -> _Half:
     return _Half(w=finite, stats=weight_stats(w, omega0, histograms=True), se=channel_se(w, omega0, gamma))
 
 
-def analyze_layer(name: str, w: Any, omega0: float, gamma: float | None, laws: Sequence[str] | None = None,
-                  *, reference: Any = None, seed: int = 0, max_samples: int = MAX_SAMPLES,
-                  models: Sequence[str] | None = None) -> tuple[dict[str, Any], LayerHistograms | None, dict[str, Any]]:
+def analyze_layer(
+    name: str,
+    w: Any,
+    omega0: float,
+    gamma: float | None,
+    laws: Sequence[str] | None = None,
+    *,
+    reference: Any = None,
+    seed: int = 0,
+    max_samples: int = MAX_SAMPLES,
+    models: Sequence[str] | None = None,
+) -> tuple[dict[str, Any], LayerHistograms | None, dict[str, Any]]:
     """One report row, the histograms for plots, and the fitted laws {name: law} for one layer's weights.
 
     ``laws``: the laws to fit, Laplace first (default: Laplace only; ``models=`` is its deprecated name).
@@ -234,7 +326,7 @@ def analyze_layer(name: str, w: Any, omega0: float, gamma: float | None, laws: S
     names = renamed_argument(laws, models, "laws", "models", "analyze_layer") or ("laplace",)
     s, n_nonfinite = fitting.sorted_finite(w)
     fault = weight_faults(w)
-    if s.size == 0 or (fault is not None and fault.constant is not None):    # nothing whose spread means anything
+    if s.size == 0 or (fault is not None and fault.constant is not None):  # nothing whose spread means anything
         return _empty_row(name, n_nonfinite, gamma, None if fault is None else fault.describe()), None, {}
     # the statistics of the two halves (for the out-of-sample checks) pool exactly into the layer's own
     halves = tuple(_half(h, omega0, gamma) for h in half_split(w))
@@ -244,50 +336,77 @@ def analyze_layer(name: str, w: Any, omega0: float, gamma: float | None, laws: S
     b0 = stats.b
     x = omega0 * b0
     qe_emp, qe_emp_se = stats.qe(gamma), _larger(stats.qe_se(gamma), layer.se.qe)
-    row: dict[str, Any] = {"name": name, "n_nonfinite": n_nonfinite, **fit.as_dict(), "b_loc0": b0,
-                           "b_ci_low": fit.b_ci[0], "b_ci_high": fit.b_ci[1],
-                           "gamma": "opt" if gamma is None else gamma}
+    row: dict[str, Any] = {
+        "name": name,
+        "n_nonfinite": n_nonfinite,
+        **fit.as_dict(),
+        "b_loc0": b0,
+        "b_ci_low": fit.b_ci[0],
+        "b_ci_high": fit.b_ci[1],
+        "gamma": "opt" if gamma is None else gamma,
+    }
     entries: dict[str, Any] = {}
     fitted: dict[str, Any] = {}
     if b0 > 0:
         fitted, half_fits = _fit_laws(names, layer, omega0, seed, max_samples)
-        sub = subsample(s, max_samples, seed)      # the weights every law's in-sample likelihood is scored on
-        entries = {m: _law_entry(fitted[m], (half_fits[0][m], half_fits[1][m]), layer, sub, omega0, gamma, qe_emp,
-                                 qe_emp_se) for m in fitted}
+        sub = subsample(s, max_samples, seed)  # the weights every law's in-sample likelihood is scored on
+        entries = {
+            m: _law_entry(fitted[m], (half_fits[0][m], half_fits[1][m]), layer, sub, omega0, gamma, qe_emp, qe_emp_se)
+            for m in fitted
+        }
     lap = entries.get("laplace")
-    qe_pred = lap["qe_pred"] if lap else (0.0 if gamma is None else gamma * gamma)   # all weights 0: QE = γ²
+    qe_pred = lap["qe_pred"] if lap else (0.0 if gamma is None else gamma * gamma)  # all weights 0: QE = γ²
     ks = lap["ks"] if lap else 1.0
     ks_crit = fitting.ks_critical(s.size)
     verdict, reasons = laplace_verdict(ks, ks_crit, qe_pred, qe_emp, qe_emp_se)
     chosen = [m for m in names if m in entries]
     best = best_law(entries)
     in_best = min(chosen, key=lambda m: entries[m]["aic"]) if chosen else None
-    if in_best is not None and entries[in_best]["qe_pred_se"] is None:   # uncertainty of the in-sample AIC-best
-        entries[in_best]["qe_pred_se"] = qe_prediction_se(fitted[in_best], s, omega0, gamma,
-                                                          max_samples=SE_SAMPLES, seed=seed)
+    if in_best is not None and entries[in_best]["qe_pred_se"] is None:  # uncertainty of the in-sample AIC-best
+        entries[in_best]["qe_pred_se"] = qe_prediction_se(
+            fitted[in_best], s, omega0, gamma, max_samples=SE_SAMPLES, seed=seed
+        )
     oos = entries[best]["oos"] if best else {}
-    row.update({
-        "ks_stat": ks, "ks_critical": ks_crit, "gamma_pred": lap["e_abs_sin_pred"] if lap else 0.0,
-        "gamma_emp": stats.e_abs_sin, "e_sin2_emp": stats.e_sin2, "mean_w2": stats.mean_w2, "qe_pred": qe_pred,
-        "qe_pred_se": lap["qe_pred_se"] if lap else math.nan,
-        "qe_emp": qe_emp, "qe_emp_se": qe_emp_se, "qe_emp_se_iid": stats.qe_se(gamma),
-        "qe_emp_se_channel": layer.se.qe, "n_channels": layer.se.n_channels,
-        "qe_emp_se_method": ("larger of the iid delta-method SE" if gamma is None else "larger of the direct iid SE")
-                            + " and the channel-clustered (CR1) SE",
-        "rel_err": rel_err(qe_pred, qe_emp), "laplace_verdict": verdict, "laplace_reasons": reasons,
-        "official_l1": stats.official_l1, "official_l1_pred": lap["official_l1_pred"] if lap else math.nan,
-        "near_zero_frac": stats.near_zero_frac,
-        "near_zero_frac_laplace": analytic.laplace_near_zero_frac(x) if x > 0 else math.nan,
-        "near_crest_frac": stats.near_crest_frac,
-        "near_crest_frac_laplace": analytic.laplace_near_crest_frac(x) if x > 0 else math.nan,
-        "best_model": best, "best_qe_pred": oos.get("qe_pred", math.nan),
-        "best_rel_err": oos.get("rel_err", math.nan), "best_qe_pred_se": oos.get("se", math.nan),
-        "best_z": oos.get("z", math.nan), "best_within_tol": oos.get("within_tol"),
-        "best_model_in_sample": in_best,
-        "best_rel_err_in_sample": entries[in_best]["rel_err"] if in_best else math.nan,
-        "models": {m: entries[m] for m in chosen},
-        "phase_counts": stats.phase_counts.tolist(),
-    })
+    row.update(
+        {
+            "ks_stat": ks,
+            "ks_critical": ks_crit,
+            "gamma_pred": lap["e_abs_sin_pred"] if lap else 0.0,
+            "gamma_emp": stats.e_abs_sin,
+            "e_sin2_emp": stats.e_sin2,
+            "mean_w2": stats.mean_w2,
+            "qe_pred": qe_pred,
+            "qe_pred_se": lap["qe_pred_se"] if lap else math.nan,
+            "qe_emp": qe_emp,
+            "qe_emp_se": qe_emp_se,
+            "qe_emp_se_iid": stats.qe_se(gamma),
+            "qe_emp_se_channel": layer.se.qe,
+            "n_channels": layer.se.n_channels,
+            "qe_emp_se_method": (
+                "larger of the iid delta-method SE" if gamma is None else "larger of the direct iid SE"
+            )
+            + " and the channel-clustered (CR1) SE",
+            "rel_err": rel_err(qe_pred, qe_emp),
+            "laplace_verdict": verdict,
+            "laplace_reasons": reasons,
+            "official_l1": stats.official_l1,
+            "official_l1_pred": lap["official_l1_pred"] if lap else math.nan,
+            "near_zero_frac": stats.near_zero_frac,
+            "near_zero_frac_laplace": analytic.laplace_near_zero_frac(x) if x > 0 else math.nan,
+            "near_crest_frac": stats.near_crest_frac,
+            "near_crest_frac_laplace": analytic.laplace_near_crest_frac(x) if x > 0 else math.nan,
+            "best_model": best,
+            "best_qe_pred": oos.get("qe_pred", math.nan),
+            "best_rel_err": oos.get("rel_err", math.nan),
+            "best_qe_pred_se": oos.get("se", math.nan),
+            "best_z": oos.get("z", math.nan),
+            "best_within_tol": oos.get("within_tol"),
+            "best_model_in_sample": in_best,
+            "best_rel_err_in_sample": entries[in_best]["rel_err"] if in_best else math.nan,
+            "models": {m: entries[m] for m in chosen},
+            "phase_counts": stats.phase_counts.tolist(),
+        }
+    )
     if reference is not None:
         row.update(_reference_columns(reference, w, omega0, gamma))
     return row, _histograms(s, fit, stats, x), {m: fitted[m] for m in chosen}
@@ -301,16 +420,35 @@ def _reference_columns(reference: Any, w: Any, omega0: float, gamma: float | Non
     ref_sorted, _ = fitting.sorted_finite(reference)
     if ref_sorted.size == 0:
         nan = math.nan
-        return {**columns, "drift_corr": nan, "drift_rel_change": nan, "ref_b": nan, "ref_qe_emp": nan,
-                "ref_qe_pred": nan, "ref_rel_err": nan, "ref_ks_stat": nan, "ref_laplace_verdict": None,
-                "ref_near_zero_frac": nan, "ref_near_crest_frac": nan}
+        return {
+            **columns,
+            "drift_corr": nan,
+            "drift_rel_change": nan,
+            "ref_b": nan,
+            "ref_qe_emp": nan,
+            "ref_qe_pred": nan,
+            "ref_rel_err": nan,
+            "ref_ks_stat": nan,
+            "ref_laplace_verdict": None,
+            "ref_near_zero_frac": nan,
+            "ref_near_crest_frac": nan,
+        }
     drift = weight_drift(w, reference)
     ref = weight_stats(ref_sorted, omega0)
     ref_emp, ref_se = ref.qe(gamma), ref.qe_se(gamma)
     ref_pred = float(analytic.qe(omega0, ref.b, gamma)) if ref.b > 0 else math.nan
     ref_ks = fitting.ks_laplace_sorted(ref_sorted, 0.0, ref.b)
     verdict, _ = laplace_verdict(ref_ks, fitting.ks_critical(ref.n), ref_pred, ref_emp, ref_se)
-    return {**columns, "drift_corr": drift.correlation, "drift_rel_change": drift.relative_change,
-            "ref_b": ref.b, "ref_qe_emp": ref_emp, "ref_qe_pred": ref_pred, "ref_rel_err": rel_err(ref_pred, ref_emp),
-            "ref_ks_stat": ref_ks, "ref_laplace_verdict": verdict, "ref_near_zero_frac": ref.near_zero_frac,
-            "ref_near_crest_frac": ref.near_crest_frac}
+    return {
+        **columns,
+        "drift_corr": drift.correlation,
+        "drift_rel_change": drift.relative_change,
+        "ref_b": ref.b,
+        "ref_qe_emp": ref_emp,
+        "ref_qe_pred": ref_pred,
+        "ref_rel_err": rel_err(ref_pred, ref_emp),
+        "ref_ks_stat": ref_ks,
+        "ref_laplace_verdict": verdict,
+        "ref_near_zero_frac": ref.near_zero_frac,
+        "ref_near_crest_frac": ref.near_crest_frac,
+    }

@@ -25,6 +25,7 @@ Files (:func:`write_grid`, the format from the suffix; every write is atomic: a 
 >>> f"{t['qe'][0]:.12f}"
 '0.105801153564'
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -47,13 +48,48 @@ from biper_analysis._io.atomic import atomic_path
 from biper_analysis._io.errors import UsageError
 from biper_analysis.theory import analytic
 
-__all__ = ["COLUMNS", "FORMATS", "PARQUET_HINT", "Axis", "LawFamily", "LawList", "QEGrid", "qe_table", "qe_point",
-           "qe_sweep", "grid_table", "parse_columns", "grid_format", "require_format", "estimate_bytes",
-           "check_room", "human_bytes", "write_grid", "read_grid", "CHUNK_ROWS", "DISK_RESERVE_BYTES"]
+__all__ = [
+    "COLUMNS",
+    "FORMATS",
+    "PARQUET_HINT",
+    "Axis",
+    "LawFamily",
+    "LawList",
+    "QEGrid",
+    "qe_table",
+    "qe_point",
+    "qe_sweep",
+    "grid_table",
+    "parse_columns",
+    "grid_format",
+    "require_format",
+    "estimate_bytes",
+    "check_room",
+    "human_bytes",
+    "write_grid",
+    "read_grid",
+    "CHUNK_ROWS",
+    "DISK_RESERVE_BYTES",
+]
 
 #: Every column, in the default order.
-COLUMNS = ("prior", "scale", "df", "omega0", "x", "gamma", "gamma_is_optimal", "qe", "qe_min", "gamma_opt",
-           "e_sin2", "e_abs_sin", "official_l1", "normalised_qe", "dqe_domega0")
+COLUMNS = (
+    "prior",
+    "scale",
+    "df",
+    "omega0",
+    "x",
+    "gamma",
+    "gamma_is_optimal",
+    "qe",
+    "qe_min",
+    "gamma_opt",
+    "e_sin2",
+    "e_abs_sin",
+    "official_l1",
+    "normalised_qe",
+    "dqe_domega0",
+)
 #: Output formats by file suffix.
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".npz": "npz"}
 #: The one-line fix when a format needs pyarrow and it is missing.
@@ -161,7 +197,7 @@ def _linspace_at(start: float, stop: float, n: int, index: np.ndarray) -> np.nda
     y = index.astype(np.float64)
     if n > 1:
         step = (stop - start) / (n - 1)
-        if step == 0:              # numpy's path for a step that underflows
+        if step == 0:  # numpy's path for a step that underflows
             y /= n - 1
             y *= stop - start
         else:
@@ -275,7 +311,7 @@ class QEGrid:
             return None
         if self._cache.get("law") != i_law:
             e2, e1 = np.empty(self.omega0.size), np.empty(self.omega0.size)
-            for lo, hi in _chunk_ranges(self.omega0.size, self.chunk_rows()):   # bounded: a law's series is 2-D
+            for lo, hi in _chunk_ranges(self.omega0.size, self.chunk_rows()):  # bounded: a law's series is 2-D
                 e2[lo:hi], e1[lo:hi] = _law_moments(law, self.omega0.take(np.arange(lo, hi)))
             self._cache.update(law=i_law, moments=(e2, e1))
         return self._cache["moments"]
@@ -309,7 +345,7 @@ class _Rows:
     def _omega0(self) -> np.ndarray:
         return self.grid.omega0.take(self.i_w)
 
-    def _g(self) -> np.ndarray:            # γ per row, NaN = optimal
+    def _g(self) -> np.ndarray:  # γ per row, NaN = optimal
         return self.grid.gamma.take(self.i_g)
 
     def _gamma_is_optimal(self) -> np.ndarray:
@@ -360,8 +396,10 @@ class _Rows:
         om = self.get("omega0")
         if self.get("laplace"):
             b = self.get("scale")
-            return (np.asarray(analytic.expected_sin2(om, b), dtype=np.float64),
-                    np.asarray(analytic.expected_abs_sin(om, b), dtype=np.float64))
+            return (
+                np.asarray(analytic.expected_sin2(om, b), dtype=np.float64),
+                np.asarray(analytic.expected_abs_sin(om, b), dtype=np.float64),
+            )
         e2, e1 = np.empty(self.n), np.empty(self.n)
         for i, a, b in self.get("segments"):
             law = self.grid.laws.law(i)
@@ -396,13 +434,14 @@ class _Rows:
         if opt.all():
             return self.get("qe_min")
         # at γ = γ* the term (γ − γ*)² is exactly 0, so those rows equal qe_min bit for bit
-        return np.asarray(analytic.qe_from_moments(self.get("e_sin2"), self.get("e_abs_sin"), self.get("gamma")),
-                          dtype=np.float64)
+        return np.asarray(
+            analytic.qe_from_moments(self.get("e_sin2"), self.get("e_abs_sin"), self.get("gamma")), dtype=np.float64
+        )
 
     def _by_gamma(self, fn: Callable[[np.ndarray, np.ndarray, np.ndarray | None], Any]) -> np.ndarray:
         """``fn(ω0, b, γ)`` of :mod:`analytic` per row: γ = None (the optimal) where the row asks for it."""
         om, b, g, opt = self.get("omega0"), self.get("scale"), self.get("g"), self.get("gamma_is_optimal")
-        with np.errstate(divide="ignore", invalid="ignore"):   # E sin² underflows only for ω0·b ≲ 1e-154
+        with np.errstate(divide="ignore", invalid="ignore"):  # E sin² underflows only for ω0·b ≲ 1e-154
             if opt.all():
                 return np.asarray(fn(om, b, None), dtype=np.float64)
             if not opt.any():
@@ -435,8 +474,9 @@ def grid_table(grid: QEGrid, columns: Sequence[str] = COLUMNS) -> dict[str, np.n
     return out
 
 
-def qe_table(omega0: Sequence[float] | np.ndarray, laws: Sequence[Any], gamma: float | None = None
-             ) -> dict[str, np.ndarray]:
+def qe_table(
+    omega0: Sequence[float] | np.ndarray, laws: Sequence[Any], gamma: float | None = None
+) -> dict[str, np.ndarray]:
     """QE and its moments on the grid ω0 × laws (law-major order) at one ``gamma`` (None = γ* per row), in memory.
 
     ``laws``: prior or law objects (:mod:`biper_analysis.laws.priors`, :mod:`biper_analysis.laws`). Returns a dict of
@@ -471,8 +511,13 @@ def qe_point(omega0: float, law: Any, gamma: float | None = None) -> dict[str, A
     return row
 
 
-def qe_sweep(omega0: Sequence[float] | np.ndarray, scales: Sequence[float], gamma: float | None = None,
-             prior: str = "laplace", df: float | None = None) -> dict[str, np.ndarray]:
+def qe_sweep(
+    omega0: Sequence[float] | np.ndarray,
+    scales: Sequence[float],
+    gamma: float | None = None,
+    prior: str = "laplace",
+    df: float | None = None,
+) -> dict[str, np.ndarray]:
     """:func:`qe_table` for a named family at several scales (scale-major order), in memory."""
     from biper_analysis.laws.priors import PRIOR_NAMES
 
@@ -581,10 +626,12 @@ def check_room(grid: QEGrid, columns: Sequence[str], path: str | os.PathLike[str
     free = shutil.disk_usage(folder).free
     if need > free - DISK_RESERVE_BYTES:
         reserve = human_bytes(DISK_RESERVE_BYTES)
-        raise UsageError(f"{option} {path}: {grid.size:,} rows × {len(columns)} columns as .{fmt} take up to "
-                         f"{human_bytes(need)}, but {folder} has {human_bytes(free)} free (a {reserve} "
-                         "reserve kept): use fewer points, fewer --columns, "
-                         + ("a larger disk" if fmt == "parquet" else ".parquet (smaller), or a larger disk"))
+        raise UsageError(
+            f"{option} {path}: {grid.size:,} rows × {len(columns)} columns as .{fmt} take up to "
+            f"{human_bytes(need)}, but {folder} has {human_bytes(free)} free (a {reserve} "
+            "reserve kept): use fewer points, fewer --columns, "
+            + ("a larger disk" if fmt == "parquet" else ".parquet (smaller), or a larger disk")
+        )
     return need
 
 
@@ -596,9 +643,15 @@ def _chunk_ranges(total: int, rows: int) -> Iterator[tuple[int, int]]:
         yield lo, min(lo + rows, total)
 
 
-def write_grid(grid: QEGrid, path: str | os.PathLike[str], provenance_record: dict[str, Any],
-               columns: Sequence[str] = COLUMNS, *, progress: Callable[[int], None] | None = None,
-               chunk_rows: int | None = None) -> Path:
+def write_grid(
+    grid: QEGrid,
+    path: str | os.PathLike[str],
+    provenance_record: dict[str, Any],
+    columns: Sequence[str] = COLUMNS,
+    *,
+    progress: Callable[[int], None] | None = None,
+    chunk_rows: int | None = None,
+) -> Path:
     """Evaluate ``grid`` chunk by chunk and write it to ``path`` (format by suffix, see the module docstring).
 
     Memory stays bounded by ``chunk_rows`` (default :meth:`QEGrid.chunk_rows`); ``progress(rows)`` is called after
@@ -609,10 +662,14 @@ def write_grid(grid: QEGrid, path: str | os.PathLike[str], provenance_record: di
     require_format(fmt)
     columns = tuple(columns)
     writer = {"parquet": _ParquetWriter, "npz": _NpzWriter}.get(fmt) or (
-        _CsvArrowWriter if _has_pyarrow() else _CsvTextWriter)
+        _CsvArrowWriter if _has_pyarrow() else _CsvTextWriter
+    )
     ranges = _chunk_ranges(grid.size, max(1, int(chunk_rows or grid.chunk_rows())))
-    with atomic_path(path) as tmp, writer(tmp, grid, columns, provenance_record) as out, \
-            contextlib.closing(_evaluated_ahead(grid, columns, ranges)) as chunks:
+    with (
+        atomic_path(path) as tmp,
+        writer(tmp, grid, columns, provenance_record) as out,
+        contextlib.closing(_evaluated_ahead(grid, columns, ranges)) as chunks,
+    ):
         for lo, hi, chunk in chunks:
             out.write(lo, chunk)
             if progress is not None:
@@ -620,8 +677,9 @@ def write_grid(grid: QEGrid, path: str | os.PathLike[str], provenance_record: di
     return path
 
 
-def _evaluated_ahead(grid: QEGrid, columns: tuple[str, ...], ranges: Iterator[tuple[int, int]]
-                     ) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
+def _evaluated_ahead(
+    grid: QEGrid, columns: tuple[str, ...], ranges: Iterator[tuple[int, int]]
+) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
     """The chunks in order, each evaluated in a worker thread while the caller writes the one before: numpy and the
     writers release the GIL, so on two cores the math and the write overlap. At most three chunks are alive."""
     from concurrent.futures import ThreadPoolExecutor
@@ -743,8 +801,12 @@ class _ParquetWriter(_Writer):
         import pyarrow.parquet as pq
 
         self.schema = _arrow_schema(self.columns, {b"provenance": json.dumps(self.record, sort_keys=True).encode()})
-        self.out = pq.ParquetWriter(str(self.tmp), self.schema, compression="snappy",
-                                    use_dictionary=_dictionary_columns(self.grid, self.columns))
+        self.out = pq.ParquetWriter(
+            str(self.tmp),
+            self.schema,
+            compression="snappy",
+            use_dictionary=_dictionary_columns(self.grid, self.columns),
+        )
         return self
 
     def close(self) -> None:
@@ -763,7 +825,7 @@ class _NpzWriter(_Writer):
     once. Layout and fields: PKWARE APPNOTE.TXT 6.3 (local headers 4.3.7, central directory 4.3.12, ZIP64 records
     4.3.14-4.3.15 and extra field 4.5.3)."""
 
-    _DOS_DATE = (1 << 5) | 1        # 1980-01-01 00:00: fixed, so a grid always gives the same bytes
+    _DOS_DATE = (1 << 5) | 1  # 1980-01-01 00:00: fixed, so a grid always gives the same bytes
 
     def __enter__(self) -> _NpzWriter:
         width = max(len(n) for n in self.grid.laws.names)
@@ -790,8 +852,15 @@ class _NpzWriter(_Writer):
 
     def _member(self, name: str, offset: int, npy_header: bytes, size: int) -> dict[str, Any]:
         local = 30 + len(name) + 20
-        m = {"name": name.encode(), "offset": offset, "header": npy_header, "data": offset + local + len(npy_header),
-             "size": len(npy_header) + size, "end": offset + local + len(npy_header) + size, "crc": 0}
+        m = {
+            "name": name.encode(),
+            "offset": offset,
+            "header": npy_header,
+            "data": offset + local + len(npy_header),
+            "size": len(npy_header) + size,
+            "end": offset + local + len(npy_header) + size,
+            "crc": 0,
+        }
         self.members.append(m)
         return m
 
@@ -826,19 +895,64 @@ class _NpzWriter(_Writer):
         n = len(self.members)
         end = struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, n, n, len(cd), cd_offset)
         end += struct.pack("<IIQI", 0x07064B50, 0, cd_offset + len(cd), 1)
-        end += struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, min(n, 0xFFFF), min(n, 0xFFFF), min(len(cd), 0xFFFFFFFF),
-                           min(cd_offset, 0xFFFFFFFF), 0)
+        end += struct.pack(
+            "<IHHHHIIH",
+            0x06054B50,
+            0,
+            0,
+            min(n, 0xFFFF),
+            min(n, 0xFFFF),
+            min(len(cd), 0xFFFFFFFF),
+            min(cd_offset, 0xFFFFFFFF),
+            0,
+        )
         self._pwrite(cd + end, cd_offset)
 
     def _local_header(self, m: dict[str, Any]) -> bytes:
-        return (struct.pack("<IHHHHHIIIHH", 0x04034B50, 45, 0, 0, 0, self._DOS_DATE, m["crc"], 0xFFFFFFFF,
-                            0xFFFFFFFF, len(m["name"]), 20)
-                + m["name"] + struct.pack("<HHQQ", 0x0001, 16, m["size"], m["size"]))
+        return (
+            struct.pack(
+                "<IHHHHHIIIHH",
+                0x04034B50,
+                45,
+                0,
+                0,
+                0,
+                self._DOS_DATE,
+                m["crc"],
+                0xFFFFFFFF,
+                0xFFFFFFFF,
+                len(m["name"]),
+                20,
+            )
+            + m["name"]
+            + struct.pack("<HHQQ", 0x0001, 16, m["size"], m["size"])
+        )
 
     def _central_header(self, m: dict[str, Any]) -> bytes:
-        return (struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, (3 << 8) | 45, 45, 0, 0, 0, self._DOS_DATE, m["crc"],
-                            0xFFFFFFFF, 0xFFFFFFFF, len(m["name"]), 28, 0, 0, 0, 0o100644 << 16, 0xFFFFFFFF)
-                + m["name"] + struct.pack("<HHQQQ", 0x0001, 24, m["size"], m["size"], m["offset"]))
+        return (
+            struct.pack(
+                "<IHHHHHHIIIHHHHHII",
+                0x02014B50,
+                (3 << 8) | 45,
+                45,
+                0,
+                0,
+                0,
+                self._DOS_DATE,
+                m["crc"],
+                0xFFFFFFFF,
+                0xFFFFFFFF,
+                len(m["name"]),
+                28,
+                0,
+                0,
+                0,
+                0o100644 << 16,
+                0xFFFFFFFF,
+            )
+            + m["name"]
+            + struct.pack("<HHQQQ", 0x0001, 24, m["size"], m["size"], m["offset"])
+        )
 
 
 def _npy_header(dtype: np.dtype, shape: tuple[int, ...]) -> bytes:
@@ -884,7 +998,7 @@ def _from_arrow(column: str, values: Any) -> np.ndarray:
         return np.array(values.to_pylist(), dtype=object)
     if _kind(column) == "bool":
         return values.to_numpy().astype(bool)
-    return values.to_numpy().astype(np.float64)   # null (CSV's empty field) becomes NaN
+    return values.to_numpy().astype(np.float64)  # null (CSV's empty field) becomes NaN
 
 
 def _read_csv(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -892,16 +1006,20 @@ def _read_csv(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         first, header = fh.readline(), fh.readline()
     if not first.startswith("# provenance: "):
         raise ValueError(f"{path}: not a biper-analysis sweep file (first line must be '# provenance: ...')")
-    prov = json.loads(first[len("# provenance: "):])
+    prov = json.loads(first[len("# provenance: ") :])
     names = header.strip().split(",")
     if _has_pyarrow():
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
         types = {"text": pa.string(), "bool": pa.bool_(), "float": pa.float64()}
-        table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(skip_rows=2, column_names=names),
-                               convert_options=pacsv.ConvertOptions(
-                                   column_types={c: types[_kind(c)] for c in names}, strings_can_be_null=False))
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(skip_rows=2, column_names=names),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: types[_kind(c)] for c in names}, strings_can_be_null=False
+            ),
+        )
         return {c: _from_arrow(c, table.column(c)) for c in names}, prov
     rows = [line.rstrip("\n").split(",") for line in path.read_text(encoding="utf-8").splitlines()[2:] if line]
     table: dict[str, np.ndarray] = {}

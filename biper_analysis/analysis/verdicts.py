@@ -11,6 +11,7 @@ QE, and when weights pile up at the crests of |sin(ω0 w)|.
 No KS p-value is used: with the parameters fitted on the same data the textbook p-value is wrong, and at 10⁵–10⁶
 weights any test rejects. The KS *distance* is compared with the asymptotic critical value as a flag.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,9 +19,23 @@ from typing import Any
 
 from biper_analysis.theory import analytic
 
-__all__ = ["QE_REL_TOL", "QE_SE_K", "FIT_REL_TOL", "FIT_SE_K", "CREST_RATIO", "CREST_Z", "CREST_MIN_COUNT",
-           "rel_err", "laplace_verdict", "within_tolerance", "combine_directions", "best_law", "crest_density_ratio",
-           "crest_excess_z", "row_warnings"]
+__all__ = [
+    "QE_REL_TOL",
+    "QE_SE_K",
+    "FIT_REL_TOL",
+    "FIT_SE_K",
+    "CREST_RATIO",
+    "CREST_Z",
+    "CREST_MIN_COUNT",
+    "rel_err",
+    "laplace_verdict",
+    "within_tolerance",
+    "combine_directions",
+    "best_law",
+    "crest_density_ratio",
+    "crest_excess_z",
+    "row_warnings",
+]
 
 #: The Laplace QE prediction must be within max(QE_SE_K standard errors, QE_REL_TOL of the measured QE).
 QE_REL_TOL = 0.05
@@ -45,8 +60,7 @@ def rel_err(pred: float, emp: float) -> float:
     return (pred - emp) / emp if emp != 0 and math.isfinite(emp) else math.nan
 
 
-def laplace_verdict(ks: float, ks_crit: float, qe_pred: float, qe_emp: float, qe_se: float
-                    ) -> tuple[str, list[str]]:
+def laplace_verdict(ks: float, ks_crit: float, qe_pred: float, qe_emp: float, qe_se: float) -> tuple[str, list[str]]:
     """("ok" | "misfit", reasons): misfit when KS > its critical value or |qe_pred − qe_emp| > max(3 SE, 5 %),
     each reason named.
 
@@ -62,8 +76,10 @@ def laplace_verdict(ks: float, ks_crit: float, qe_pred: float, qe_emp: float, qe
         reasons.append(f"KS distance {ks:.3f} > {ks_crit:.3f} (its 0.1 % critical value)")
     tol = max(QE_SE_K * qe_se, QE_REL_TOL * abs(qe_emp))
     if abs(qe_pred - qe_emp) > tol:
-        reasons.append(f"QE predicted {qe_pred:.4g} vs measured {qe_emp:.4g} ± {qe_se:.1g} "
-                       f"(rel_err {rel_err(qe_pred, qe_emp):+.3f}; tolerance max(3 SE, {QE_REL_TOL:.2f} × measured))")
+        reasons.append(
+            f"QE predicted {qe_pred:.4g} vs measured {qe_emp:.4g} ± {qe_se:.1g} "
+            f"(rel_err {rel_err(qe_pred, qe_emp):+.3f}; tolerance max(3 SE, {QE_REL_TOL:.2f} × measured))"
+        )
     return ("misfit" if reasons else "ok"), reasons
 
 
@@ -98,16 +114,23 @@ def combine_directions(ab: dict[str, Any], ba: dict[str, Any]) -> dict[str, Any]
     """
     errs, zs = [ab["rel_err"], ba["rel_err"]], [ab["z"], ba["z"]]
     n = ab["n_test"] + ba["n_test"]
-    out = {"qe_pred": 0.5 * (ab["qe_pred"] + ba["qe_pred"]), "qe_emp": 0.5 * (ab["qe_emp"] + ba["qe_emp"]),
-           "se": math.sqrt(0.5 * (ab["se"] ** 2 + ba["se"] ** 2)), "heldout_loglik": (ab["loglik"] + ba["loglik"]) / n
-           if n else math.nan}
+    out = {
+        "qe_pred": 0.5 * (ab["qe_pred"] + ba["qe_pred"]),
+        "qe_emp": 0.5 * (ab["qe_emp"] + ba["qe_emp"]),
+        "se": math.sqrt(0.5 * (ab["se"] ** 2 + ba["se"] ** 2)),
+        "heldout_loglik": (ab["loglik"] + ba["loglik"]) / n if n else math.nan,
+    }
     if not all(math.isfinite(v) for v in errs + zs):
         return {**out, "rel_err": math.nan, "z": math.nan, "within_tol": None}
     sign = 1.0 if sum(errs) >= 0 else -1.0
     rms_err = math.sqrt(0.5 * (errs[0] ** 2 + errs[1] ** 2))
     rms_z = math.sqrt(0.5 * (zs[0] ** 2 + zs[1] ** 2))
-    return {**out, "rel_err": sign * rms_err, "z": sign * rms_z,
-            "within_tol": bool(rms_err <= FIT_REL_TOL or rms_z <= FIT_SE_K)}
+    return {
+        **out,
+        "rel_err": sign * rms_err,
+        "z": sign * rms_z,
+        "within_tol": bool(rms_err <= FIT_REL_TOL or rms_z <= FIT_SE_K),
+    }
 
 
 def best_law(entries: dict[str, dict[str, Any]]) -> str | None:
@@ -118,8 +141,11 @@ def best_law(entries: dict[str, dict[str, Any]]) -> str | None:
     >>> best_law({"a": {"oos": {"heldout_loglik": 1.0}}, "b": {"oos": {"heldout_loglik": 1.5}}})
     'b'
     """
-    scored = [(e["oos"]["heldout_loglik"], name) for name, e in entries.items()
-              if math.isfinite(e.get("oos", {}).get("heldout_loglik", math.nan))]
+    scored = [
+        (e["oos"]["heldout_loglik"], name)
+        for name, e in entries.items()
+        if math.isfinite(e.get("oos", {}).get("heldout_loglik", math.nan))
+    ]
     return max(scored)[1] if scored else None
 
 
@@ -165,32 +191,47 @@ def row_warnings(row: dict[str, Any]) -> list[str]:
     """The warnings one report row earns: non-finite weights, a Laplace misfit, weights piled at the crests."""
     warns = []
     fault = row.get("weight_fault")
-    if row["n"] == 0 and fault and "constant" in fault:       # a constant layer: named as such, nothing else
+    if row["n"] == 0 and fault and "constant" in fault:  # a constant layer: named as such, nothing else
         warns.append(f"layer {row['name']}: {fault}; layer not analysed")
     elif row["n_nonfinite"]:
-        what = (f"all {row['n_nonfinite']}" if row["n"] == 0
-                else f"{row['n_nonfinite']} of {row['n'] + row['n_nonfinite']}")
-        warns.append(f"layer {row['name']}: {what} weights are NaN/inf"
-                     + (" (layer not analysed)" if row["n"] == 0 else " (left out; the rest analysed)"))
+        what = (
+            f"all {row['n_nonfinite']}" if row["n"] == 0 else f"{row['n_nonfinite']} of {row['n'] + row['n_nonfinite']}"
+        )
+        warns.append(
+            f"layer {row['name']}: {what} weights are NaN/inf"
+            + (" (layer not analysed)" if row["n"] == 0 else " (left out; the rest analysed)")
+        )
     if row.get("ref_weight_fault"):
-        done = ("drift and the reference's QE not computed" if row.get("ref_laplace_verdict") is None
-                else "left out of the drift and the reference's QE")
+        done = (
+            "drift and the reference's QE not computed"
+            if row.get("ref_laplace_verdict") is None
+            else "left out of the drift and the reference's QE"
+        )
         warns.append(f"layer {row['name']}: the reference's {row['ref_weight_fault']}; {done}")
     if row.get("laplace_verdict") == "misfit":
         warns.append(f"layer {row['name']}: Laplace(0, b) misfit: " + "; ".join(row["laplace_reasons"]))
     density = crest_density_ratio(row)
-    n_crest = round(row.get("near_crest_frac", 0.0) * row.get("n", 0)) if math.isfinite(
-        row.get("near_crest_frac", math.nan)) else 0
+    n_crest = (
+        round(row.get("near_crest_frac", 0.0) * row.get("n", 0))
+        if math.isfinite(row.get("near_crest_frac", math.nan))
+        else 0
+    )
     if n_crest >= CREST_MIN_COUNT and crest_excess_z(row) > CREST_Z:
         best = row.get("best_model")
         if best is None or best == "laplace" and len(row.get("models", {})) <= 1:
-            law = ("fit the laws with crest peaks (fit-b --law all: harmonic, maxent) before trusting a prediction "
-                   "of its QE")
+            law = (
+                "fit the laws with crest peaks (fit-b --law all: harmonic, maxent) before trusting a prediction "
+                "of its QE"
+            )
         else:
-            law = (f"the best law out of sample, {best}, predicts its QE "
-                   f"{'within' if row.get('best_within_tol') else 'NOT within'} max({FIT_REL_TOL:.2f}, 2 SE) "
-                   f"(best_rel_err {row.get('best_rel_err', math.nan):+.3f})")
-        warns.append(f"layer {row['name']}: {row['near_crest_frac']:.0%} of the weights sit near crests of |sin(ω0 w)| "
-                     f"(phase within π/8 of π/2), {density:.1f}× as dense as between crests and zeros: a peak where "
-                     f"the gradient through the sine vanishes; {law}")
+            law = (
+                f"the best law out of sample, {best}, predicts its QE "
+                f"{'within' if row.get('best_within_tol') else 'NOT within'} max({FIT_REL_TOL:.2f}, 2 SE) "
+                f"(best_rel_err {row.get('best_rel_err', math.nan):+.3f})"
+            )
+        warns.append(
+            f"layer {row['name']}: {row['near_crest_frac']:.0%} of the weights sit near crests of |sin(ω0 w)| "
+            f"(phase within π/8 of π/2), {density:.1f}× as dense as between crests and zeros: a peak where "
+            f"the gradient through the sine vanishes; {law}"
+        )
     return warns

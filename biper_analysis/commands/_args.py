@@ -1,4 +1,5 @@
 """argparse types shared by the sub-commands: each turns text into a checked value or one clear message."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,9 +12,21 @@ import numpy as np
 
 from biper_analysis._io.validation import parse_gamma
 
-__all__ = ["float_list", "positive_float", "positive_float_list", "count", "seed", "seed_list", "grid",
-           "gamma_grid", "gamma_value", "add_law_arguments", "laws_from_args", "law_axis_from_args",
-           "warn_fitted_elsewhere"]
+__all__ = [
+    "float_list",
+    "positive_float",
+    "positive_float_list",
+    "count",
+    "seed",
+    "seed_list",
+    "grid",
+    "gamma_grid",
+    "gamma_value",
+    "add_law_arguments",
+    "laws_from_args",
+    "law_axis_from_args",
+    "warn_fitted_elsewhere",
+]
 
 
 def float_list(text: str) -> list[float]:
@@ -25,8 +38,7 @@ def float_list(text: str) -> list[float]:
     try:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as 0.01,0.05, got {text!r}") \
-            from None
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as 0.01,0.05, got {text!r}") from None
     if not values:
         raise argparse.ArgumentTypeError(f"expected at least one number, got {text!r}")
     return values
@@ -171,25 +183,41 @@ class _PriorNames:
     def __contains__(self, name: object) -> bool:
         return name in self._names()
 
-    def __iter__(self) -> Iterator[str]:   # argparse lists the choices in its help and error text
+    def __iter__(self) -> Iterator[str]:  # argparse lists the choices in its help and error text
         return iter(self._names())
 
 
 def add_law_arguments(p: argparse.ArgumentParser, several_scales: bool = False) -> None:
     """--prior/--b/--sigma/--scale/--df, or --law FILE.json:LAYER[:LAW] instead."""
-    p.add_argument("--prior", choices=_PriorNames(), default=None, metavar="FAMILY",
-                   help="weight law family: %(choices)s (default laplace)")
-    p.add_argument("--b", type=grid if several_scales else float, metavar="B1,B2,..." if several_scales
-                   else "B", help="Laplace scale b = mean|w| (> 0)" + ("; several for a sweep, or START:STOP:N"
-                                                                          if several_scales else "")
-                   + "; for --prior laplace")
+    p.add_argument(
+        "--prior",
+        choices=_PriorNames(),
+        default=None,
+        metavar="FAMILY",
+        help="weight law family: %(choices)s (default laplace)",
+    )
+    p.add_argument(
+        "--b",
+        type=grid if several_scales else float,
+        metavar="B1,B2,..." if several_scales else "B",
+        help="Laplace scale b = mean|w| (> 0)"
+        + ("; several for a sweep, or START:STOP:N" if several_scales else "")
+        + "; for --prior laplace",
+    )
     p.add_argument("--sigma", type=float, help="Gaussian standard deviation σ (> 0); for --prior gaussian")
-    p.add_argument("--scale", type=grid if several_scales else float,
-                   help="scale of the prior (Student-t scale; also accepted for laplace = b, gaussian = σ)")
+    p.add_argument(
+        "--scale",
+        type=grid if several_scales else float,
+        help="scale of the prior (Student-t scale; also accepted for laplace = b, gaussian = σ)",
+    )
     p.add_argument("--df", type=float, help="Student-t degrees of freedom ν (> 0); for --prior student-t")
-    p.add_argument("--law", metavar="FILE.json:LAYER[:LAW]", default=None,
-                   help="a weight law fitted to a layer by `fit-b --law all --save-laws FILE.json` (default "
-                        "LAW: the layer's best law); replaces --prior and its scale")
+    p.add_argument(
+        "--law",
+        metavar="FILE.json:LAYER[:LAW]",
+        default=None,
+        help="a weight law fitted to a layer by `fit-b --law all --save-laws FILE.json` (default "
+        "LAW: the layer's best law); replaces --prior and its scale",
+    )
 
 
 def _scale_option(args: argparse.Namespace, several_scales: bool) -> tuple[str, str, Any]:
@@ -203,7 +231,7 @@ def _scale_option(args: argparse.Namespace, several_scales: bool) -> tuple[str, 
     if prior != "student-t" and args.df is not None:
         raise UsageError(f"--df applies only to --prior student-t, not {prior}; remove --df")
     scale_options = {"laplace": ("b", "scale"), "gaussian": ("sigma", "scale"), "student-t": ("scale",)}[prior]
-    if several_scales:   # a sweep takes its scales from --b (or --scale) whatever the family
+    if several_scales:  # a sweep takes its scales from --b (or --scale) whatever the family
         scale_options = ("b", "scale") + (("sigma",) if prior == "gaussian" else ())
     for name in ("b", "sigma"):
         if getattr(args, name) is not None and name not in scale_options:
@@ -266,7 +294,9 @@ def warn_fitted_elsewhere(law: Any, omega0s: Any, command: str) -> None:
     fitted = getattr(law, "omega0", None)
     if fitted is None:
         return
-    values = np.atleast_1d(np.asarray(omega0s, dtype=np.float64))   # all of them, or a sample of a long grid
+    values = np.atleast_1d(np.asarray(omega0s, dtype=np.float64))  # all of them, or a sample of a long grid
     if np.any(~np.isclose(values, fitted, rtol=1e-9)):
-        sys.stderr.write(f"biper-analysis {command}: warning: the law was fitted to weights trained at ω0 = "
-                         f"{fitted:g}; at other ω0 it describes those same weights, not a network trained there\n")
+        sys.stderr.write(
+            f"biper-analysis {command}: warning: the law was fitted to weights trained at ω0 = "
+            f"{fitted:g}; at other ω0 it describes those same weights, not a network trained there\n"
+        )

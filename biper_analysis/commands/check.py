@@ -1,4 +1,5 @@
 """``biper-analysis check``: run every executable paper check and write a report (default check-out/REPORT.md)."""
+
 from __future__ import annotations
 
 import argparse
@@ -19,18 +20,32 @@ DEFAULT_REPORT = Path("check-out") / "REPORT.md"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("check", help="run every paper check; write REPORT.md; exit 1 if a claim fails",
-                       description="Run the executable claims (biper_analysis/paper_checks/) against the library and "
-                                   "the cached training sweep, and write a Markdown report. Never trains.")
-    p.add_argument("--runs", type=Path, default=None,
-                   help="training-sweep folder (default: runs/sweep when it exists; made by `biper-analysis "
-                        "train-sweep`); an explicit --runs must hold a sweep.json")
-    p.add_argument("--report", type=Path, default=None,
-                   help=f"report file (default: {DEFAULT_REPORT}, its folder made if needed); never inside --runs or "
-                        "the package")
+    p = sub.add_parser(
+        "check",
+        help="run every paper check; write REPORT.md; exit 1 if a claim fails",
+        description="Run the executable claims (biper_analysis/paper_checks/) against the library and "
+        "the cached training sweep, and write a Markdown report. Never trains.",
+    )
+    p.add_argument(
+        "--runs",
+        type=Path,
+        default=None,
+        help="training-sweep folder (default: runs/sweep when it exists; made by `biper-analysis "
+        "train-sweep`); an explicit --runs must hold a sweep.json",
+    )
+    p.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        help=f"report file (default: {DEFAULT_REPORT}, its folder made if needed); never inside --runs or the package",
+    )
     p.add_argument("--only", action="append", default=[], help="run only checks whose name contains this (repeatable)")
-    p.add_argument("--checks-dir", type=Path, default=None,
-                   help="run the check_*.py scripts of this folder instead of the package's own")
+    p.add_argument(
+        "--checks-dir",
+        type=Path,
+        default=None,
+        help="run the check_*.py scripts of this folder instead of the package's own",
+    )
     p.add_argument("--quick", action="store_true", help="smaller Monte Carlo (for tests)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=run)
@@ -43,8 +58,9 @@ def sweep_folder(runs: Path | None) -> Path | None:
         default = Path("runs/sweep")
         return default if (default / "sweep.json").is_file() else None
     if not (runs / "sweep.json").is_file():
-        raise UsageError(f"--runs {str(runs)!r} holds no sweep.json; make it with "
-                         f"`biper-analysis train-sweep --out {runs}`")
+        raise UsageError(
+            f"--runs {str(runs)!r} holds no sweep.json; make it with `biper-analysis train-sweep --out {runs}`"
+        )
     return runs
 
 
@@ -71,8 +87,7 @@ def run(args: argparse.Namespace) -> int:
             path.parent.mkdir(parents=True)
             made = path.parent
     try:
-        report = claim_output(path, command=COMMAND, option="--report", suffixes=(".md",),
-                              forbidden_folders=forbidden)
+        report = claim_output(path, command=COMMAND, option="--report", suffixes=(".md",), forbidden_folders=forbidden)
         context = CheckContext(runs_dir=runs, quick=args.quick)
         started: list[str] = []
 
@@ -88,8 +103,10 @@ def run(args: argparse.Namespace) -> int:
         if made is not None and not any(made.iterdir()):
             made.rmdir()
         done = ", ".join(started[:-1]) or "none"
-        raise Interrupted(f"during {started[-1] if started else 'the set-up'} (finished: {done}); no report was "
-                          "written; run the same command again") from None
+        raise Interrupted(
+            f"during {started[-1] if started else 'the set-up'} (finished: {done}); no report was "
+            "written; run the same command again"
+        ) from None
     except BaseException:
         if made is not None and not any(made.iterdir()):
             made.rmdir()

@@ -1,4 +1,5 @@
 """``biper-analysis derive``: the sympy derivation of QE, step by step, ending in the proof against the paper."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,10 +11,13 @@ ORDER = 10
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("derive", help="derive QE from the Laplace pdf with sympy and prove the paper's form",
-                       description="Derive E sin², E|sin| (half-periods as a geometric series), QE, γ*, QE_min, "
-                                   "limits and dQE/dω0 from the Laplace pdf with sympy, then prove the result "
-                                   "equals the paper's printed closed form.")
+    p = sub.add_parser(
+        "derive",
+        help="derive QE from the Laplace pdf with sympy and prove the paper's form",
+        description="Derive E sin², E|sin| (half-periods as a geometric series), QE, γ*, QE_min, "
+        "limits and dQE/dω0 from the Laplace pdf with sympy, then prove the result "
+        "equals the paper's printed closed form.",
+    )
     p.add_argument("--latex", action="store_true", help="print each step as LaTeX instead of plain text")
     p.set_defaults(func=run)
 

@@ -1,4 +1,5 @@
 """``biper-analysis figures``: every figure, PDF + PNG, deterministic, with provenance metadata."""
+
 from __future__ import annotations
 
 import argparse
@@ -19,15 +20,23 @@ DEFAULT_OUT = Path("figures-out")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("figures", help="render every figure (theory now; real networks from the cached sweep)",
-                       description="Render the paper and analysis figures as PDF + PNG into a folder. Real-network "
-                                   "figures read the training sweep; this command never trains. A figure file is "
-                                   "replaced only if an earlier `figures` run wrote it.")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                   help=f"output folder (default: {DEFAULT_OUT}/, made if needed)")
-    p.add_argument("--runs", type=Path, default=None,
-                   help="training-sweep folder (default: runs/sweep when it exists; made by `biper-analysis "
-                        "train-sweep`); an explicit --runs must hold a sweep.json")
+    p = sub.add_parser(
+        "figures",
+        help="render every figure (theory now; real networks from the cached sweep)",
+        description="Render the paper and analysis figures as PDF + PNG into a folder. Real-network "
+        "figures read the training sweep; this command never trains. A figure file is "
+        "replaced only if an earlier `figures` run wrote it.",
+    )
+    p.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT}/, made if needed)"
+    )
+    p.add_argument(
+        "--runs",
+        type=Path,
+        default=None,
+        help="training-sweep folder (default: runs/sweep when it exists; made by `biper-analysis "
+        "train-sweep`); an explicit --runs must hold a sweep.json",
+    )
     p.add_argument("--only", action="append", default=[], help="render only figures whose name contains this")
     p.add_argument("--formats", default="pdf,png", help="comma-separated formats (default: pdf,png)")
     p.add_argument("--list", action="store_true", help="list the figures and exit")
@@ -49,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     runs = sweep_folder(args.runs)
     out = claim_folder(args.out, option="--out")
     if out.is_dir():
-        plan_figures(out, tuple(args.only), formats)   # refuse foreign files before any work
+        plan_figures(out, tuple(args.only), formats)  # refuse foreign files before any work
     made = not out.exists()
     wrote: list[str] = []
 
@@ -71,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         if made and out.is_dir() and not any(out.iterdir()):
             out.rmdir()
-        raise Interrupted(f"{len(wrote)} figures were written to {out} before the interrupt; run the same command "
-                          "again to finish (it replaces its own figures)") from None
+        raise Interrupted(
+            f"{len(wrote)} figures were written to {out} before the interrupt; run the same command "
+            "again to finish (it replaces its own figures)"
+        ) from None
     return 0

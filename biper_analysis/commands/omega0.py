@@ -1,4 +1,5 @@
 """``biper-analysis omega0``: every ω0 giving a target QE (the paper's flexible initialisation, inverted)."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,10 +16,13 @@ ORDER = 21
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("omega0", help="find every ω0 with QE(ω0, b, γ) equal to a target",
-                       description="Solve QE(ω0, b, γ) = target for ω0 (Laplace(0, b) weights, or another law). "
-                                   "With the optimal γ* and Laplace weights there are 0, 1 or 2 roots: two for "
-                                   "targets between 1/2 − 4/π² and the peak 0.1028346…")
+    p = sub.add_parser(
+        "omega0",
+        help="find every ω0 with QE(ω0, b, γ) equal to a target",
+        description="Solve QE(ω0, b, γ) = target for ω0 (Laplace(0, b) weights, or another law). "
+        "With the optimal γ* and Laplace weights there are 0, 1 or 2 roots: two for "
+        "targets between 1/2 − 4/π² and the peak 0.1028346…",
+    )
     add_law_arguments(p)
     p.add_argument("--target-qe", type=float, required=True, help="the QE to reach (> 0)")
     p.add_argument("--gamma", type=gamma_value, default=None, help="binary scale γ >= 0, or 'opt' (default)")

@@ -1,4 +1,5 @@
 """``biper-analysis qe``: QE and its moments at one point, for Laplace, Gaussian, Student-t or a fitted law."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,10 +16,13 @@ ORDER = 20
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("qe", help="evaluate QE(ω0, b, γ) and its moments at one point",
-                       description="Evaluate QE(ω0, γ) for Laplace(0, b) weights (stable closed form), for Gaussian "
-                                   "or Student-t weights (characteristic-function series), or for a weight law "
-                                   "fitted to a layer (--law).")
+    p = sub.add_parser(
+        "qe",
+        help="evaluate QE(ω0, b, γ) and its moments at one point",
+        description="Evaluate QE(ω0, γ) for Laplace(0, b) weights (stable closed form), for Gaussian "
+        "or Student-t weights (characteristic-function series), or for a weight law "
+        "fitted to a layer (--law).",
+    )
     p.add_argument("--omega0", type=float, required=True, help="angular frequency ω0 (> 0)")
     add_law_arguments(p)
     p.add_argument("--gamma", type=gamma_value, default=None, help="binary scale γ >= 0, or 'opt' (default)")
@@ -27,8 +31,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _ordered(row: dict[str, Any], law: Any) -> dict[str, Any]:
-    keys = ("prior", "scale", "df", "omega0", "b", "x", "gamma", "gamma_is_optimal", "qe", "qe_min", "gamma_opt",
-            "e_sin2", "e_abs_sin", "official_l1", "normalised_qe", "dqe_domega0")
+    keys = (
+        "prior",
+        "scale",
+        "df",
+        "omega0",
+        "b",
+        "x",
+        "gamma",
+        "gamma_is_optimal",
+        "qe",
+        "qe_min",
+        "gamma_opt",
+        "e_sin2",
+        "e_abs_sin",
+        "official_l1",
+        "normalised_qe",
+        "dqe_domega0",
+    )
     out = {k: row[k] for k in keys}
     if getattr(law, "omega0", None) is not None or hasattr(law, "params"):
         out["law"] = repr(law)

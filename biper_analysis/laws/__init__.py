@@ -24,6 +24,7 @@ after stage 1, where penalised2 would be within −1…−4 %). The remaining la
 ~0.2 rad inward of ±π/ω0 (weight decay); a law with that shift fits far better by AIC (−400…−600) but predicts
 QE_min 5–17 % low, so it is not included.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -54,10 +55,37 @@ from biper_analysis.laws.phase import Harmonic, Maxent
 from biper_analysis.laws.student_t import StudentT
 from biper_analysis.laws.uncertainty import qe_prediction_se
 
-__all__ = ["MODELS", "Law", "LawInfo", "Laplace", "Gaussian", "StudentT", "Empirical", "GenNorm", "Penalised",
-           "Penalised2", "PenalisedAlpha", "Comb", "Harmonic", "Maxent", "fit_law", "fit_laws", "loglik", "n_params",
-           "law_to_dict", "law_from_dict", "qe_prediction_se", "register", "unregister", "registered", "law_class",
-           "law_info", "law_names", "law_versions", "law_style"]
+__all__ = [
+    "MODELS",
+    "Law",
+    "LawInfo",
+    "Laplace",
+    "Gaussian",
+    "StudentT",
+    "Empirical",
+    "GenNorm",
+    "Penalised",
+    "Penalised2",
+    "PenalisedAlpha",
+    "Comb",
+    "Harmonic",
+    "Maxent",
+    "fit_law",
+    "fit_laws",
+    "loglik",
+    "n_params",
+    "law_to_dict",
+    "law_from_dict",
+    "qe_prediction_se",
+    "register",
+    "unregister",
+    "registered",
+    "law_class",
+    "law_info",
+    "law_names",
+    "law_versions",
+    "law_style",
+]
 
 # a law module added to this package registers itself on import: import every public module
 for _module in pkgutil.iter_modules(__path__):
@@ -67,6 +95,6 @@ del _module
 
 
 def __getattr__(name: str) -> Any:
-    if name == "MODELS":     # read at access time: the registry may have grown (a law registered by a test)
+    if name == "MODELS":  # read at access time: the registry may have grown (a law registered by a test)
         return law_names(fittable=True)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

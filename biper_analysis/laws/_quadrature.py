@@ -22,6 +22,7 @@ Numerics (the sine moments; derivation in each docstring; witnesses in tests/uni
 
 The comb law needs none of this: its moments are closed forms per peak (:mod:`~biper_analysis.laws.comb`).
 """
+
 from __future__ import annotations
 
 import math
@@ -59,8 +60,7 @@ _K_PRODUCT = 3
 _K_EM = 64
 _EM_MIN_PERIODS = 400
 #: Gregory coefficients: Σ_{k>=K} F(k) = ∫_K^∞ F + Σ_j G_j Δ^j F(K)  (the series of 1/log(1+x) − 1/x).
-_GREGORY = (1 / 2, -1 / 12, 1 / 24, -19 / 720, 3 / 160, -863 / 60480, 275 / 24192, -33953 / 3628800,
-            8183 / 1036800)
+_GREGORY = (1 / 2, -1 / 12, 1 / 24, -19 / 720, 3 / 160, -863 / 60480, 275 / 24192, -33953 / 3628800, 8183 / 1036800)
 #: Largest numerator/denominator of ω/ω0 treated as a rational ratio (common period of peaks and kinks).
 _MAX_RATIO_TERM = 8
 
@@ -105,7 +105,7 @@ class SinePolynomial:
         if self.c_abs:
             v += self.c_abs * np.abs(s)
         if self.c_h2:
-            v += (4.0 * self.c_h2) * s2 * (1.0 - s2)          # sin²2θ = 4 sin²θ cos²θ
+            v += (4.0 * self.c_h2) * s2 * (1.0 - s2)  # sin²2θ = 4 sin²θ cos²θ
         return v - self.shift
 
     def feature(self, theta: np.ndarray, kind: str) -> np.ndarray:
@@ -122,7 +122,7 @@ class SinePolynomial:
         """(centre phase, width) of every kind of peak of e^{-V}: the zeros (phase 0) when V rises from them, the
         crests (phase π/2) when V falls towards them; width = the phase distance over which V changes by ~1."""
         out = []
-        k0 = self.c_sin2 + 4.0 * self.c_h2                     # V ≈ c_abs|t| + k0 t² near a zero
+        k0 = self.c_sin2 + 4.0 * self.c_h2  # V ≈ c_abs|t| + k0 t² near a zero
         if self.c_abs > 0.0 or k0 > 0.0:
             if k0 > 0.0:
                 width = (-self.c_abs + math.sqrt(self.c_abs * self.c_abs + 4.0 * k0)) / (2.0 * k0)
@@ -130,7 +130,7 @@ class SinePolynomial:
                 width = 1.0 / self.c_abs
             out.append((0.0, width))
         kc = -0.5 * self.c_abs - self.c_sin2 + 4.0 * self.c_h2  # V ≈ V(π/2) + kc t² near a crest (θ = π/2 + t)
-        if kc > 0.0:                                           # a minimum of V (a peak of e^{-V}) at the crest
+        if kc > 0.0:  # a minimum of V (a peak of e^{-V}) at the crest
             out.append((0.5 * math.pi, 1.0 / math.sqrt(kc)))
         return out
 
@@ -165,8 +165,9 @@ def _envelope(u: np.ndarray, beta: float, mults: Sequence[str]) -> np.ndarray:
     return out
 
 
-def _q(theta_a: np.ndarray, theta_b: np.ndarray, kappa: float | SinePolynomial, kinds: Sequence[str],
-       alpha: float = 2.0) -> np.ndarray:
+def _q(
+    theta_a: np.ndarray, theta_b: np.ndarray, kappa: float | SinePolynomial, kinds: Sequence[str], alpha: float = 2.0
+) -> np.ndarray:
     """Periodic factor e^{-κ|sin θ_a|^α}·g: shape (len(kinds),) + θ.shape, with g = 1, sin²θ_b, |sin θ_b|
     ("one", "sin2", "abs") or |sin θ_a|^α, |sin θ_a|^α log|sin θ_a| ("pa", "pal", for the α-law's gradient).
     ``kappa`` a :class:`SinePolynomial`: the factor e^{-(V(θ_a) − shift)}, and its features "f_*" as g."""
@@ -221,15 +222,22 @@ def _lattice(a: float | None, b: float | None, kappa: float | SinePolynomial) ->
 def _env_points(lo: float, hi: float, beta: float) -> np.ndarray:
     """Breakpoints in (lo, hi) with u^β steps <= 1 and u ratios <= 2 (the envelope is smooth on each piece)."""
     pts = [2.0 ** np.arange(-_GRADE, int(math.ceil(math.log2(max(hi, 1e-300)))) + 1)]
-    vmax = hi ** beta
+    vmax = hi**beta
     if vmax < 1e7:
         pts.append(np.arange(1.0, math.ceil(vmax) + 1.0) ** (1.0 / beta))
     p = np.concatenate(pts)
     return p[(p > lo) & (p < hi)]
 
 
-def _feature_points(lo: float, hi: float, a: float | None, b: float | None, kappa: float | SinePolynomial,
-                    need_kinks: bool, alpha: float = 2.0) -> np.ndarray:
+def _feature_points(
+    lo: float,
+    hi: float,
+    a: float | None,
+    b: float | None,
+    kappa: float | SinePolynomial,
+    need_kinks: bool,
+    alpha: float = 2.0,
+) -> np.ndarray:
     """Peak grading points around kπ/a (offsets _PEAK_T·κ^{-1/α}, and for α not an even integer geometric
     grading towards the cusp |θ|^α at each centre) and the kinks jπ/b of |sin(b u)| inside (lo, hi)."""
     pts = []
@@ -259,18 +267,40 @@ def _feature_points(lo: float, hi: float, a: float | None, b: float | None, kapp
     return p[(p > lo) & (p < hi)]
 
 
-def _edges(lo: float, hi: float, beta: float, kappa: float, a: float | None, b: float | None,
-           need_kinks: bool, grade: bool, mults: Sequence[str] = ("1",), alpha: float = 2.0) -> np.ndarray:
+def _edges(
+    lo: float,
+    hi: float,
+    beta: float,
+    kappa: float,
+    a: float | None,
+    b: float | None,
+    need_kinks: bool,
+    grade: bool,
+    mults: Sequence[str] = ("1",),
+    alpha: float = 2.0,
+) -> np.ndarray:
     """Sorted piece edges of [lo, hi]: envelope scales, peaks, kinks and (from 0) geometric grading."""
-    edges = np.unique(np.concatenate([[lo, hi], _env_points(lo, hi, beta),
-                                      _feature_points(lo, hi, a, b, kappa, need_kinks, alpha)]))
+    edges = np.unique(
+        np.concatenate([[lo, hi], _env_points(lo, hi, beta), _feature_points(lo, hi, a, b, kappa, need_kinks, alpha)])
+    )
     if grade and lo == 0.0 and (not float(beta).is_integer() or "ublog" in mults):
         edges = np.unique(np.concatenate([edges, edges[1] * 2.0 ** -np.arange(1, _GRADE + 1)]))
     return edges
 
 
-def _direct(lo: float, hi: float, beta: float, kappa: float, a: float | None, b: float | None,
-            kinds: Sequence[str], mults: Sequence[str], *, grade: bool, alpha: float = 2.0) -> np.ndarray:
+def _direct(
+    lo: float,
+    hi: float,
+    beta: float,
+    kappa: float,
+    a: float | None,
+    b: float | None,
+    kinds: Sequence[str],
+    mults: Sequence[str],
+    *,
+    grade: bool,
+    alpha: float = 2.0,
+) -> np.ndarray:
     """∫_lo^hi h q du by 20-point Gauss–Legendre on pieces split at every peak, kink and envelope scale."""
     out = np.zeros((len(kinds), len(mults)))
     if hi <= lo:
@@ -279,17 +309,18 @@ def _direct(lo: float, hi: float, beta: float, kappa: float, a: float | None, b:
     lo_e, hi_e = edges[:-1], edges[1:]
     per = max(1, _CHUNK // _N)
     for i in range(0, lo_e.size, per):
-        mid = 0.5 * (lo_e[i:i + per] + hi_e[i:i + per])
-        half = 0.5 * (hi_e[i:i + per] - lo_e[i:i + per])
+        mid = 0.5 * (lo_e[i : i + per] + hi_e[i : i + per])
+        half = 0.5 * (hi_e[i : i + per] - lo_e[i : i + per])
         u = mid[:, None] + half[:, None] * _X[None, :]
-        hv = _envelope(u, beta, mults) * (half[:, None] * _W[None, :])[None]                  # (M, P, N)
+        hv = _envelope(u, beta, mults) * (half[:, None] * _W[None, :])[None]  # (M, P, N)
         qv = _q(u * a if a is not None else u, u * b if b is not None else u, kappa, kinds, alpha)  # (K, P, N)
         out += np.sum(qv[:, None] * hv[None, :], axis=(2, 3))
     return out
 
 
-def _template_weights(L: float, a: float | None, b: float | None, kappa: float,
-                      kinds: Sequence[str], alpha: float = 2.0) -> np.ndarray:
+def _template_weights(
+    L: float, a: float | None, b: float | None, kappa: float, kinds: Sequence[str], alpha: float = 2.0
+) -> np.ndarray:
     """Product-rule weights W[kind, l] = ∫_{-L/2}^{L/2} q(θ) ℓ_l(θ) dθ, ℓ_l the Lagrange basis at θ_l = x_l L/2.
 
     At the Gauss–Legendre nodes x_l, ℓ_l(x) = w_l Σ_{j<N} (j+½) P_j(x_l) P_j(x) (discrete orthogonality), so
@@ -297,16 +328,17 @@ def _template_weights(L: float, a: float | None, b: float | None, kappa: float,
     40-point rule on pieces split at every peak and kink of the period.
     """
     h = 0.5 * L
-    edges = np.unique(np.concatenate([[-h, h], _feature_points(-h, h, a, b, kappa,
-                                                                any(k in ("sin2", "abs") for k in kinds), alpha)]))
+    edges = np.unique(
+        np.concatenate([[-h, h], _feature_points(-h, h, a, b, kappa, any(k in ("sin2", "abs") for k in kinds), alpha)])
+    )
     mid, half = 0.5 * (edges[:-1] + edges[1:]), 0.5 * (edges[1:] - edges[:-1])
     th = (mid[:, None] + half[:, None] * _XF[None, :]).ravel()
     wt = (half[:, None] * _WF[None, :]).ravel()
     qv = _q(th * a if a is not None else th, th * b if b is not None else th, kappa, kinds, alpha)  # (K, P)
-    P = np.polynomial.legendre.legvander(th / h, _N - 1)                                     # (P, N)
-    m = np.sum(qv[:, :, None] * (P * wt[:, None])[None], axis=1)                             # (K, N)
-    coef = (np.arange(_N) + 0.5)[None, :] * np.polynomial.legendre.legvander(_X, _N - 1)      # (l, j)
-    return _W[None, :] * np.sum(coef[None] * m[:, None, :], axis=2)                          # (K, l)
+    P = np.polynomial.legendre.legvander(th / h, _N - 1)  # (P, N)
+    m = np.sum(qv[:, :, None] * (P * wt[:, None])[None], axis=1)  # (K, N)
+    coef = (np.arange(_N) + 0.5)[None, :] * np.polynomial.legendre.legvander(_X, _N - 1)  # (l, j)
+    return _W[None, :] * np.sum(coef[None] * m[:, None, :], axis=2)  # (K, l)
 
 
 def _period_sums(W: np.ndarray, L: float, k: np.ndarray, beta: float, mults: Sequence[str]) -> np.ndarray:
@@ -314,8 +346,8 @@ def _period_sums(W: np.ndarray, L: float, k: np.ndarray, beta: float, mults: Seq
     out = np.empty((W.shape[0], len(mults), k.size))
     per = max(1, _CHUNK // _N)
     for i in range(0, k.size, per):
-        hv = _envelope((k[i:i + per, None] + 0.5 * _X[None, :]) * L, beta, mults)              # (M, P, N)
-        out[:, :, i:i + per] = np.sum(W[:, None, None, :] * hv[None], axis=3)
+        hv = _envelope((k[i : i + per, None] + 0.5 * _X[None, :]) * L, beta, mults)  # (M, P, N)
+        out[:, :, i : i + per] = np.sum(W[:, None, None, :] * hv[None], axis=3)
     return out
 
 
@@ -326,11 +358,11 @@ def _em_tail(W: np.ndarray, L: float, kE: int, U: float, beta: float, mults: Seq
     with H(u) = ∫_u^U h (Gauss–Legendre on envelope-scale pieces).
     """
     uE = kE * L
-    H = _direct(uE, U, beta, 0.0, None, None, ("one",), mults, grade=False)[0]                 # (M,)
+    H = _direct(uE, U, beta, 0.0, None, None, ("one",), mults, grade=False)[0]  # (M,)
     d = 0.5 * L * _X
-    us = uE + (0.5 * d)[:, None] * (1.0 + _X[None, :])                                         # (l, N)
-    short = np.sum(_envelope(us, beta, mults) * ((0.5 * d)[:, None] * _W[None, :])[None], axis=2)     # (M, l)
-    integral = np.sum(W[:, None, :] * (H[None, :, None] - short[None]), axis=2) / L            # (K, M)
+    us = uE + (0.5 * d)[:, None] * (1.0 + _X[None, :])  # (l, N)
+    short = np.sum(_envelope(us, beta, mults) * ((0.5 * d)[:, None] * _W[None, :])[None], axis=2)  # (M, l)
+    integral = np.sum(W[:, None, :] * (H[None, :, None] - short[None]), axis=2) / L  # (K, M)
     diff = _period_sums(W, L, np.arange(kE, kE + len(_GREGORY), dtype=np.float64), beta, mults)
     for g in _GREGORY:
         integral = integral + g * diff[..., 0]
@@ -338,9 +370,17 @@ def _em_tail(W: np.ndarray, L: float, kE: int, U: float, beta: float, mults: Seq
     return integral
 
 
-def _half_line(beta: float, kappa: float, a: float | None, b: float | None, kinds: Sequence[str],
-               mults: Sequence[str], kappa0: float | None = None, central: list | None = None,
-               alpha: float = 2.0) -> np.ndarray:
+def _half_line(
+    beta: float,
+    kappa: float,
+    a: float | None,
+    b: float | None,
+    kinds: Sequence[str],
+    mults: Sequence[str],
+    kappa0: float | None = None,
+    central: list | None = None,
+    alpha: float = 2.0,
+) -> np.ndarray:
     r"""ints[kind, mult] = ∫_0^∞ e^{-u^β} e^{-κ(u)|sin(a u)|^α} g_kind(b u) m(u) du (module docstring, "Numerics"),
     κ(u) = κ, or κ0 on the central half-period u < π/(2a) when ``kappa0`` is given (its part of the result is
     appended to ``central`` when a list is passed).
@@ -370,19 +410,19 @@ def _half_line(beta: float, kappa: float, a: float | None, b: float | None, kind
         u = math.exp(e)
         return int(math.floor(u / L - 0.5)) if right else int(math.ceil(u / L + 0.5))
 
-    if beta == 1.0:                # λ = L
+    if beta == 1.0:  # λ = L
         kP = _K_PRODUCT if L <= _LAM_PRODUCT else never
         kE = _K_EM if L <= _LAM_EM else never
         kQ = k_end
-    elif beta < 1.0:               # λ(u) = β u^{β-1} L falls with u
+    elif beta < 1.0:  # λ(u) = β u^{β-1} L falls with u
         kP = max(_K_PRODUCT, period_of(_LAM_PRODUCT, False))
         kE = max(_K_EM, period_of(_LAM_EM, False))
         kQ = k_end
-    else:                          # λ grows with u: product rule while λ <= 1, then direct again
+    else:  # λ grows with u: product rule while λ <= 1, then direct again
         kP = _K_PRODUCT
         kQ = min(k_end, period_of(_LAM_PRODUCT, True))
         kE = _K_EM if beta * U ** (beta - 1.0) * L <= _LAM_EM else never
-    kP = max(kP, int(math.ceil(lo / L + 0.5)))   # periods of the product rule start beyond the central part
+    kP = max(kP, int(math.ceil(lo / L + 0.5)))  # periods of the product rule start beyond the central part
     kE = max(kE, kP)
     if kE + _EM_MIN_PERIODS > k_end:
         kE = never

@@ -38,6 +38,7 @@ Adding a law is one module in :mod:`biper_analysis.laws` (every public module th
 plus its reference values and its test. ``fit-b --law``, the law file, the figures and the analysis cache key read
 the registry (:func:`law_names`, :func:`law_class`, :func:`law_style`, :func:`law_versions`).
 """
+
 from __future__ import annotations
 
 import math
@@ -50,9 +51,25 @@ import numpy as np
 
 from biper_analysis._io import validation
 
-__all__ = ["Law", "Bounds", "POSITIVE", "SHAPE", "SHARPNESS", "FRACTION", "check_param", "closed_form_info",
-           "register", "unregister", "registered", "law_class", "law_info", "law_names", "law_versions", "law_style",
-           "LawInfo"]
+__all__ = [
+    "Law",
+    "Bounds",
+    "POSITIVE",
+    "SHAPE",
+    "SHARPNESS",
+    "FRACTION",
+    "check_param",
+    "closed_form_info",
+    "register",
+    "unregister",
+    "registered",
+    "law_class",
+    "law_info",
+    "law_names",
+    "law_versions",
+    "law_style",
+    "LawInfo",
+]
 
 #: A parameter's admissible range: (low, high, low included?); high is never included.
 Bounds = tuple[float, float, bool]
@@ -115,7 +132,7 @@ class Law:
     def __post_init__(self) -> None:
         checks = dict(self.PARAMS)
         if self.needs_omega0():
-            checks["omega0"] = POSITIVE          # the frequency the law was fitted at
+            checks["omega0"] = POSITIVE  # the frequency the law was fitted at
         for nm, bounds in checks.items():
             object.__setattr__(self, nm, check_param(nm, getattr(self, nm), bounds))
 
@@ -150,8 +167,11 @@ class Law:
         """JSON-friendly {"name", "params", "omega0"}; :func:`~biper_analysis.laws.lawfile.law_from_dict` rebuilds
         the law exactly."""
         omega0 = getattr(self, "omega0", None)
-        return {"name": self.name, "params": {k: float(v) for k, v in self.params.items()},
-                "omega0": None if omega0 is None else float(omega0)}
+        return {
+            "name": self.name,
+            "params": {k: float(v) for k, v in self.params.items()},
+            "omega0": None if omega0 is None else float(omega0),
+        }
 
     @classmethod
     def from_params(cls, params: dict[str, Any], omega0: Any = None) -> Law:
@@ -186,8 +206,7 @@ class Law:
         """(E sin²(ωw), E|sin(ωw)|), vectorised over ω (floats for a scalar ω); one evaluation for both."""
         om = validation.positive("omega", omega)
         e2, e1 = self._moments(om)
-        return (validation.scalar_or_array(np.asarray(e2), omega),
-                validation.scalar_or_array(np.asarray(e1), omega))
+        return (validation.scalar_or_array(np.asarray(e2), omega), validation.scalar_or_array(np.asarray(e1), omega))
 
     def expected_sin2(self, omega: Any) -> float | np.ndarray:
         """E sin²(ωw), vectorised over ω."""
@@ -217,8 +236,9 @@ class Law:
         raise NotImplementedError(f"{cls.__name__} has no closed-form fit")
 
     @classmethod
-    def fit_sample(cls, sample: np.ndarray, omega0: float | None,
-                   fitted: Callable[[str], tuple[Law, dict[str, Any]]]) -> tuple[Law, dict[str, Any]]:
+    def fit_sample(
+        cls, sample: np.ndarray, omega0: float | None, fitted: Callable[[str], tuple[Law, dict[str, Any]]]
+    ) -> tuple[Law, dict[str, Any]]:
         """Iterative MLE on a float64 subsample; ``fitted(name)`` is another law's fit on the same subsample."""
         raise NotImplementedError(f"{cls.__name__} has no iterative fit")
 
@@ -227,8 +247,9 @@ class Law:
         """The closed-form maximum-likelihood fit on every given weight, location fixed at 0 (laws with
         ``fit_stats``; the iterative ones: :func:`biper_analysis.laws.fitting.fit_law`)."""
         if not cls.closed_form():
-            raise TypeError(f"{cls.__name__} has no closed-form fit; use biper_analysis.laws.fit_law(w, omega0, "
-                            f"{cls.name!r})")
+            raise TypeError(
+                f"{cls.__name__} has no closed-form fit; use biper_analysis.laws.fit_law(w, omega0, {cls.name!r})"
+            )
         from biper_analysis.theory.weights import weight_stats
 
         w = validation.as_float_array("samples", samples).ravel()
@@ -330,9 +351,17 @@ def law_class(name: str, *, fittable: bool = False) -> type[Law]:
 def law_info(name: str) -> LawInfo:
     """The registry's entry for ``name``."""
     cls = law_class(name)
-    return LawInfo(name=cls.name, cls=cls, n_params=len(cls.PARAMS), needs_omega0=cls.needs_omega0(),
-                   fittable=cls.fittable, closed_form=cls.closed_form(), style=tuple(cls.style),
-                   version=str(cls.version), order=cls.order)
+    return LawInfo(
+        name=cls.name,
+        cls=cls,
+        n_params=len(cls.PARAMS),
+        needs_omega0=cls.needs_omega0(),
+        fittable=cls.fittable,
+        closed_form=cls.closed_form(),
+        style=tuple(cls.style),
+        version=str(cls.version),
+        order=cls.order,
+    )
 
 
 def law_versions(*, fittable: bool | None = None) -> list[list[str]]:

@@ -15,6 +15,7 @@ Fitting (on the shared subsample): EM with an exact O(n) E-step (discounted runn
 peak truncated) accelerated by SQUAREM (Varadhan & Roland 2008): 25–60 ms per layer of 2·10⁴ weights (up to
 ~0.5 s on broad, Gaussian-like layers).
 """
+
 from __future__ import annotations
 
 import math
@@ -96,8 +97,9 @@ class Comb(Law):
         return self.sigma
 
     @classmethod
-    def fit_sample(cls, sample: np.ndarray, omega0: float | None,
-                   fitted: Callable[[str], tuple[Law, dict[str, Any]]]) -> tuple[Comb, dict[str, Any]]:
+    def fit_sample(
+        cls, sample: np.ndarray, omega0: float | None, fitted: Callable[[str], tuple[Law, dict[str, Any]]]
+    ) -> tuple[Comb, dict[str, Any]]:
         """EM accelerated by SQUAREM (:func:`_fit_comb`)."""
         return _fit_comb(sample, omega0)
 
@@ -139,7 +141,7 @@ class Comb(Law):
         out = np.empty(w.shape)
         flat, res = w.ravel(), out.ravel()
         for i in range(0, flat.size, _CHUNK):
-            x = flat[i:i + _CHUNK]
+            x = flat[i : i + _CHUNK]
             kf = np.floor(x * (1.0 / spacing))
             kl = np.clip(kf, -K - 1, K)
             kr = np.clip(kf + 1.0, -K, K + 1)
@@ -154,7 +156,7 @@ class Comb(Law):
             acc += np.exp(t_right - m)
             acc += np.exp(t_mid - m)
             acc += np.exp(t_bg - m)
-            res[i:i + _CHUNK] = m + np.log(acc)
+            res[i : i + _CHUNK] = m + np.log(acc)
         return out
 
     def cdf(self, w: Any) -> np.ndarray:
@@ -165,12 +167,12 @@ class Comb(Law):
         out = np.empty(w.shape)
         flat, res = w.ravel(), out.ravel()
         for i in range(0, flat.size, max(1, _CHUNK // max(1, k.size))):
-            x = flat[i:i + max(1, _CHUNK // max(1, k.size))]
+            x = flat[i : i + max(1, _CHUNK // max(1, k.size))]
             z = (x[:, None] - k[None, :] * spacing) / d[None, :]
             half = 0.5 * np.exp(-np.abs(z))
             peaks = np.sum(p[None, :] * np.where(z < 0, half, 1.0 - half), axis=1)
             hb = 0.5 * np.exp(-np.abs(x) / self.b)
-            res[i:i + x.size] = (1.0 - self.eps) * peaks + self.eps * np.where(x < 0, hb, 1.0 - hb)
+            res[i : i + x.size] = (1.0 - self.eps) * peaks + self.eps * np.where(x < 0, hb, 1.0 - hb)
         return out
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
@@ -192,7 +194,7 @@ class Comb(Law):
         e2, e1 = np.empty(omega.shape), np.empty(omega.shape)
         for i, o in np.ndenumerate(omega):
             o = float(o)
-            frac = np.mod(k * (o / self.omega0), 1.0)               # φ_k/π, exactly 0 at ω = ω0
+            frac = np.mod(k * (o / self.omega0), 1.0)  # φ_k/π, exactly 0 at ω = ω0
             phi = math.pi * frac
             x = o * d
             inv = 1.0 / (1.0 + 4.0 * x * x)
@@ -235,9 +237,9 @@ def _comb_estep(law: Comb, w: np.ndarray, aw: np.ndarray) -> tuple[float, dict[s
     lp = law.logpdf(w)
     n = w.size
     m = np.clip(np.floor(w * (1.0 / spacing)), -K - 1, K)
-    idx = (m + (K + 1)).astype(np.intp)                   # interval index 0 .. 2K+1 (0: left of every peak)
-    dl = w - m * spacing                                   # distance to the peak on the left (>= 0 inside)
-    dr = (m + 1.0) * spacing - w                          # distance to the peak on the right
+    idx = (m + (K + 1)).astype(np.intp)  # interval index 0 .. 2K+1 (0: left of every peak)
+    dl = w - m * spacing  # distance to the peak on the left (>= 0 inside)
+    dr = (m + 1.0) * spacing - w  # distance to the peak on the right
     with np.errstate(over="ignore"):
         el = np.exp(np.minimum(-dl * inv1 - lp, 700.0))
         er = np.exp(np.minimum(-dr * inv1 - lp, 700.0))
@@ -253,7 +255,7 @@ def _comb_estep(law: Comb, w: np.ndarray, aw: np.ndarray) -> tuple[float, dict[s
     Qsrc = T[1:]
     Q = np.empty(k.size)
     acc = 0.0
-    for j in range(k.size - 1, -1, -1):                   # Q_j = T_j + q (Q_{j+1} + Δ R_{j+1})
+    for j in range(k.size - 1, -1, -1):  # Q_j = T_j + q (Q_{j+1} + Δ R_{j+1})
         acc = Qsrc[j] + q * (acc + spacing * Rn[j])
         Q[j] = acc
     # left-hand sums: samples with c_{j'} <= w < c_{j'+1}, j' <= j − 1, i.e. interval index <= j + K
@@ -261,17 +263,21 @@ def _comb_estep(law: Comb, w: np.ndarray, aw: np.ndarray) -> tuple[float, dict[s
     Ln = np.concatenate([[0.0], Lh[:-1]])
     P = np.empty(k.size)
     acc = 0.0
-    for j in range(k.size):                               # P_j = T'_{j−1} + q (P_{j−1} + Δ L_{j−1})
+    for j in range(k.size):  # P_j = T'_{j−1} + q (P_{j−1} + Δ L_{j−1})
         acc = Tp[j] + q * (acc + spacing * Ln[j])
         P[j] = acc
     side = (1.0 - law.eps) * p / (2.0 * law.d1)
     N = side * (R + Lh)
     D = side * (Q + P)
     with np.errstate(over="ignore"):
-        r0 = np.exp(np.minimum(math.log1p(-law.eps) + math.log(p[K]) - math.log(2.0 * law.d0) - aw / law.d0 - lp,
-                               700.0))
-        rb = np.exp(np.minimum(math.log(law.eps) - math.log(2.0 * law.b) - aw / law.b - lp, 700.0)) \
-            if law.eps > 0 else np.zeros(n)
+        r0 = np.exp(
+            np.minimum(math.log1p(-law.eps) + math.log(p[K]) - math.log(2.0 * law.d0) - aw / law.d0 - lp, 700.0)
+        )
+        rb = (
+            np.exp(np.minimum(math.log(law.eps) - math.log(2.0 * law.b) - aw / law.b - lp, 700.0))
+            if law.eps > 0
+            else np.zeros(n)
+        )
     N[K] = float(np.sum(r0))
     D[K] = float(np.sum(r0 * aw))
     return float(np.sum(lp)) / n, {"N": N, "D": D, "Nb": float(np.sum(rb)), "Db": float(np.sum(rb * aw)), "n": n}
@@ -300,7 +306,7 @@ def _comb_sigma(Nk: np.ndarray, k: np.ndarray, spacing: float, sigma0: float) ->
     if not tot > 0:
         return sigma0
     target = float(np.sum(Nk * (k * spacing) ** 2)) / tot
-    lo, top = math.log(0.05 * spacing), math.log(spacing * _COMB_MAX_K / 4.0)   # the envelope stops at |k| = 5000
+    lo, top = math.log(0.05 * spacing), math.log(spacing * _COMB_MAX_K / 4.0)  # the envelope stops at |k| = 5000
 
     def moments(ls: float) -> tuple[float, float]:
         kk, pp = _peak_weights(math.exp(ls), math.pi / spacing)
@@ -334,8 +340,7 @@ def _to_x(t: Sequence[float]) -> np.ndarray:
 
 
 def _from_x(x: np.ndarray, omega0: float) -> Comb:
-    return Comb(math.exp(x[0]), math.exp(x[1]), math.exp(x[2]), 1.0 / (1.0 + math.exp(-x[3])), math.exp(x[4]),
-                omega0)
+    return Comb(math.exp(x[0]), math.exp(x[1]), math.exp(x[2]), 1.0 / (1.0 + math.exp(-x[3])), math.exp(x[4]), omega0)
 
 
 def _fit_comb(w: np.ndarray, omega0: float, max_iter: int = 200, tol: float = 1e-3) -> tuple[Comb, dict[str, Any]]:
@@ -395,5 +400,9 @@ def _fit_comb(w: np.ndarray, omega0: float, max_iter: int = 200, tol: float = 1e
             converged = True
             break
         ll_old, mom_old = ll_new, mom
-    return _from_x(x0, omega0), {"n_fit": w.size, "converged": converged, "iterations": evals,
-                                 "method": "EM with SQUAREM acceleration (EM steps counted)"}
+    return _from_x(x0, omega0), {
+        "n_fit": w.size,
+        "converged": converged,
+        "iterations": evals,
+        "method": "EM with SQUAREM acceleration (EM steps counted)",
+    }

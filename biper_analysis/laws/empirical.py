@@ -4,6 +4,7 @@ It puts mass 1/n on each weight; E sin²(ωw) and E|sin(ωw)| are the measured s
 :func:`biper_analysis.theory.weights.weight_stats` (float64, in chunks; no series). Not offered to ``fit-b``: the
 empirical law is its own (nonparametric) MLE, and it has no parameters to save in a law file.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -54,8 +55,10 @@ class Empirical(Law):
         return f"Empirical(n={self.weights.size}, scale={self.scale:.6g})"
 
     def pdf(self, w: Any) -> np.ndarray:
-        raise TypeError("Empirical prior has no pdf (it is a finite sample); use expected_sin2/expected_abs_sin "
-                        "(sample means) or sample(), or fit a law with ba.fit_law(weights, ...)")
+        raise TypeError(
+            "Empirical prior has no pdf (it is a finite sample); use expected_sin2/expected_abs_sin "
+            "(sample means) or sample(), or fit a law with ba.fit_law(weights, ...)"
+        )
 
     def logpdf(self, w: Any) -> np.ndarray:
         return self.pdf(w)
@@ -71,8 +74,10 @@ class Empirical(Law):
 
     def _moments(self, omega: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         stats = [weight_stats(self.weights, float(om)) for om in omega.ravel()]
-        return (np.array([s.e_sin2 for s in stats]).reshape(omega.shape),
-                np.array([s.e_abs_sin for s in stats]).reshape(omega.shape))
+        return (
+            np.array([s.e_sin2 for s in stats]).reshape(omega.shape),
+            np.array([s.e_abs_sin for s in stats]).reshape(omega.shape),
+        )
 
     def _mean_over_weights(self, fn: Any, t: np.ndarray) -> np.ndarray:
         """mean_i fn(t·w_i) for every t, chunked over the weights (at most ~4M values held at once)."""
@@ -81,7 +86,7 @@ class Empirical(Law):
         per = max(1, _EMPIRICAL_CHUNK // max(1, flat.size))
         total = np.zeros(flat.shape, dtype=complex)
         for i in range(0, w.size, per):
-            total = total + np.sum(fn(flat[:, None] * w[None, i:i + per]), axis=1)
+            total = total + np.sum(fn(flat[:, None] * w[None, i : i + per]), axis=1)
         return (total / w.size).reshape(t.shape)
 
     def characteristic_function(self, t: Any) -> np.ndarray:
@@ -97,13 +102,17 @@ class Empirical(Law):
         return float(np.var(self.weights))
 
     def to_dict(self) -> dict[str, Any]:
-        raise TypeError("the empirical law is a sample, not parameters; save the weights themselves, or fit a law "
-                        "(ba.fit_law) and save that")
+        raise TypeError(
+            "the empirical law is a sample, not parameters; save the weights themselves, or fit a law "
+            "(ba.fit_law) and save that"
+        )
 
     @classmethod
     def from_params(cls, params: dict[str, Any], omega0: Any = None) -> Empirical:
-        raise ValueError("the empirical law cannot be rebuilt from parameters (it is a sample); load the weights "
-                         "and pass them to Empirical(weights)")
+        raise ValueError(
+            "the empirical law cannot be rebuilt from parameters (it is a sample); load the weights "
+            "and pass them to Empirical(weights)"
+        )
 
     @classmethod
     def fit(cls, samples: Any, omega0: float | None = None) -> Empirical:

@@ -13,6 +13,7 @@ log-likelihood on all weights, its KS distance, its two moments): laplace 0.05 s
 penalised 0.6 s, penalised2 0.7 s, penalised-alpha 1.3 s, comb 0.7 s — 3.6 s for all seven, against 0.5 s for a
 Laplace-only pass (one sort, weight_stats, Laplace log-likelihood and KS); log-likelihood 5–30 ns per weight.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -29,14 +30,14 @@ from biper_analysis.theory.weights import WeightStats, weight_stats
 __all__ = ["fit_law", "fit_laws", "fit_closed_form", "subsample", "loglik", "n_params"]
 
 
-
 def _clean_weights(weights: Any) -> np.ndarray:
     """Flattened weights (float32 kept as is); ValueError naming the problem and the fix."""
     try:
         w = np.asarray(weights)
     except Exception:  # anything numpy cannot read
-        raise ValueError("weights must be an array of real numbers; pass a numpy array of one layer's weights") \
-            from None
+        raise ValueError(
+            "weights must be an array of real numbers; pass a numpy array of one layer's weights"
+        ) from None
     if w.dtype.kind not in "fiu":
         raise ValueError(f"weights must be real numbers, got dtype {w.dtype}; pass a float array")
     w = w.ravel()
@@ -45,8 +46,10 @@ def _clean_weights(weights: Any) -> np.ndarray:
     if w.dtype.kind == "f":
         bad = ~np.isfinite(w)
         if bad.any():
-            raise ValueError(f"weights contain {int(bad.sum())} non-finite value(s) (NaN/inf); drop them first, "
-                             "e.g. w[np.isfinite(w)]")
+            raise ValueError(
+                f"weights contain {int(bad.sum())} non-finite value(s) (NaN/inf); drop them first, "
+                "e.g. w[np.isfinite(w)]"
+            )
     return w
 
 
@@ -59,8 +62,15 @@ def subsample(w: np.ndarray, max_samples: int, seed: int) -> np.ndarray:
     return w[idx].astype(np.float64)
 
 
-def fit_law(weights: Any, omega0: float | None = None, law: str | None = None, *, max_samples: int = 20000,
-            seed: int = 0, model: str | None = None) -> Law:
+def fit_law(
+    weights: Any,
+    omega0: float | None = None,
+    law: str | None = None,
+    *,
+    max_samples: int = 20000,
+    seed: int = 0,
+    model: str | None = None,
+) -> Law:
     """Maximum-likelihood fit of one fittable law (:func:`biper_analysis.laws.law_names`, default
     ``"penalised"``) to a layer's weights, location fixed at 0 (``model=`` is the deprecated name of ``law=``).
 
@@ -80,8 +90,15 @@ def fit_law(weights: Any, omega0: float | None = None, law: str | None = None, *
     return fit_laws(weights, omega0, (key,), max_samples=max_samples, seed=seed)[key]
 
 
-def fit_laws(weights: Any, omega0: float | None, laws: Sequence[str] | None = None, *, max_samples: int = 20000,
-             seed: int = 0, models: Sequence[str] | None = None) -> dict[str, Law]:
+def fit_laws(
+    weights: Any,
+    omega0: float | None,
+    laws: Sequence[str] | None = None,
+    *,
+    max_samples: int = 20000,
+    seed: int = 0,
+    models: Sequence[str] | None = None,
+) -> dict[str, Law]:
     """:func:`fit_law` for several laws at once (``models=`` is the deprecated name of ``laws=``): closed forms
     from one pass over the weights, the iterative fits on one shared subsample, each computed once (gennorm →
     penalised and penalised2, penalised2 → penalised-alpha). Same result as fitting each law alone.
@@ -98,8 +115,10 @@ def fit_laws(weights: Any, omega0: float | None, laws: Sequence[str] | None = No
     for key in keys:
         if classes[key].needs_omega0():
             if omega0 is None:
-                raise ValueError(f"law {key!r} depends on the training frequency; pass omega0 (e.g. "
-                                 f"fit_law(w, omega0=20.0, law={key!r}))")
+                raise ValueError(
+                    f"law {key!r} depends on the training frequency; pass omega0 (e.g. "
+                    f"fit_law(w, omega0=20.0, law={key!r}))"
+                )
             omega0 = check_param("omega0", omega0)
     if int(max_samples) < 2:
         raise ValueError(f"max_samples = {max_samples!r} must be at least 2; e.g. max_samples=20000")
@@ -126,14 +145,15 @@ def fit_closed_form(law: str, stats: WeightStats) -> Law:
     return fitted
 
 
-def _fit_iterative(w: np.ndarray, omega0: float | None, keys: list[str], max_samples: int, seed: int
-                   ) -> dict[str, Law]:
+def _fit_iterative(w: np.ndarray, omega0: float | None, keys: list[str], max_samples: int, seed: int) -> dict[str, Law]:
     """The laws ``keys`` fitted by their ``fit_sample`` on one seeded subsample, each fit computed once."""
     sub = subsample(w, max_samples, seed)
     nz = int(np.count_nonzero(sub))
     if nz < 3:
-        raise ValueError(f"only {nz} non-zero weight(s) in the fitted sample; law {keys[0]!r} needs at least 3 "
-                         "(fit 'laplace' instead or pass more weights)")
+        raise ValueError(
+            f"only {nz} non-zero weight(s) in the fitted sample; law {keys[0]!r} needs at least 3 "
+            "(fit 'laplace' instead or pass more weights)"
+        )
     done: dict[str, tuple[Law, dict[str, Any]]] = {}
 
     def fitted(key: str) -> tuple[Law, dict[str, Any]]:
@@ -147,7 +167,7 @@ def _fit_iterative(w: np.ndarray, omega0: float | None, keys: list[str], max_sam
     with np.errstate(over="ignore", under="ignore"), threadpool_limits(limits=1, user_api="blas"):
         for key in keys:
             law, info = fitted(key)
-            law = law_from_dict(law_to_dict(law))      # a fresh object per law: fit_info is each law's own
+            law = law_from_dict(law_to_dict(law))  # a fresh object per law: fit_info is each law's own
             law.fit_info.update(info)
             out[key] = law
     return out
@@ -161,5 +181,4 @@ def n_params(law: Law) -> int:
 def loglik(law: Law, weights: Any) -> float:
     """Σ log pdf(w) over all the given weights (float64, in chunks)."""
     w = _clean_weights(weights)
-    return float(sum(float(np.sum(law.logpdf(w[i:i + CHUNK].astype(np.float64))))
-                     for i in range(0, w.size, CHUNK)))
+    return float(sum(float(np.sum(law.logpdf(w[i : i + CHUNK].astype(np.float64)))) for i in range(0, w.size, CHUNK)))

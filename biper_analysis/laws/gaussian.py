@@ -4,6 +4,7 @@ E sin²(ωw) = −expm1(−2s²)/2 with s = ωσ; E|sin(ωw)| from the exact fas
 :func:`biper_analysis.theory.spectral.gaussian_e_abs_sin`. The MLE with the mean fixed at 0 is σ̂ = sqrt(mean w²),
 from :func:`biper_analysis.theory.weights.weight_stats`, on every weight.
 """
+
 from __future__ import annotations
 
 import math
@@ -93,4 +94,4 @@ class Gaussian(Law):
     def loglik_of_stats(self, stats: Any) -> float:
         """Σ log pdf = −n log(σ√(2π)) − Σw²/(2σ²) with Σw² = n·mean w²."""
         n = stats.n
-        return -n * math.log(self.sigma * math.sqrt(2.0 * math.pi)) - 0.5 * n * (stats.mean_w2 / self.sigma ** 2)
+        return -n * math.log(self.sigma * math.sqrt(2.0 * math.pi)) - 0.5 * n * (stats.mean_w2 / self.sigma**2)

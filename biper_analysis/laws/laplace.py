@@ -5,6 +5,7 @@ the closed forms of :mod:`biper_analysis.theory.analytic`, so ``ba.qe(ω0, prior
 exactly. The MLE with the location fixed at 0 is b̂ = mean|w| (unbiased), from
 :func:`biper_analysis.theory.weights.weight_stats`, on every weight.
 """
+
 from __future__ import annotations
 
 import math

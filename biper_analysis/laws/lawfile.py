@@ -5,6 +5,7 @@ exactly (through the registry: a new law needs nothing here). ``fit-b --save-law
 every fitted law, the AIC-best one (``best_model``), the ω0 the laws were fitted at and the report's provenance;
 ``--law FILE.json:LAYER[:LAW]`` reads one back for ``qe``, ``sweep`` and ``omega0`` (:func:`load_law` for Python).
 """
+
 from __future__ import annotations
 
 import json
@@ -62,28 +63,32 @@ def split_law_spec(spec: str) -> tuple[Path, str, str | None]:
             if path.suffix == ".json":
                 rest = parts[cut:]
                 return path, rest[0], rest[1] if len(rest) > 1 else None
-    raise UsageError(f"--law {spec!r}: expected FILE.json:LAYER or FILE.json:LAYER:LAW (a file written by "
-                     "`biper-analysis fit-b --save-laws FILE.json`)")
+    raise UsageError(
+        f"--law {spec!r}: expected FILE.json:LAYER or FILE.json:LAYER:LAW (a file written by "
+        "`biper-analysis fit-b --save-laws FILE.json`)"
+    )
 
 
 def load_law(spec: str) -> Law:
     """The law named by 'FILE.json:LAYER[:LAW]' (default: that layer's AIC-best law)."""
     path, layer, name = split_law_spec(spec)
     if not path.is_file():
-        raise UsageError(f"--law {spec!r}: {path} does not exist; write it with `biper-analysis fit-b RUN "
-                         f"--law all --save-laws {path}`")
+        raise UsageError(
+            f"--law {spec!r}: {path} does not exist; write it with `biper-analysis fit-b RUN "
+            f"--law all --save-laws {path}`"
+        )
     try:
         content = json.loads(path.read_text())
         layers = content["layers"]
     except (ValueError, KeyError, TypeError):
-        raise UsageError(f"--law {spec!r}: {path} is not a laws file written by `biper-analysis fit-b "
-                         "--save-laws`") from None
+        raise UsageError(
+            f"--law {spec!r}: {path} is not a laws file written by `biper-analysis fit-b --save-laws`"
+        ) from None
     if layer not in layers:
         names = ", ".join(list(layers)[:4]) + (", ..." if len(layers) > 4 else "")
         raise UsageError(f"--law {spec!r}: no layer {layer!r} in {path}; it has {names}")
     entry = layers[layer]
     name = name or entry.get("best_model")
     if name not in entry["laws"]:
-        raise UsageError(f"--law {spec!r}: layer {layer} has no fitted {name!r} law; it has "
-                         f"{', '.join(entry['laws'])}")
+        raise UsageError(f"--law {spec!r}: layer {layer} has no fitted {name!r} law; it has {', '.join(entry['laws'])}")
     return law_from_dict(entry["laws"][name])

@@ -19,6 +19,7 @@ stays at κ = 0); penalised-alpha from the penalised2 MLE at α = 2 and α = 1. 
 12–20 ms (penalised, penalised2), ~50 ms (penalised-alpha).
 (What they predict on real weights: :mod:`biper_analysis.laws`.)
 """
+
 from __future__ import annotations
 
 import math
@@ -152,8 +153,9 @@ class Penalised(_PenalisedBase):
     PARAMS = {"s": POSITIVE, "beta": SHAPE, "kappa": SHARPNESS}
 
     @classmethod
-    def fit_sample(cls, sample: np.ndarray, omega0: float | None,
-                   fitted: Callable[[str], tuple[Law, dict[str, Any]]]) -> tuple[Penalised, dict[str, Any]]:
+    def fit_sample(
+        cls, sample: np.ndarray, omega0: float | None, fitted: Callable[[str], tuple[Law, dict[str, Any]]]
+    ) -> tuple[Penalised, dict[str, Any]]:
         """L-BFGS-B from the gennorm MLE on the same sample (:func:`_fit_exp_power`)."""
         return _fit_exp_power(sample, omega0, two=False, gennorm=fitted("gennorm")[0])
 
@@ -187,8 +189,9 @@ class Penalised2(_PenalisedBase):
     PARAMS = {"s": POSITIVE, "beta": SHAPE, "kappa0": SHARPNESS, "kappa": SHARPNESS}
 
     @classmethod
-    def fit_sample(cls, sample: np.ndarray, omega0: float | None,
-                   fitted: Callable[[str], tuple[Law, dict[str, Any]]]) -> tuple[Penalised2, dict[str, Any]]:
+    def fit_sample(
+        cls, sample: np.ndarray, omega0: float | None, fitted: Callable[[str], tuple[Law, dict[str, Any]]]
+    ) -> tuple[Penalised2, dict[str, Any]]:
         """L-BFGS-B from the gennorm MLE on the same sample (:func:`_fit_exp_power`)."""
         return _fit_exp_power(sample, omega0, two=True, gennorm=fitted("gennorm")[0])
 
@@ -225,8 +228,9 @@ class PenalisedAlpha(_PenalisedBase):
     PARAMS = {"s": POSITIVE, "beta": SHAPE, "kappa0": SHARPNESS, "kappa": SHARPNESS, "alpha": SHAPE}
 
     @classmethod
-    def fit_sample(cls, sample: np.ndarray, omega0: float | None,
-                   fitted: Callable[[str], tuple[Law, dict[str, Any]]]) -> tuple[PenalisedAlpha, dict[str, Any]]:
+    def fit_sample(
+        cls, sample: np.ndarray, omega0: float | None, fitted: Callable[[str], tuple[Law, dict[str, Any]]]
+    ) -> tuple[PenalisedAlpha, dict[str, Any]]:
         """L-BFGS-B from the penalised2 MLE on the same sample (:func:`_fit_alpha`)."""
         return _fit_alpha(sample, omega0, start=fitted("penalised2"))
 
@@ -235,7 +239,6 @@ class PenalisedAlpha(_PenalisedBase):
 
     def _alpha(self) -> float:
         return self.alpha
-
 
 
 def _penalised_objective(w: np.ndarray, omega0: float):
@@ -255,9 +258,9 @@ def _penalised_objective(w: np.ndarray, omega0: float):
         ints = _half_line(beta, kappa, a, a, ("one", "sin2"), ("1", "ub", "ublog"))
         z = float(ints[0, 0])
         f = mv + kappa * s2 + math.log(2.0 * s * z)
-        g = np.array([beta * (float(ints[0, 1]) / z - mv),
-                      beta * (mvl - float(ints[0, 2]) / z),
-                      s2 - float(ints[1, 0]) / z])
+        g = np.array(
+            [beta * (float(ints[0, 1]) / z - mv), beta * (mvl - float(ints[0, 2]) / z), s2 - float(ints[1, 0]) / z]
+        )
         return f, g
 
     return fun
@@ -273,15 +276,25 @@ def _projected_gradient(res: Any, bounds: list[tuple[float, float]]) -> float:
     return float(np.max(np.abs(g)))
 
 
-def minimise_from_starts(fun: Callable, starts: Sequence[np.ndarray], bounds: list[tuple[float, float]],
-                         stop_early: Callable[[Any, bool], bool] | None = None) -> tuple[Any, bool, int]:
+def minimise_from_starts(
+    fun: Callable,
+    starts: Sequence[np.ndarray],
+    bounds: list[tuple[float, float]],
+    stop_early: Callable[[Any, bool], bool] | None = None,
+) -> tuple[Any, bool, int]:
     """L-BFGS-B (exact gradient) from each start in turn; the lowest −ℓ wins, a converged run before a stalled one at
     a tie (converged: L-BFGS-B's own test, or a projected gradient below 1e-7). ``stop_early(result, converged)``
     may end the loop after a run. Returns (the winning result, whether it converged, iterations of all runs)."""
     runs = []
     for x0 in starts:
-        res = optimize.minimize(fun, np.asarray(x0, dtype=np.float64), jac=True, method="L-BFGS-B", bounds=bounds,
-                                options={"maxiter": 500, "ftol": _FTOL, "gtol": _GTOL})
+        res = optimize.minimize(
+            fun,
+            np.asarray(x0, dtype=np.float64),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": 500, "ftol": _FTOL, "gtol": _GTOL},
+        )
         ok = bool(res.success) or _projected_gradient(res, bounds) <= 1e-7
         runs.append((float(res.fun), not ok, len(runs), res, ok))
         if stop_early is not None and stop_early(res, ok):
@@ -292,25 +305,35 @@ def minimise_from_starts(fun: Callable, starts: Sequence[np.ndarray], bounds: li
     return best, ok, int(sum(r[3].nit for r in runs))
 
 
-def _fit_exp_power(w: np.ndarray, omega0: float, two: bool, gennorm: GenNorm | None = None
-                   ) -> tuple[Any, dict[str, Any]]:
+def _fit_exp_power(
+    w: np.ndarray, omega0: float, two: bool, gennorm: GenNorm | None = None
+) -> tuple[Any, dict[str, Any]]:
     """L-BFGS-B on (log s, log β, κ) (``two``: (log s, log β, κ0, κ)) from the GenNorm MLE at κ = 0, and again from
     κ = 10 when that run stalls or ends at κ = 0; the lower −ℓ wins (converged: L-BFGS-B's own test, or a
     projected gradient below 1e-7). ``gennorm``: that MLE on the same ``w`` when already known."""
     g = gennorm if gennorm is not None else _fit_gennorm(w)[0]
     fun = (_penalised2_objective if two else _penalised_objective)(w, omega0)
     m = weight_stats(w).b
-    bounds = [(math.log(m * 1e-3), math.log(m * 1e3)), tuple(math.log(b) for b in BETA_BOUNDS)] + \
-        [(0.0, _KAPPA_MAX)] * (2 if two else 1)
+    bounds = [(math.log(m * 1e-3), math.log(m * 1e3)), tuple(math.log(b) for b in BETA_BOUNDS)] + [
+        (0.0, _KAPPA_MAX)
+    ] * (2 if two else 1)
     starts = [np.array([math.log(g.s), math.log(g.beta)] + [k] * (2 if two else 1)) for k in (0.0, 10.0)]
-    best, ok, iterations = minimise_from_starts(fun, starts, bounds,
-                                                stop_early=lambda res, ok: ok and np.max(res.x[2:]) > 1e-6)
+    best, ok, iterations = minimise_from_starts(
+        fun, starts, bounds, stop_early=lambda res, ok: ok and np.max(res.x[2:]) > 1e-6
+    )
     s, beta = math.exp(best.x[0]), math.exp(best.x[1])
-    law = Penalised2(s, beta, float(best.x[2]), float(best.x[3]), omega0) if two else \
-        Penalised(s, beta, float(best.x[2]), omega0)
+    law = (
+        Penalised2(s, beta, float(best.x[2]), float(best.x[3]), omega0)
+        if two
+        else Penalised(s, beta, float(best.x[2]), omega0)
+    )
     names = "(log s, log beta, kappa0, kappa)" if two else "(log s, log beta, kappa)"
-    info = {"n_fit": w.size, "converged": ok, "iterations": iterations,
-            "method": f"L-BFGS-B on {names} from the gennorm MLE at kappa = 0 (then 10 if needed)"}
+    info = {
+        "n_fit": w.size,
+        "converged": ok,
+        "iterations": iterations,
+        "method": f"L-BFGS-B on {names} from the gennorm MLE at kappa = 0 (then 10 if needed)",
+    }
     return law, info
 
 
@@ -335,8 +358,14 @@ def _penalised2_objective(w: np.ndarray, omega0: float):
         z = float(ints[0, 0])
         c2 = float(parts[0][1, 0])
         f = mv + k0 * s0 + k1 * s1 + math.log(2.0 * s * z)
-        g = np.array([beta * (float(ints[0, 1]) / z - mv), beta * (mvl - float(ints[0, 2]) / z),
-                      s0 - c2 / z, s1 - (float(ints[1, 0]) - c2) / z])
+        g = np.array(
+            [
+                beta * (float(ints[0, 1]) / z - mv),
+                beta * (mvl - float(ints[0, 2]) / z),
+                s0 - c2 / z,
+                s1 - (float(ints[1, 0]) - c2) / z,
+            ]
+        )
         return f, g
 
     return fun
@@ -365,36 +394,51 @@ def _alpha_objective(w: np.ndarray, omega0: float):
         l0, l1 = float(np.sum(pl[mid])) / n, float(np.sum(pl[~mid])) / n
         a = omega0 * s
         parts: list = []
-        ints = _half_line(beta, k1, a, a, ("one", "pa", "pal"), ("1", "ub", "ublog"), kappa0=k0, central=parts,
-                          alpha=alpha)
+        ints = _half_line(
+            beta, k1, a, a, ("one", "pa", "pal"), ("1", "ub", "ublog"), kappa0=k0, central=parts, alpha=alpha
+        )
         c = parts[0]
         z = float(ints[0, 0])
         e_pa0, e_pa1 = float(c[1, 0]) / z, float(ints[1, 0] - c[1, 0]) / z
         e_pl = (k0 * float(c[2, 0]) + k1 * float(ints[2, 0] - c[2, 0])) / z
         f = mv + k0 * p0 + k1 * p1 + math.log(2.0 * s * z)
-        g = np.array([beta * (float(ints[0, 1]) / z - mv), beta * (mvl - float(ints[0, 2]) / z),
-                      p0 - e_pa0, p1 - e_pa1, alpha * ((k0 * l0 + k1 * l1) - e_pl)])
+        g = np.array(
+            [
+                beta * (float(ints[0, 1]) / z - mv),
+                beta * (mvl - float(ints[0, 2]) / z),
+                p0 - e_pa0,
+                p1 - e_pa1,
+                alpha * ((k0 * l0 + k1 * l1) - e_pl),
+            ]
+        )
         return f, g
 
     return fun
 
 
-def _fit_alpha(w: np.ndarray, omega0: float, start: tuple[Any, dict[str, Any]] | None = None
-               ) -> tuple[PenalisedAlpha, dict[str, Any]]:
+def _fit_alpha(
+    w: np.ndarray, omega0: float, start: tuple[Any, dict[str, Any]] | None = None
+) -> tuple[PenalisedAlpha, dict[str, Any]]:
     """L-BFGS-B on (log s, log β, κ0, κ, log α) from the :class:`Penalised2` MLE at α = 2 and at α = 1 (the
     same κs); the lower −ℓ wins. ``start``: that MLE (law, info) on the same ``w`` when already known."""
     p2, info2 = start if start is not None else _fit_exp_power(w, omega0, two=True)
     fun = _alpha_objective(w, omega0)
     m = weight_stats(w).b
-    bounds = [(math.log(m * 1e-3), math.log(m * 1e3)), tuple(math.log(b) for b in BETA_BOUNDS), (0.0, _KAPPA_MAX),
-              (0.0, _KAPPA_MAX), tuple(math.log(b) for b in _ALPHA_BOUNDS)]
+    bounds = [
+        (math.log(m * 1e-3), math.log(m * 1e3)),
+        tuple(math.log(b) for b in BETA_BOUNDS),
+        (0.0, _KAPPA_MAX),
+        (0.0, _KAPPA_MAX),
+        tuple(math.log(b) for b in _ALPHA_BOUNDS),
+    ]
     starts = [np.array([math.log(p2.s), math.log(p2.beta), p2.kappa0, p2.kappa, math.log(a0)]) for a0 in (2.0, 1.0)]
     best, ok, iterations = minimise_from_starts(fun, starts, bounds)
     x = best.x
     law = PenalisedAlpha(math.exp(x[0]), math.exp(x[1]), float(x[2]), float(x[3]), math.exp(x[4]), omega0)
-    return law, {"n_fit": w.size, "converged": ok,
-                 "iterations": int(info2["iterations"]) + iterations,
-                 "method": "L-BFGS-B on (log s, log beta, kappa0, kappa, log alpha) from the penalised2 MLE at "
-                           "alpha = 2 and alpha = 1"}
-
-
+    return law, {
+        "n_fit": w.size,
+        "converged": ok,
+        "iterations": int(info2["iterations"]) + iterations,
+        "method": "L-BFGS-B on (log s, log beta, kappa0, kappa, log alpha) from the penalised2 MLE at "
+        "alpha = 2 and alpha = 1",
+    }

@@ -31,6 +31,7 @@ Fitting: L-BFGS-B in (log s, log β, coefficients) with the exact gradient (data
 feature), from the gennorm MLE with every coefficient 0 and from a few fixed starts with zero or crest peaks; the
 lowest −ℓ wins.
 """
+
 from __future__ import annotations
 
 import math
@@ -78,11 +79,11 @@ class _PhaseBase(_PenalisedBase):
         weight)."""
         slots = {region: {"c_abs": 0.0, "c_sin2": 0.0, "c_h2": 0.0} for region in ("outer", "central")}
         for (_, kind, region), c in zip(cls.TERMS, coefs):
-            for r in (("outer", "central") if region == "all" else (region,)):
+            for r in ("outer", "central") if region == "all" else (region,):
                 slots[r][_SLOT[kind]] += float(c)
-        crest = {r: SinePolynomial(**slots[r]).minimum() for r in slots}      # V at a crest (or 0 at a zero)
-        first, second = 0.5 * math.pi / a, 1.5 * math.pi / a                  # u of the first two crests
-        shift = min(0.0, first ** beta + min(crest.values()), second ** beta + crest["outer"])
+        crest = {r: SinePolynomial(**slots[r]).minimum() for r in slots}  # V at a crest (or 0 at a zero)
+        first, second = 0.5 * math.pi / a, 1.5 * math.pi / a  # u of the first two crests
+        shift = min(0.0, first**beta + min(crest.values()), second**beta + crest["outer"])
         return SinePolynomial(**slots["outer"], shift=shift), SinePolynomial(**slots["central"], shift=shift)
 
     @cached_property
@@ -113,7 +114,7 @@ class _PhaseBase(_PenalisedBase):
         """Rejection from GenNorm(s, β): accept w with probability e^{−(V(ω0 w) − min V)} ≤ 1; when fewer than 1 %
         would be accepted (narrow peaks), inversion of the CDF instead (:meth:`sample_by_inversion`)."""
         outer, central = self._pots
-        floor = min(outer.minimum(), central.minimum()) - outer.shift           # the smallest V − shift
+        floor = min(outer.minimum(), central.minimum()) - outer.shift  # the smallest V − shift
         if self._integral * math.exp(floor) / math.gamma(1.0 + 1.0 / self.beta) < 0.01:
             return self.sample_by_inversion(rng, size)
         env = GenNorm(self.s, self.beta)
@@ -127,8 +128,9 @@ class _PhaseBase(_PenalisedBase):
         return np.concatenate(out)[:size]
 
     @classmethod
-    def fit_sample(cls, sample: np.ndarray, omega0: float | None,
-                   fitted: Callable[[str], tuple[Law, dict[str, Any]]]) -> tuple[Law, dict[str, Any]]:
+    def fit_sample(
+        cls, sample: np.ndarray, omega0: float | None, fitted: Callable[[str], tuple[Law, dict[str, Any]]]
+    ) -> tuple[Law, dict[str, Any]]:
         """L-BFGS-B from the gennorm MLE on the same sample (:func:`_fit_phase`)."""
         return _fit_phase(cls, sample, float(omega0), fitted("gennorm")[0])
 
@@ -143,8 +145,15 @@ def _objective(cls: type[_PhaseBase], w: np.ndarray, omega0: float):
     central = np.abs(theta) < 0.5 * math.pi
     s = np.sin(theta)
     values = {"f_abs": np.abs(s), "f_sin2": s * s, "f_h2": 4.0 * s * s * (1.0 - s * s)}
-    data = np.array([float(np.sum(values[kind][central if region == "central" else ~central if region == "outer"
-                                               else slice(None)])) / n for _, kind, region in cls.TERMS])
+    data = np.array(
+        [
+            float(
+                np.sum(values[kind][central if region == "central" else ~central if region == "outer" else slice(None)])
+            )
+            / n
+            for _, kind, region in cls.TERMS
+        ]
+    )
     kinds = ("one", *dict.fromkeys(kind for _, kind, _ in cls.TERMS))
 
     def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
@@ -169,8 +178,9 @@ def _objective(cls: type[_PhaseBase], w: np.ndarray, omega0: float):
             total, mid = float(ints[k, 0]), float(c[k, 0])
             model.append((mid if region == "central" else total - mid if region == "outer" else total) / z)
         f = mv + float(np.dot(coefs, data)) + math.log(2.0 * s_ * z) - outer.shift
-        g = np.concatenate([[beta * (float(ints[0, 1]) / z - mv), beta * (mvl - float(ints[0, 2]) / z)],
-                            data - np.array(model)])
+        g = np.concatenate(
+            [[beta * (float(ints[0, 1]) / z - mv), beta * (mvl - float(ints[0, 2]) / z)], data - np.array(model)]
+        )
         return f, g
 
     return fun
@@ -184,16 +194,22 @@ def _fit_phase(cls: type[_PhaseBase], w: np.ndarray, omega0: float, gennorm: Gen
     bounds = [(math.log(m * 1e-3), math.log(m * 1e3)), tuple(math.log(b) for b in BETA_BOUNDS)]
     for p, _, _ in cls.TERMS:
         lo, hi, _ = cls.PARAMS[p]
-        bounds.append((lo, float(np.nextafter(hi, -np.inf))))      # a parameter range's high end is open
-    starts = [np.array([math.log(gennorm.s), math.log(gennorm.beta), *start])
-              for start in ((0.0,) * len(cls.TERMS), *cls.STARTS)]
+        bounds.append((lo, float(np.nextafter(hi, -np.inf))))  # a parameter range's high end is open
+    starts = [
+        np.array([math.log(gennorm.s), math.log(gennorm.beta), *start])
+        for start in ((0.0,) * len(cls.TERMS), *cls.STARTS)
+    ]
     with np.errstate(over="ignore", under="ignore"):
         best, ok, iterations = minimise_from_starts(fun, starts, bounds)
     x = best.x
     law = cls(math.exp(x[0]), math.exp(x[1]), *(float(v) for v in x[2:]), omega0)
     names = ", ".join(["log s", "log beta", *(p for p, _, _ in cls.TERMS)])
-    return law, {"n_fit": w.size, "converged": ok, "iterations": iterations,
-                 "method": f"L-BFGS-B on ({names}) from the gennorm MLE, {len(starts)} starts"}
+    return law, {
+        "n_fit": w.size,
+        "converged": ok,
+        "iterations": iterations,
+        "method": f"L-BFGS-B on ({names}) from the gennorm MLE, {len(starts)} starts",
+    }
 
 
 @register

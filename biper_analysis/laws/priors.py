@@ -10,6 +10,7 @@ module keeps the public spelling ``ba.priors.Laplace(b)`` and builds a prior fro
 * ``StudentT(df, scale)``: scale × Student-t with ν = df degrees of freedom.
 * ``Empirical(weights)``: mass 1/n on each weight; moments are sample means.
 """
+
 from __future__ import annotations
 
 from biper_analysis.laws.empirical import Empirical

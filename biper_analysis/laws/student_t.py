@@ -8,6 +8,7 @@ moments come from the characteristic-function series of :mod:`biper_analysis.the
 
 A prior (``qe --prior student-t``), not offered to ``fit-b``: :meth:`StudentT.fit` is scipy's MLE on all weights.
 """
+
 from __future__ import annotations
 
 import math
@@ -69,7 +70,7 @@ class StudentT(Law):
         mu = 0.5 * self.df
         z = math.sqrt(self.df) * self.scale * np.abs(np.asarray(t, dtype=np.float64))
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            log_phi = (mu * np.log(z) + np.log(kve(mu, z)) - z - gammaln(mu) - (mu - 1.0) * math.log(2.0))
+            log_phi = mu * np.log(z) + np.log(kve(mu, z)) - z - gammaln(mu) - (mu - 1.0) * math.log(2.0)
             phi = np.exp(np.minimum(log_phi, 0.0))
         out = np.where(z < 1e-300, 1.0, phi)
         # K_μ overflows/underflows for large df (μ ≳ 350) or extreme z: there the Gaussian scale mixture is exact.
@@ -99,8 +100,8 @@ class StudentT(Law):
         flat_a, flat_out = a.ravel(), out.ravel()
         step = max(1, (1 << 21) // y.size)
         for i in range(0, flat_a.size, step):
-            blk = flat_a[i:i + step, None]
-            flat_out[i:i + step] = np.sum(-np.expm1(-blk * np.exp(-y)[None, :]) * wts[None, :], axis=1)
+            blk = flat_a[i : i + step, None]
+            flat_out[i : i + step] = np.sum(-np.expm1(-blk * np.exp(-y)[None, :]) * wts[None, :], axis=1)
         return flat_out.reshape(a.shape)
 
     def one_minus_cf(self, t: Any) -> np.ndarray:
@@ -108,7 +109,7 @@ class StudentT(Law):
         t = np.abs(np.asarray(t, dtype=np.float64))
         phi = np.asarray(self.characteristic_function(t), dtype=np.float64)
         out = 1.0 - phi
-        near = (phi > 0.5) & (t > 0)          # at t = 0, 1 − φ = 0 exactly
+        near = (phi > 0.5) & (t > 0)  # at t = 0, 1 − φ = 0 exactly
         if np.any(near):
             out = np.array(out, dtype=np.float64)
             out[near] = self._one_minus_cf_mixture(t[near])
@@ -117,12 +118,13 @@ class StudentT(Law):
     def variance(self) -> float:
         nu = self.df
         if nu > 2:
-            return self.scale ** 2 * nu / (nu - 2.0)
+            return self.scale**2 * nu / (nu - 2.0)
         return math.inf if nu > 1 else math.nan
 
     def _moments(self, omega: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return 0.5 * self.one_minus_cf(2.0 * omega), e_abs_sin_series(self.one_minus_cf, self.characteristic_function,
-                                                                      omega)
+        return 0.5 * self.one_minus_cf(2.0 * omega), e_abs_sin_series(
+            self.one_minus_cf, self.characteristic_function, omega
+        )
 
     @classmethod
     def fit(cls, samples: Any, omega0: float | None = None) -> StudentT:

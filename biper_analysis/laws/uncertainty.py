@@ -1,4 +1,5 @@
 r"""The standard error of the QE a fitted law predicts, from the sampling error of its maximum-likelihood fit."""
+
 from __future__ import annotations
 
 import math
@@ -23,14 +24,21 @@ def _coords(law: Law) -> tuple[list[str], list[str]]:
             if 1e-9 < v < 1.0 - 1e-9:
                 names.append(k)
                 kinds.append("logit")
-        elif v > 1e-8:          # κ, κ0 (and any scale) at their bound 0 count as fixed
+        elif v > 1e-8:  # κ, κ0 (and any scale) at their bound 0 count as fixed
             names.append(k)
             kinds.append("log")
     return names, kinds
 
 
-def qe_prediction_se(law: Law, weights: Any, omega0: float | None = None, gamma: float | None = None, *,
-                     max_samples: int = 20000, seed: int = 0) -> float:
+def qe_prediction_se(
+    law: Law,
+    weights: Any,
+    omega0: float | None = None,
+    gamma: float | None = None,
+    *,
+    max_samples: int = 20000,
+    seed: int = 0,
+) -> float:
     r"""Standard error of the QE a fitted law predicts, from the sampling error of its MLE (delta method).
 
     SE² = ∇QEᵀ (n·J)^{-1} ∇QE, J the observed information per weight (central-difference Hessian of the mean
@@ -60,8 +68,12 @@ def qe_prediction_se(law: Law, weights: Any, omega0: float | None = None, gamma:
     names, kinds = _coords(law)
     if not names:
         return 0.0
-    x0 = np.array([math.log(base["params"][k]) if c == "log" else
-                   math.log(base["params"][k] / (1.0 - base["params"][k])) for k, c in zip(names, kinds)])
+    x0 = np.array(
+        [
+            math.log(base["params"][k]) if c == "log" else math.log(base["params"][k] / (1.0 - base["params"][k]))
+            for k, c in zip(names, kinds)
+        ]
+    )
 
     def make(x: np.ndarray) -> Law:
         d = {"name": base["name"], "params": dict(base["params"]), "omega0": base["omega0"]}
@@ -83,8 +95,9 @@ def qe_prediction_se(law: Law, weights: Any, omega0: float | None = None, gamma:
     for i in range(p):
         H[i, i] = (fp[i] - 2.0 * f0 + fm[i]) / (h * h)
         for j in range(i):
-            H[i, j] = H[j, i] = (f(x0 + e[i] + e[j]) - f(x0 + e[i] - e[j]) - f(x0 - e[i] + e[j])
-                                 + f(x0 - e[i] - e[j])) / (4.0 * h * h)
+            H[i, j] = H[j, i] = (
+                f(x0 + e[i] + e[j]) - f(x0 + e[i] - e[j]) - f(x0 - e[i] + e[j]) + f(x0 - e[i] - e[j])
+            ) / (4.0 * h * h)
     grad = np.array([(qe_of(make(x0 + e[i])) - qe_of(make(x0 - e[i]))) / (2.0 * h) for i in range(p)])
     cov = np.linalg.pinv(-H) / w.size
     return math.sqrt(max(float(grad @ cov @ grad), 0.0))

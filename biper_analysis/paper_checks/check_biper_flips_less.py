@@ -15,6 +15,7 @@ seed by seed and its 95 % Student-t confidence interval decide, symmetrically: a
 containing 0 inconclusive. Fewer than MIN_SEEDS pairs with recorded trajectories: inconclusive. Reads the cached
 training sweep (`biper-analysis train-sweep`); never trains.
 """
+
 from __future__ import annotations
 
 import math
@@ -55,32 +56,40 @@ def compare(biper: dict[int, float], sign: dict[int, float]) -> tuple[str, dict[
 
 
 def run(context: CheckContext) -> CheckResult:
-    base = dict(name="biper_flips_less",
-                claim="late in training (last third of stage 2), a smaller fraction of BiPer's binary weights flips "
-                      "per epoch than of the sign baseline's, same recipe and seeds",
-                source=f"hypothesis stated before measuring (issue 20), from the argument of {paper.CITATION} and "
-                       "the flip-flop of sign-STE weights (Helwegen et al. 2019; Nagel et al. 2022)",
-                reported="no number reported: a direction (BiPer < sign)",
-                tolerance=f"paired by seed, ≥ {MIN_SEEDS} seeds: pass if the {LEVEL:.0%} CI of sign − BiPer lies "
-                          "above 0, fail if below 0, inconclusive if it contains 0",
-                command=f"biper-analysis train-sweep --out {context.runs_dir} && "
-                        f"biper-analysis check --runs {context.runs_dir} --only biper_flips_less")
+    base = dict(
+        name="biper_flips_less",
+        claim="late in training (last third of stage 2), a smaller fraction of BiPer's binary weights flips "
+        "per epoch than of the sign baseline's, same recipe and seeds",
+        source=f"hypothesis stated before measuring (issue 20), from the argument of {paper.CITATION} and "
+        "the flip-flop of sign-STE weights (Helwegen et al. 2019; Nagel et al. 2022)",
+        reported="no number reported: a direction (BiPer < sign)",
+        tolerance=f"paired by seed, ≥ {MIN_SEEDS} seeds: pass if the {LEVEL:.0%} CI of sign − BiPer lies "
+        "above 0, fail if below 0, inconclusive if it contains 0",
+        command=f"biper-analysis train-sweep --out {context.runs_dir} && "
+        f"biper-analysis check --runs {context.runs_dir} --only biper_flips_less",
+    )
     sweep, missing = context.sweep()
     if sweep is None:
         return CheckResult(measured=missing, verdict=INCONCLUSIVE, **base)
     paired = sweep.get("plan", {}).get("paired_omega0", paper.PUBLISHED_OMEGA0)
     biper, sign = late_flips(sweep, paired)
     if not biper or not sign:
-        return CheckResult(measured=f"the sweep holds no recorded trajectories of BiPer at ω0 = {paired:g} and of the "
-                                    "sign baseline (runs trained before recording existed: retrain them into a new "
-                                    "folder)", verdict=INCONCLUSIVE, **base)
+        return CheckResult(
+            measured=f"the sweep holds no recorded trajectories of BiPer at ω0 = {paired:g} and of the "
+            "sign baseline (runs trained before recording existed: retrain them into a new "
+            "folder)",
+            verdict=INCONCLUSIVE,
+            **base,
+        )
     verdict, d = compare(biper, sign)
     per_seed = "; ".join(f"seed {s}: sign {a:.3g} vs BiPer {b:.3g}" for s, a, b in zip(d["seeds"], d["a"], d["b"]))
     return CheckResult(
         measured=f"flips per epoch, last third of stage 2 (fraction of binary weights): {per_seed}; paired "
-                 f"difference sign − BiPer {d['mean']:+.3g}, {LEVEL:.0%} CI [{d['ci'][0]:+.3g}, {d['ci'][1]:+.3g}] "
-                 f"(n = {d['n']})",
-        verdict=verdict, **base)
+        f"difference sign − BiPer {d['mean']:+.3g}, {LEVEL:.0%} CI [{d['ci'][0]:+.3g}, {d['ci'][1]:+.3g}] "
+        f"(n = {d['n']})",
+        verdict=verdict,
+        **base,
+    )
 
 
 if __name__ == "__main__":

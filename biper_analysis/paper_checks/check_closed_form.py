@@ -4,6 +4,7 @@ Three independent witnesses: a sympy derivation from the Laplace pdf that simpli
 the verify grid of :mod:`biper_analysis.theory.witnesses` (adaptive quadrature period by period, Monte Carlo with
 standard errors, each with its stated tolerance).
 """
+
 from __future__ import annotations
 
 from biper_analysis import paper
@@ -23,10 +24,10 @@ def run(context: CheckContext) -> CheckResult:
         source=f"{paper.CITATION} ({paper.ARXIV}), Sec. 3, the QE equation",
         reported="the printed closed form",
         measured=f"sympy: derived − printed simplifies to 0: {'proved' if proved else 'NOT proved'}; quadrature "
-                 f"worst rel. diff {result.worst_quad_rel_diff:.1e}; Monte Carlo worst |z| {result.max_abs_z:.2f} "
-                 f"({len(result.rows)} points of the verify grid, n = {samples:,} each)",
+        f"worst rel. diff {result.worst_quad_rel_diff:.1e}; Monte Carlo worst |z| {result.max_abs_z:.2f} "
+        f"({len(result.rows)} points of the verify grid, n = {samples:,} each)",
         tolerance=f"symbolic identity exact; quadrature ≤ {witnesses.QUAD_RTOL:g} relative; Monte Carlo ≤ "
-                  f"{witnesses.MC_MAX_Z:g} SE (the verify command's tolerances)",
+        f"{witnesses.MC_MAX_Z:g} SE (the verify command's tolerances)",
         verdict=PASS if proved and result.passed else FAIL,
         command="biper-analysis check --only closed_form   (also: biper-analysis derive; biper-analysis verify)",
     )

@@ -7,6 +7,7 @@ runs, by the package's one statistics function; predicted per layer as 1 − E|s
 each layer's AIC-best fitted law, summed the same way. The verdict is on the Laplace prediction; the best law's is
 reported beside it.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -29,19 +30,26 @@ def verdict_runs(rel_errors: list[float]) -> str:
 def _official(totals: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, float]:
     measured = totals["official_l1_sum"]
     best = sum(r["models"][r["best_model"]]["official_l1_pred"] for r in rows if r["n"] > 0 and r.get("best_model"))
-    return {"measured": measured, "laplace": totals["official_l1_sum_pred"]["laplace"], "best": best,
-            "b_sum": totals["b_loc0_sum"], "n_layers": totals["n_layers_analysed"]}
+    return {
+        "measured": measured,
+        "laplace": totals["official_l1_sum_pred"]["laplace"],
+        "best": best,
+        "b_sum": totals["b_loc0_sum"],
+        "n_layers": totals["n_layers_analysed"],
+    }
 
 
 def run(context: CheckContext) -> CheckResult:
-    base = dict(name="official_l1",
-                claim="the official summed L1 QE metric of a trained network is predicted by Σ_layers (1 − E|sin|) "
-                      "under Laplace(0, b) at each layer's fitted b",
-                source=f"official code ({paper.OFFICIAL_CODE}), cifar10/vis_get_QE.py",
-                reported="Σ_layers mean|sin(ω0 w) − sign(sin(ω0 w))| and Σ_layers mean|w| (no prediction)",
-                tolerance=f"pass if the Laplace prediction of every run's summed L1 is within {REL_TOL:.0%}; fail if "
-                          "any is not",
-                command="biper-analysis fit-b RUN   (the 'official script' line)")
+    base = dict(
+        name="official_l1",
+        claim="the official summed L1 QE metric of a trained network is predicted by Σ_layers (1 − E|sin|) "
+        "under Laplace(0, b) at each layer's fitted b",
+        source=f"official code ({paper.OFFICIAL_CODE}), cifar10/vis_get_QE.py",
+        reported="Σ_layers mean|sin(ω0 w) − sign(sin(ω0 w))| and Σ_layers mean|w| (no prediction)",
+        tolerance=f"pass if the Laplace prediction of every run's summed L1 is within {REL_TOL:.0%}; fail if "
+        "any is not",
+        command="biper-analysis fit-b RUN   (the 'official script' line)",
+    )
     sweep, missing = context.sweep()
     if sweep is None:
         return CheckResult(measured=missing, verdict=INCONCLUSIVE, **base)
@@ -49,10 +57,16 @@ def run(context: CheckContext) -> CheckResult:
     values = {r["name"]: _official(r["analysis"]["totals"], r["analysis"]["layers"]) for r in runs}
     rel = [(v["laplace"] - v["measured"]) / v["measured"] for v in values.values()]
     rel_best = [(v["best"] - v["measured"]) / v["measured"] for v in values.values()]
-    lines = "; ".join(f"{name}: measured {v['measured']:.4f} (Σb {v['b_sum']:.4f}, {v['n_layers']} layers), Laplace "
-                      f"{v['laplace']:.4f}, best law {v['best']:.4f}" for name, v in values.items())
-    summary = (f" — Laplace rel. err {min(rel):+.1%}…{max(rel):+.1%}, best law {min(rel_best):+.1%}…"
-               f"{max(rel_best):+.1%}") if rel else ""
+    lines = "; ".join(
+        f"{name}: measured {v['measured']:.4f} (Σb {v['b_sum']:.4f}, {v['n_layers']} layers), Laplace "
+        f"{v['laplace']:.4f}, best law {v['best']:.4f}"
+        for name, v in values.items()
+    )
+    summary = (
+        (f" — Laplace rel. err {min(rel):+.1%}…{max(rel):+.1%}, best law {min(rel_best):+.1%}…{max(rel_best):+.1%}")
+        if rel
+        else ""
+    )
     return CheckResult(measured=(lines or "no BiPer runs in the sweep") + summary, verdict=verdict_runs(rel), **base)
 
 

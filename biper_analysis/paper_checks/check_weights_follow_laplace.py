@@ -7,6 +7,7 @@ out-of-sample entry, :mod:`biper_analysis.analysis.layer`), within max(5 %, 2 SE
 beside it (at 10⁴–10⁵ weights it rejects any law, including ones whose QE is right), and so is the same comparison
 on each run's *initial* weights: a misfit already there at initialisation is not something training did.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -31,17 +32,18 @@ def laplace_errors(rows: list[dict[str, Any]]) -> list[tuple[float, float]]:
 
 
 def run(context: CheckContext) -> CheckResult:
-    base = dict(name="weights_follow_laplace",
-                claim="trained BiPer weights follow Laplace(0, b) closely enough that QE(ω0, b) predicts the "
-                      "measured quantisation error",
-                source=f"{paper.CITATION}, Sec. 3 (Laplace model of the latent weights)",
-                reported="assumed (no goodness of fit reported)",
-                tolerance="per BiPer layer, QE(ω0, b) with b fitted on one half of the output channels against the "
-                          "QE of the other half, both ways: pass if every layer is within max(5 %, 2 SE) "
-                          "(channel-clustered SE), fail if any misses by more than 5 % and 3 SE, else inconclusive; "
-                          "the KS test is reported, not decisive (at this n it rejects every law)",
-                command=f"biper-analysis fit-b {context.runs_dir}/<run> --reference "
-                        f"{context.runs_dir}/<run>/init.pth.tar")
+    base = dict(
+        name="weights_follow_laplace",
+        claim="trained BiPer weights follow Laplace(0, b) closely enough that QE(ω0, b) predicts the "
+        "measured quantisation error",
+        source=f"{paper.CITATION}, Sec. 3 (Laplace model of the latent weights)",
+        reported="assumed (no goodness of fit reported)",
+        tolerance="per BiPer layer, QE(ω0, b) with b fitted on one half of the output channels against the "
+        "QE of the other half, both ways: pass if every layer is within max(5 %, 2 SE) "
+        "(channel-clustered SE), fail if any misses by more than 5 % and 3 SE, else inconclusive; "
+        "the KS test is reported, not decisive (at this n it rejects every law)",
+        command=f"biper-analysis fit-b {context.runs_dir}/<run> --reference {context.runs_dir}/<run>/init.pth.tar",
+    )
     sweep, missing = context.sweep()
     if sweep is None:
         return CheckResult(measured=missing, verdict=INCONCLUSIVE, **base)
@@ -52,10 +54,12 @@ def run(context: CheckContext) -> CheckResult:
     rel = sorted(abs(e) for e, _ in laplace_errors(rows))
     ks = sum(1 for r in rows if r["ks_stat"] > r["ks_critical"])
     init = sorted(abs(r["ref_rel_err"]) for r in rows if r.get("ref_rel_err") is not None)
-    measured = (f"Laplace predicts {within}/{len(rows)} trained BiPer layers out of sample within max(5 %, 2 SE), "
-                f"{clear} miss by more than 5 % and 3 SE (|rel err| {rel[0]:.1%}…{rel[-1]:.1%}); KS rejects "
-                f"{ks}/{len(rows)}; on the same runs' initial weights the in-sample |rel err| is "
-                + (f"{init[0]:.1%}…{init[-1]:.1%}" if init else "not available (no init weights)"))
+    measured = (
+        f"Laplace predicts {within}/{len(rows)} trained BiPer layers out of sample within max(5 %, 2 SE), "
+        f"{clear} miss by more than 5 % and 3 SE (|rel err| {rel[0]:.1%}…{rel[-1]:.1%}); KS rejects "
+        f"{ks}/{len(rows)}; on the same runs' initial weights the in-sample |rel err| is "
+        + (f"{init[0]:.1%}…{init[-1]:.1%}" if init else "not available (no init weights)")
+    )
     return CheckResult(measured=measured, verdict=verdict, **base)
 
 

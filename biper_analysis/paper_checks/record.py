@@ -6,6 +6,7 @@ training sweep (it never trains). Every verdict comes from one of the pure rules
 pass, fail and inconclusive (tests exercise all three on constructed inputs). :func:`run_all` runs the checks;
 :func:`write_report` writes the Markdown report. Only a ``fail`` makes the ``check`` command exit non-zero.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -25,9 +26,25 @@ from biper_analysis._io.atomic import atomic_open
 from biper_analysis._io.outputs import producer
 from biper_analysis._io.provenance import provenance
 
-__all__ = ["PASS", "FAIL", "INCONCLUSIVE", "CheckResult", "CheckContext", "verdict_within", "verdict_interval",
-           "verdict_threshold", "verdict_predictions", "PREDICT_REL_TOL", "PREDICT_SE_K", "MISS_SE_K", "discover",
-           "run_all", "run_check", "write_report", "script_main"]
+__all__ = [
+    "PASS",
+    "FAIL",
+    "INCONCLUSIVE",
+    "CheckResult",
+    "CheckContext",
+    "verdict_within",
+    "verdict_interval",
+    "verdict_threshold",
+    "verdict_predictions",
+    "PREDICT_REL_TOL",
+    "PREDICT_SE_K",
+    "MISS_SE_K",
+    "discover",
+    "run_all",
+    "run_check",
+    "write_report",
+    "script_main",
+]
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 
@@ -173,14 +190,25 @@ def run_check(name: str, load: Callable[[], ModuleType], context: CheckContext) 
     try:
         result = load().run(context)
     except Exception as exc:  # a broken check must show up as a failed claim, with its reason
-        result = CheckResult(name=name, claim="(the check itself raised an error)", source=name, reported="-",
-                             measured=f"{type(exc).__name__}: {exc}", tolerance="-", verdict=FAIL,
-                             details=traceback.format_exc(limit=3))
+        result = CheckResult(
+            name=name,
+            claim="(the check itself raised an error)",
+            source=name,
+            reported="-",
+            measured=f"{type(exc).__name__}: {exc}",
+            tolerance="-",
+            verdict=FAIL,
+            details=traceback.format_exc(limit=3),
+        )
     return result, time.perf_counter() - start
 
 
-def run_all(context: CheckContext, only: Sequence[str] = (), checks_dir: Path | None = None,
-            progress: Callable[[int, int, str], None] | None = None) -> list[tuple[CheckResult, float]]:
+def run_all(
+    context: CheckContext,
+    only: Sequence[str] = (),
+    checks_dir: Path | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> list[tuple[CheckResult, float]]:
     """Run the selected checks in name order; ``progress(i, n, name)`` is called before check i of n starts."""
     selected = [(name, load) for name, load in discover(checks_dir) if not only or any(o in name for o in only)]
     results = []
@@ -194,9 +222,14 @@ def run_all(context: CheckContext, only: Sequence[str] = (), checks_dir: Path | 
 def write_report(results: Sequence[tuple[CheckResult, float]], path: Path, context: CheckContext) -> None:
     """Write the Markdown report (a table of claims and verdicts, then one section per claim) atomically."""
     counts = {v: sum(r.verdict == v for r, _ in results) for v in (PASS, FAIL, INCONCLUSIVE)}
-    prov = provenance({"runs_dir": str(context.runs_dir), "quick": context.quick,
-                       "reference_runs": str(context.reference_runs) if context.reference_runs else None},
-                      command="check")
+    prov = provenance(
+        {
+            "runs_dir": str(context.runs_dir),
+            "quick": context.quick,
+            "reference_runs": str(context.reference_runs) if context.reference_runs else None,
+        },
+        command="check",
+    )
     lines = [
         f"<!-- producer: {producer('check')} -->",
         "# Paper checks: report",
@@ -212,10 +245,18 @@ def write_report(results: Sequence[tuple[CheckResult, float]], path: Path, conte
     for r, _ in results:
         lines.append(f"| `{r.name}` | {_cell(r.claim)} | {_cell(r.reported)} | {_cell(r.measured)} | **{r.verdict}** |")
     for r, seconds in results:
-        lines += ["", f"## `{r.name}` — {r.verdict}", "", f"- **Claim:** {r.claim}", f"- **Source:** {r.source}",
-                  f"- **Reported:** {r.reported}", f"- **Measured:** {r.measured}",
-                  f"- **Tolerance and why:** {r.tolerance}", f"- **Reproduce:** `{r.command}`",
-                  f"- **Time:** {seconds:.1f} s"]
+        lines += [
+            "",
+            f"## `{r.name}` — {r.verdict}",
+            "",
+            f"- **Claim:** {r.claim}",
+            f"- **Source:** {r.source}",
+            f"- **Reported:** {r.reported}",
+            f"- **Measured:** {r.measured}",
+            f"- **Tolerance and why:** {r.tolerance}",
+            f"- **Reproduce:** `{r.command}`",
+            f"- **Time:** {seconds:.1f} s",
+        ]
         if r.details:
             lines += ["", "```", r.details.rstrip(), "```"]
     lines += ["", "## Provenance", "", "```json", json.dumps(prov, indent=2, sort_keys=True), "```", ""]

@@ -1,4 +1,5 @@
 """Write a Figure to disk deterministically, atomically, with provenance and the producer mark in its metadata."""
+
 from __future__ import annotations
 
 import json
@@ -13,9 +14,14 @@ from biper_analysis._io.provenance import provenance
 __all__ = ["save_figure"]
 
 
-def save_figure(fig: Any, path: str | Path, formats: Iterable[str] | None = None,
-                config: dict[str, Any] | None = None, seed: int | None = None, command: str = "figures"
-                ) -> list[Path]:
+def save_figure(
+    fig: Any,
+    path: str | Path,
+    formats: Iterable[str] | None = None,
+    config: dict[str, Any] | None = None,
+    seed: int | None = None,
+    command: str = "figures",
+) -> list[Path]:
     """Save ``fig`` to ``path`` (its suffix picks the format) or, with ``formats``, to each ``path.with_suffix``.
 
     PNG gets the provenance as a text chunk and ``biper-analysis <command>`` as its Software; PDF the provenance

@@ -4,6 +4,7 @@ every fitted law, the sine and phase views, and predicted against measured QE fo
 ``fig_*`` return a Figure, ``draw_*`` draw on an Axes. They only draw what the report holds (its histograms and
 fitted law objects): no refitting, no second read of the weights, no math of their own.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,8 +14,17 @@ import numpy as np
 
 from biper_analysis.laws import law_style
 
-__all__ = ["draw_weight_hist", "draw_sin_hist", "draw_phase_hist", "draw_qe_by_law", "fig_checkpoint_summary",
-           "fig_layer_laws", "plotted_layers", "undrawn_layers", "degenerate_layer"]
+__all__ = [
+    "draw_weight_hist",
+    "draw_sin_hist",
+    "draw_phase_hist",
+    "draw_qe_by_law",
+    "fig_checkpoint_summary",
+    "fig_layer_laws",
+    "plotted_layers",
+    "undrawn_layers",
+    "degenerate_layer",
+]
 
 
 def plotted_layers(report: Any) -> list[str]:
@@ -26,15 +36,21 @@ def undrawn_layers(report: Any) -> list[str]:
     """One phrase per layer left out of the figures and why (the rule of
     :func:`biper_analysis.theory.weights.weight_faults`: NaN/inf weights are named with their count)."""
     drawn = set(plotted_layers(report))
-    return [f"{r['name']} ({r['weight_fault']})" if r.get("weight_fault") else
-            f"{r['name']} (all {r['n_nonfinite']} weights are NaN/inf)" if r.get("n_nonfinite") else
-            f"{r['name']} (no weights)" for r in report.rows if r["name"] not in drawn]
+    return [
+        f"{r['name']} ({r['weight_fault']})"
+        if r.get("weight_fault")
+        else f"{r['name']} (all {r['n_nonfinite']} weights are NaN/inf)"
+        if r.get("n_nonfinite")
+        else f"{r['name']} (no weights)"
+        for r in report.rows
+        if r["name"] not in drawn
+    ]
 
 
 def degenerate_layer(row: dict[str, Any]) -> str | None:
     """Why no law can be drawn for a layer whose weights take one magnitude (all zero, or every |w| equal), else
     None: its b = mean|w| is that magnitude, and every spread the laws describe is zero."""
-    if row.get("weight_fault"):                   # the analysis' own words, where it records them
+    if row.get("weight_fault"):  # the analysis' own words, where it records them
         return str(row["weight_fault"])
     b, w2 = row.get("b_loc0", math.nan), row.get("mean_w2", math.nan)
     if b == 0:
@@ -52,8 +68,9 @@ def _layer_title(row: dict[str, Any]) -> str:
     return f"{short}\nLaplace {row.get('laplace_verdict') or '-'}, KS {row['ks_stat']:.3f}"
 
 
-def draw_weight_hist(ax: Any, row: dict[str, Any], hist: Any, laws: dict[str, Any], omega0: float,
-                     zeros: bool = True, points: int = 1500) -> None:
+def draw_weight_hist(
+    ax: Any, row: dict[str, Any], hist: Any, laws: dict[str, Any], omega0: float, zeros: bool = True, points: int = 1500
+) -> None:
     """Density histogram of one layer's weights, every fitted law's pdf, and the zeros kπ/ω0 of sin(ω0 w). A layer
     of one weight magnitude (:func:`degenerate_layer`) gets its histogram and the reason instead of the laws."""
     edges, counts = hist.w_edges, hist.w_counts
@@ -62,7 +79,7 @@ def draw_weight_hist(ax: Any, row: dict[str, Any], hist: Any, laws: dict[str, An
     degenerate = degenerate_layer(row)
     w = np.linspace(edges[0], edges[-1], points)
     for name, law in ({} if degenerate else laws).items():
-        colour, ls = law_style(name)     # one colour and line style per law, the same in every figure
+        colour, ls = law_style(name)  # one colour and line style per law, the same in every figure
         ax.plot(w, law.pdf(w), color=colour, ls=ls, lw=1.0, label=name)
     if degenerate:
         ax.text(0.5, 0.5, degenerate, transform=ax.transAxes, ha="center", va="center", fontsize=6, wrap=True)
@@ -100,7 +117,7 @@ def draw_phase_hist(ax: Any, report: Any) -> None:
     ax.stairs(counts / total, edges, fill=True, color="C1", alpha=0.7, label="weights")
     ax.stairs(expected / total, edges, color="k", lw=1.2, label="Laplace(0, b) prediction")
     top = float(max((counts / total).max(), (expected / total).max()))
-    ax.set_ylim(0.0, 1.35 * top)       # headroom: the legend sits above the highest bar, not on it
+    ax.set_ylim(0.0, 1.35 * top)  # headroom: the legend sits above the highest bar, not on it
     ax.set_xlabel("ω0·w mod π  (0 and π: zeros of sin)")
     ax.set_ylabel("fraction of weights")
     ax.set_title("phase histogram, all layers", fontsize=9)
@@ -119,8 +136,17 @@ def draw_qe_by_law(ax: Any, report: Any) -> None:
     for i, name in enumerate(report.law_names):
         pred = np.array([r["models"].get(name, {}).get("qe_pred", np.nan) for r in rows])
         colour, _ = law_style(name)
-        ax.errorbar(emp, pred, xerr=2 * se, fmt=markers[i % len(markers)], ms=4, color=colour, ecolor="0.7",
-                    elinewidth=0.6, label=name)
+        ax.errorbar(
+            emp,
+            pred,
+            xerr=2 * se,
+            fmt=markers[i % len(markers)],
+            ms=4,
+            color=colour,
+            ecolor="0.7",
+            elinewidth=0.6,
+            label=name,
+        )
         finite = pred[np.isfinite(pred)]
         if finite.size:
             lo, hi = min(lo, float(finite.min())), max(hi, float(finite.max()))
@@ -134,7 +160,7 @@ def draw_qe_by_law(ax: Any, report: Any) -> None:
     ax.set_ylabel("QE predicted by the fitted law")
     g = "γ*" if report.gamma is None else f"γ = {report.gamma:g}"
     ax.set_title(f"predicted vs measured QE per layer ({g})", fontsize=9)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)   # beside the data
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)  # beside the data
 
 
 def fig_checkpoint_summary(report: Any, ncols: int = 6) -> Any:
@@ -158,13 +184,25 @@ def fig_checkpoint_summary(report: Any, ncols: int = 6) -> Any:
             continue
         name = names[i]
         edges = report.histograms[name].w_edges
-        draw_weight_hist(ax, rows[name], report.histograms[name], report.laws.get(name, {}), report.omega0,
-                         zeros=report.omega0 * (edges[-1] - edges[0]) < 200 * math.pi)
+        draw_weight_hist(
+            ax,
+            rows[name],
+            report.histograms[name],
+            report.laws.get(name, {}),
+            report.omega0,
+            zeros=report.omega0 * (edges[-1] - edges[0]) < 200 * math.pi,
+        )
         for handle, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, handle)
     if handles:
-        top.legend(list(handles.values()), list(handles), loc="outside upper center", ncol=len(handles), fontsize=7,
-                   frameon=False)
+        top.legend(
+            list(handles.values()),
+            list(handles),
+            loc="outside upper center",
+            ncol=len(handles),
+            fontsize=7,
+            frameon=False,
+        )
     ax_sin, ax_phase, ax_qe = bottom.subplots(1, 3)
     draw_sin_hist(ax_sin, report)
     draw_phase_hist(ax_phase, report)
@@ -189,13 +227,23 @@ def fig_layer_laws(report: Any, name: str) -> Any:
     draw_weight_hist(ax_lin, row, hist, laws, report.omega0)
     ax_lin.set_yscale("linear")
     ax_lin.set_ylim(bottom=0)
-    fig.legend(*ax_log.get_legend_handles_labels(), loc="outside right upper", fontsize=7)   # beside the data
+    fig.legend(*ax_log.get_legend_handles_labels(), loc="outside right upper", fontsize=7)  # beside the data
     lines = [f"measured QE {row['qe_emp']:.5f} ± {row['qe_emp_se']:.1e}"]
     for name, entry in row.get("models", {}).items():
         best = " (best out of sample)" if name == row.get("best_model") else ""
         lines.append(f"{name}: {entry['qe_pred']:.5f} (rel_err {entry['rel_err']:+.3f}){best}")
-    ax_lin.text(0.98, 0.97, "\n".join(lines), transform=ax_lin.transAxes, ha="right", va="top", fontsize=7,
-                family="monospace", bbox={"facecolor": "white", "alpha": 0.8, "lw": 0})
-    fig.suptitle(f"{name}: weights and fitted laws (ω0 = {report.omega0:g}; vertical lines: zeros of sin(ω0 w))",
-                 fontsize=9)
+    ax_lin.text(
+        0.98,
+        0.97,
+        "\n".join(lines),
+        transform=ax_lin.transAxes,
+        ha="right",
+        va="top",
+        fontsize=7,
+        family="monospace",
+        bbox={"facecolor": "white", "alpha": 0.8, "lw": 0},
+    )
+    fig.suptitle(
+        f"{name}: weights and fitted laws (ω0 = {report.omega0:g}; vertical lines: zeros of sin(ω0 w))", fontsize=9
+    )
     return fig

@@ -3,6 +3,7 @@
 ``draw_qe_vs_omega0`` is the one drawing of this curve: the ``sweep`` command's plot and the theory figure 2
 both use it.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -40,8 +41,7 @@ def draw_qe_vs_omega0(ax: Any, table: dict[str, np.ndarray], log: bool = True, l
             ax.axhline(analytic.qe_min_peak()[1], color="0.45", lw=0.9, ls=":", label="peak of QE_min, 0.102835")
             ax.axhline(analytic.QE_MIN_LIMIT_LARGE_X, color="k", lw=0.9, ls="--", label="1/2 − 4/π² (ω0 → ∞)")
         else:
-            ax.axhline(analytic.qe_limit_large_x(gamma), color="k", lw=0.9, ls="--",
-                       label="γ² − 4γ/π + 1/2 (ω0 → ∞)")
+            ax.axhline(analytic.qe_limit_large_x(gamma), color="k", lw=0.9, ls="--", label="γ² − 4γ/π + 1/2 (ω0 → ∞)")
     if log:
         ax.set_xscale("log")
     ax.set_xlabel("ω0 (angular frequency, rad per unit weight)")

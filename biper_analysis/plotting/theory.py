@@ -4,6 +4,7 @@ The figures hold no math of their own: every curve comes from :mod:`biper_analys
 :mod:`biper_analysis.laws.priors` and :mod:`biper_analysis.theory.inverse` (the binarizer
 curves come from :mod:`biper_analysis.training.nn.binarizers` through autograd).
 """
+
 from __future__ import annotations
 
 import math
@@ -18,8 +19,16 @@ from biper_analysis.plotting.qe_grid import draw_qe_vs_omega0
 from biper_analysis.theory import analytic
 from biper_analysis.theory.inverse import omega0_for_qe
 
-__all__ = ["binarizer_curves", "draw_qe_min", "draw_gamma_opt", "fig_qe_vs_omega0", "fig_qe_min",
-           "fig_priors_equal_variance", "fig_inverse_map", "fig_binary_periodic"]
+__all__ = [
+    "binarizer_curves",
+    "draw_qe_min",
+    "draw_gamma_opt",
+    "fig_qe_vs_omega0",
+    "fig_qe_min",
+    "fig_priors_equal_variance",
+    "fig_inverse_map",
+    "fig_binary_periodic",
+]
 
 _BS = (0.01, 0.037, 0.05, 0.1)
 
@@ -57,8 +66,14 @@ def draw_qe_min(ax: Any, x: np.ndarray) -> None:
     ax.axhline(analytic.QE_MIN_LIMIT_LARGE_X, color="C3", ls="--", lw=1, label="1/2 − 4/π² (x → ∞)")
     ax.plot([x_peak], [q_peak], "o", color="k", ms=4)
     # the label sits above the curve, right of the peak, clear of the asymptote line below it
-    ax.annotate(f"peak (x, QE_min) = ({x_peak:.6f}, {q_peak:.6f})", (x_peak, q_peak), textcoords="offset points",
-                xytext=(12, 8), fontsize=7, arrowprops={"arrowstyle": "-", "color": "0.4", "lw": 0.6})
+    ax.annotate(
+        f"peak (x, QE_min) = ({x_peak:.6f}, {q_peak:.6f})",
+        (x_peak, q_peak),
+        textcoords="offset points",
+        xytext=(12, 8),
+        fontsize=7,
+        arrowprops={"arrowstyle": "-", "color": "0.4", "lw": 0.6},
+    )
     ax.set_xscale("log")
     ax.set_ylim(0, 0.12)
     ax.set_xlabel("x = ω0·b")
@@ -77,8 +92,7 @@ def draw_gamma_opt(ax: Any, x: np.ndarray) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- figures
-def fig_qe_vs_omega0(omega0: np.ndarray | None = None, bs: Sequence[float] = _BS,
-                     gamma: float = 1.0) -> Any:
+def fig_qe_vs_omega0(omega0: np.ndarray | None = None, bs: Sequence[float] = _BS, gamma: float = 1.0) -> Any:
     """QE vs ω0 for several Laplace scales b: at γ* (left) and at a fixed γ (right, default 1)."""
     omega0 = np.geomspace(0.1, 1000.0, 400) if omega0 is None else np.asarray(omega0, dtype=np.float64)
     fig, axes = _figure(ncols=2)
@@ -103,16 +117,20 @@ def fig_qe_min(x: np.ndarray | None = None) -> Any:
     return fig
 
 
-def fig_priors_equal_variance(variance: float = 2 * 0.05 ** 2, df: float = 4.0,
-                              omega0: np.ndarray | None = None, gamma: float | None = None) -> Any:
+def fig_priors_equal_variance(
+    variance: float = 2 * 0.05**2, df: float = 4.0, omega0: np.ndarray | None = None, gamma: float | None = None
+) -> Any:
     """QE vs ω0 for Laplace, Gaussian and Student-t(df) weights of the same variance (γ* by default)."""
     if df <= 2:
         raise ValueError(f"equal variance needs a Student-t with df > 2, got df={df}")
     omega0 = np.geomspace(0.5, 2000.0, 240) if omega0 is None else np.asarray(omega0, dtype=np.float64)
     sd = math.sqrt(variance)
     priors = [Laplace(sd / math.sqrt(2.0)), Gaussian(sd), StudentT(df, sd * math.sqrt((df - 2.0) / df))]
-    labels = [f"Laplace b = {priors[0].b:.4g}", f"Gaussian σ = {sd:.4g}",
-              f"Student-t ν = {df:g}, s = {priors[2].scale:.4g}"]
+    labels = [
+        f"Laplace b = {priors[0].b:.4g}",
+        f"Gaussian σ = {sd:.4g}",
+        f"Student-t ν = {df:g}, s = {priors[2].scale:.4g}",
+    ]
     fig, axes = _figure(ncols=2)
     for i, (p, lab) in enumerate(zip(priors, labels)):
         q = analytic.qe(omega0, gamma=gamma, prior=p)
@@ -182,4 +200,3 @@ def fig_binary_periodic(omega0: float = 20.0, w: np.ndarray | None = None) -> An
         ax.legend(fontsize=7, loc="lower right" if ax is axes[0, 0] else "upper left", framealpha=0.9)
     fig.tight_layout()
     return fig
-

@@ -3,6 +3,7 @@
 Each figure function takes the records (a list of dicts as :func:`read_metrics` returns) and returns a Figure;
 axes helpers take ``ax``. The QE values are the ones the training loop computed with the analytic core.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """Figures of the training sweep (``sweep.json`` content in, a Figure out): predicted against measured QE, accuracy
 and QE against ω0, the training curves, and the trained weights against their initialisation."""
+
 from __future__ import annotations
 
 import math
@@ -11,8 +12,13 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator, NullFormatter, ScalarFormatter
 
-__all__ = ["fig_predicted_vs_measured", "fig_accuracy_vs_omega0", "fig_training_curves", "fig_init_vs_trained",
-           "fig_convergence"]
+__all__ = [
+    "fig_predicted_vs_measured",
+    "fig_accuracy_vs_omega0",
+    "fig_training_curves",
+    "fig_init_vs_trained",
+    "fig_convergence",
+]
 
 
 def _omega0_colours(runs: list[dict[str, Any]]) -> dict[float, str]:
@@ -98,22 +104,39 @@ def fig_accuracy_vs_omega0(sweep: dict[str, Any]) -> Figure:
     fig, (ax_acc, ax_qe) = plt.subplots(1, 2, figsize=(10, 4))
     w = [g["omega0"] for g in biper]
     same = all(math.isclose(g["best_acc"]["mean"], g["last_acc"]["mean"]) for g in biper)
-    series = [("best_acc", "o", "best = last epoch" if same else "best epoch", 1.0)] if same else \
-        [("best_acc", "o", "best epoch", 0.96), ("last_acc", "s", "last epoch", 1.04)]
+    series = (
+        [("best_acc", "o", "best = last epoch" if same else "best epoch", 1.0)]
+        if same
+        else [("best_acc", "o", "best epoch", 0.96), ("last_acc", "s", "last epoch", 1.04)]
+    )
     for key, marker, label, shift in series:
-        ax_acc.errorbar([v * shift for v in w], [g[key]["mean"] for g in biper],
-                        yerr=[_nan0(g[key]["std"]) for g in biper], marker=marker, capsize=3, label=f"BiPer, {label}")
+        ax_acc.errorbar(
+            [v * shift for v in w],
+            [g[key]["mean"] for g in biper],
+            yerr=[_nan0(g[key]["std"]) for g in biper],
+            marker=marker,
+            capsize=3,
+            label=f"BiPer, {label}",
+        )
     for g in sign:
         m, s = g["best_acc"]["mean"], _nan0(g["best_acc"]["std"])
         ax_acc.axhline(m, color="k", ls="--", label=f"sign baseline, best ({m:.2f} ± {s:.2f}, n={g['best_acc']['n']})")
         ax_acc.axhspan(m - s, m + s, color="k", alpha=0.1)
     seeds = sorted({g["best_acc"]["n"] for g in groups})
-    ax_acc.set(xlabel="ω0", ylabel="test accuracy (%)",
-               title=f"Fashion-MNIST, mean ± std over {'/'.join(map(str, seeds))} seeds")
+    ax_acc.set(
+        xlabel="ω0",
+        ylabel="test accuracy (%)",
+        title=f"Fashion-MNIST, mean ± std over {'/'.join(map(str, seeds))} seeds",
+    )
     ax_acc.legend(fontsize=7)
-    ax_qe.errorbar(w, [g["qe_emp_weighted"]["mean"] for g in biper],
-                   yerr=[_nan0(g["qe_emp_weighted"]["std"]) for g in biper], marker="o", capsize=3,
-                   label="measured on trained weights")
+    ax_qe.errorbar(
+        w,
+        [g["qe_emp_weighted"]["mean"] for g in biper],
+        yerr=[_nan0(g["qe_emp_weighted"]["std"]) for g in biper],
+        marker="o",
+        capsize=3,
+        label="measured on trained weights",
+    )
     ax_qe.plot(w, [g["qe_pred_weighted"]["mean"] for g in biper], "x--", label="closed form at fitted b (Laplace)")
     ax_qe.set(xlabel="ω0", ylabel="weight-count-weighted QE_min", title="Quantisation error of the trained weights")
     ax_qe.legend(fontsize=7)
@@ -176,8 +199,10 @@ def fig_init_vs_trained(sweep: dict[str, Any]) -> Figure:
     omegas = sorted(colours)
     _log_omega0_axis(axes[0], omegas)
     axes[0].set(xlabel="ω0", ylabel="corr(trained, initial weights)", title="how far training moved the weights")
-    for ax, title, what in ((axes[1], "closed-form QE error", "rel. error of QE_pred"),
-                            (axes[2], "mass near zeros of sin(ω0 w) / Laplace's", "ratio")):
+    for ax, title, what in (
+        (axes[1], "closed-form QE error", "rel. error of QE_pred"),
+        (axes[2], "mass near zeros of sin(ω0 w) / Laplace's", "ratio"),
+    ):
         values = [v for line in ax.collections for v in np.ravel(line.get_offsets())]
         if values:
             lo, hi = min(values), max(values)
@@ -218,14 +243,26 @@ def fig_convergence(study: dict[str, Any]) -> Figure:
             ax_curve.plot(progress, curve, color=f"C{i}", ls=ls, label=f"{arm}, {length} ({curve.size} epochs)")
         x = np.arange(len(a["seeds"])) + (0.1 if i else -0.1)
         ax_best.plot(x, a["best_E"], "o", color=f"C{i}", label=f"{arm}, E")
-        ax_best.plot(x, a["best_2E"], "s", mfc="none", color=f"C{i}",
-                     label=f"{arm}, 2E (mean change {_pp(a['change_pp'], study['tolerance_pp'])} pp)")
-    ax_curve.set(xlabel="fraction of the training schedule (stage 1, then stage 2)", ylabel="test accuracy (%)",
-                 title="mean test-accuracy curve over seeds")
+        ax_best.plot(
+            x,
+            a["best_2E"],
+            "s",
+            mfc="none",
+            color=f"C{i}",
+            label=f"{arm}, 2E (mean change {_pp(a['change_pp'], study['tolerance_pp'])} pp)",
+        )
+    ax_curve.set(
+        xlabel="fraction of the training schedule (stage 1, then stage 2)",
+        ylabel="test accuracy (%)",
+        title="mean test-accuracy curve over seeds",
+    )
     lows = [min(a["curve_E"] + a["curve_2E"]) for a in study["arms"].values()]
-    ax_curve.set_ylim(bottom=min(lows) - 0.5)      # every epoch of every curve is shown
-    ax_best.set(xlabel="seed", ylabel="best test accuracy (%)",
-                title=f"doubling the length (converged when |mean change| < {study['tolerance_pp']} pp)")
+    ax_curve.set_ylim(bottom=min(lows) - 0.5)  # every epoch of every curve is shown
+    ax_best.set(
+        xlabel="seed",
+        ylabel="best test accuracy (%)",
+        title=f"doubling the length (converged when |mean change| < {study['tolerance_pp']} pp)",
+    )
     ax_best.set_xticks(range(len(next(iter(study["arms"].values()))["seeds"])))
     for ax in (ax_curve, ax_best):
         ax.grid(alpha=0.3)

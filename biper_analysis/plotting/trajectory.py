@@ -1,6 +1,7 @@
 """Figures of what the binarised weights did while training (:mod:`biper_analysis.training.trajectory` in, Figure out):
 the phase density θ = ω0 w mod π over epochs as a heat map, and the flip and round-trip ratios per epoch, for one run
 and for the training sweep (BiPer at each ω0 beside the sign baseline)."""
+
 from __future__ import annotations
 
 import math
@@ -33,12 +34,20 @@ def draw_phase_heatmap(ax: Any, trajectory: dict[str, Any], layer: str, labels: 
     series = trajectory["layers"][layer]
     density = series["phase_density"]
     if density is None:
-        ax.text(0.5, 0.5, series.get("phase_note") or "no phase recorded", ha="center", va="center", wrap=True,
-                fontsize=7, transform=ax.transAxes)
+        ax.text(
+            0.5,
+            0.5,
+            series.get("phase_note") or "no phase recorded",
+            ha="center",
+            va="center",
+            wrap=True,
+            fontsize=7,
+            transform=ax.transAxes,
+        )
         ax.set_axis_off()
         return None
     half = density.shape[1] // 2
-    wrapped = np.roll(density, half, axis=1)            # bins [π/2, π) first: they are [−π/2, 0) after wrapping
+    wrapped = np.roll(density, half, axis=1)  # bins [π/2, π) first: they are [−π/2, 0) after wrapping
     edges = phase_bin_edges() - edges_shift(density.shape[1])
     epochs = np.arange(density.shape[0] + 1) + 0.5
     relative = np.clip(wrapped * math.pi, _DENSITY_RANGE[0], None)
@@ -76,21 +85,28 @@ def fig_run_trajectory(trajectory: dict[str, Any], title: str = "") -> Figure:
     """One run: per binarised layer, the phase heat map (top) and the flip, crossing and round-trip ratios per epoch
     (bottom)."""
     layers = list(trajectory["layers"])
-    fig, axes = plt.subplots(2, max(len(layers), 1), figsize=(4.4 * max(len(layers), 1), 6.6), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        2, max(len(layers), 1), figsize=(4.4 * max(len(layers), 1), 6.6), squeeze=False, layout="constrained"
+    )
     image = None
     for j, layer in enumerate(layers):
         image = draw_phase_heatmap(axes[0, j], trajectory, layer, labels=j == 0) or image
         axes[0, j].set_title(layer, fontsize=9)
-        for key, colour in (("flip_ratio", "C0"), ("cross_ratio", "C1"), ("round_trip_ratio", "C2"),
-                            ("jump_ratio", "C3")):
-            draw_ratio(axes[1, j], trajectory, layer, key, color=colour, marker="o", ms=2.5, lw=1,
-                       label=key.replace("_", " "))
+        for key, colour in (
+            ("flip_ratio", "C0"),
+            ("cross_ratio", "C1"),
+            ("round_trip_ratio", "C2"),
+            ("jump_ratio", "C3"),
+        ):
+            draw_ratio(
+                axes[1, j], trajectory, layer, key, color=colour, marker="o", ms=2.5, lw=1, label=key.replace("_", " ")
+            )
         start = _stage2_start(trajectory)
         if start is not None:
             axes[1, j].axvline(start - 0.5, color="0.5", ls=":", lw=1)
-        axes[1, j].set(xlabel="epoch (stage 1, then stage 2)",
-                       ylabel="fraction of the layer's weights per epoch" if j == 0 else "")
+        axes[1, j].set(
+            xlabel="epoch (stage 1, then stage 2)", ylabel="fraction of the layer's weights per epoch" if j == 0 else ""
+        )
         axes[1, j].grid(alpha=0.3)
         axes[1, j].legend(fontsize=7)
     if image is not None:
@@ -115,8 +131,10 @@ def _empty(message: str) -> Figure:
     return fig
 
 
-_NO_TRAJECTORY = ("no recorded trajectories in this sweep (its runs were trained before recording existed); "
-                  "train them into a new folder with `biper-analysis train-sweep --out NEW`")
+_NO_TRAJECTORY = (
+    "no recorded trajectories in this sweep (its runs were trained before recording existed); "
+    "train them into a new folder with `biper-analysis train-sweep --out NEW`"
+)
 
 
 def fig_phase_trajectories(sweep: dict[str, Any]) -> Figure:
@@ -126,8 +144,14 @@ def fig_phase_trajectories(sweep: dict[str, Any]) -> Figure:
     if not groups:
         return _empty(_NO_TRAJECTORY)
     layers = list(next(iter(groups.values()))[0][1]["layers"])
-    fig, axes = plt.subplots(len(groups), len(layers), figsize=(4.6 * len(layers) + 1.2, 2.3 * len(groups) + 0.9),
-                             squeeze=False, sharex=True, layout="constrained")
+    fig, axes = plt.subplots(
+        len(groups),
+        len(layers),
+        figsize=(4.6 * len(layers) + 1.2, 2.3 * len(groups) + 0.9),
+        squeeze=False,
+        sharex=True,
+        layout="constrained",
+    )
     image = None
     for i, members in enumerate(groups.values()):
         run, trajectory = min(members, key=lambda m: m[0]["seed"])
@@ -138,8 +162,11 @@ def fig_phase_trajectories(sweep: dict[str, Any]) -> Figure:
                 axes[i, j].set_xlabel("")
     if image is not None:
         fig.colorbar(image, ax=axes.ravel().tolist(), label="phase density / uniform (log)", shrink=0.8)
-    fig.suptitle("Phase θ = ω0·w mod π of the latent weights over training, wrapped to [−π/2, π/2)\n(dotted: the π/8 "
-                 "windows at the zero of sin, cyan, and at the crests, white; solid line: stage 2 starts)", fontsize=9)
+    fig.suptitle(
+        "Phase θ = ω0·w mod π of the latent weights over training, wrapped to [−π/2, π/2)\n(dotted: the π/8 "
+        "windows at the zero of sin, cyan, and at the crests, white; solid line: stage 2 starts)",
+        fontsize=9,
+    )
     return fig
 
 
@@ -161,8 +188,13 @@ def fig_flip_ratios(sweep: dict[str, Any]) -> Figure:
                 for _, t in members:
                     draw_ratio(axes[row, j], t, layer, key, color=colour, lw=0.5, alpha=0.35)
                 mean = np.mean([c[:n] for c in curves], axis=0)
-                axes[row, j].plot(np.arange(1, n + 1), np.where(mean > 0, mean, np.nan), color=colour, lw=2,
-                                  label=f"{label} (mean of {len(curves)})")
+                axes[row, j].plot(
+                    np.arange(1, n + 1),
+                    np.where(mean > 0, mean, np.nan),
+                    color=colour,
+                    lw=2,
+                    label=f"{label} (mean of {len(curves)})",
+                )
     start = _stage2_start(next(iter(groups.values()))[0][1])
     for row, what in enumerate(("flip ratio: binary weights flipped / epoch", "round trips: crossed and back / epoch")):
         for j, layer in enumerate(layers):

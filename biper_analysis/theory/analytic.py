@@ -36,6 +36,7 @@ The kernels of x (``e_sin2_of_x`` ...) are public for code that already holds cl
 Measured against the 45-digit reference (tests/reference/laplace_reference.json): ≤ 2.4e-15 relative for
 1e-6 ≤ x ≤ 1e6 (the moments ≤ 4.4e-16; QE_min, QE and dE|sin|/dx, where terms cancel, ≤ 2.4e-15).
 """
+
 from __future__ import annotations
 
 import math
@@ -49,12 +50,34 @@ from biper_analysis._io.validation import nonnegative, positive, scalar_or_array
 from biper_analysis.paper import printed_qe_numpy
 
 __all__ = [
-    "GAMMA_OPT_LIMIT_LARGE_X", "QE_MIN_LIMIT_LARGE_X", "qe_limit_large_x", "qe_from_moments",
-    "e_sin2_of_x", "e_abs_sin_of_x", "e_abs_sin3_of_x", "e_sin4_of_x", "qe_min_of_x", "d_e_sin2_dx",
-    "d_e_abs_sin_dx", "expected_sin2", "expected_abs_sin", "optimal_gamma", "qe_min", "qe", "official_l1",
-    "normalised_qe", "dqe_domega0", "qe_min_peak", "qe_sign", "normalised_qe_sign", "normalised_qe_sign_gaussian",
+    "GAMMA_OPT_LIMIT_LARGE_X",
+    "QE_MIN_LIMIT_LARGE_X",
+    "qe_limit_large_x",
+    "qe_from_moments",
+    "e_sin2_of_x",
+    "e_abs_sin_of_x",
+    "e_abs_sin3_of_x",
+    "e_sin4_of_x",
+    "qe_min_of_x",
+    "d_e_sin2_dx",
+    "d_e_abs_sin_dx",
+    "expected_sin2",
+    "expected_abs_sin",
+    "optimal_gamma",
+    "qe_min",
+    "qe",
+    "official_l1",
+    "normalised_qe",
+    "dqe_domega0",
+    "qe_min_peak",
+    "qe_sign",
+    "normalised_qe_sign",
+    "normalised_qe_sign_gaussian",
     "qe_printed_form_naive",
-    "qe_under_prior", "NEAR_ZERO_HALF_WIDTH", "laplace_phase_probs", "laplace_near_zero_frac",
+    "qe_under_prior",
+    "NEAR_ZERO_HALF_WIDTH",
+    "laplace_phase_probs",
+    "laplace_near_zero_frac",
     "laplace_near_crest_frac",
 ]
 
@@ -132,8 +155,9 @@ def _qe_into(e_sin2: np.ndarray, e_abs_sin: np.ndarray, gamma: Any | None, out: 
     return np.add(d, out, out=out)
 
 
-def _closed_form_into(what: str, h: np.ndarray, gamma: Any | None, out: np.ndarray, h2: np.ndarray,
-                      e1: np.ndarray) -> None:
+def _closed_form_into(
+    what: str, h: np.ndarray, gamma: Any | None, out: np.ndarray, h2: np.ndarray, e1: np.ndarray
+) -> None:
     """``what`` ("e_sin2", "e_abs_sin", "official_l1" or "qe", which is QE_min when gamma is None) at h = π/(2x)
     into ``out``; h2, e1: scratch of h's shape."""
     np.multiply(h, h, out=h2)
@@ -423,12 +447,16 @@ def qe(omega0: Any, b: Any = None, gamma: Any = None, *, prior: Any = None) -> f
     """
     if prior is not None:
         if b is not None:
-            raise ValueError("pass either b (the Laplace scale) or prior=..., not both; "
-                             "use prior=ba.priors.Laplace(b) to be explicit")
+            raise ValueError(
+                "pass either b (the Laplace scale) or prior=..., not both; "
+                "use prior=ba.priors.Laplace(b) to be explicit"
+            )
         return qe_under_prior(omega0, prior, gamma)
     if b is None:
-        raise ValueError("b (the Laplace scale, mean |w|) is required when no prior is given; "
-                         "e.g. qe(20.0, 0.05) or qe(20.0, prior=ba.priors.Gaussian(0.05))")
+        raise ValueError(
+            "b (the Laplace scale, mean |w|) is required when no prior is given; "
+            "e.g. qe(20.0, 0.05) or qe(20.0, prior=ba.priors.Gaussian(0.05))"
+        )
     return _evaluate("qe", omega0, b, gamma)  # validates gamma too; QE_min when it is None
 
 
@@ -448,8 +476,12 @@ def qe_under_prior(omega0: Any, prior: Any, gamma: Any = None) -> float | np.nda
     if fitted_at is not None and np.any(~np.isclose(omega, fitted_at, rtol=1e-9)):
         import warnings
 
-        warnings.warn(f"{prior!r} was fitted at omega0 = {fitted_at:g}; its QE at other ω0 describes weights "
-                      "trained at that frequency, not at the new one", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"{prior!r} was fitted at omega0 = {fitted_at:g}; its QE at other ω0 describes weights "
+            "trained at that frequency, not at the new one",
+            UserWarning,
+            stacklevel=3,
+        )
     out = qe_from_moments(prior.expected_sin2(omega), prior.expected_abs_sin(omega), gamma_arr)
     return scalar_or_array(np.asarray(out), omega0, *([] if gamma is None else [gamma]))
 
@@ -493,6 +525,7 @@ def qe_min_peak(xtol: float = 1e-15) -> tuple[float, float]:
     >>> f"{x:.7f} {q:.7f}"
     '0.9548825 0.1028346'
     """
+
     def slope(x: float) -> float:
         return float(d_e_sin2_dx(x) - 2.0 * e_abs_sin_of_x(x) * d_e_abs_sin_dx(x))
 

@@ -23,6 +23,7 @@ normalised             :func:`normalised_qe`, :func:`normalised_qe_    QE / E[la
                        sign` (+ measured)                              and BiPer (latent sin(ω0 w)) compare fairly
 =====================  ==============================================  ============================================
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -34,9 +35,21 @@ from biper_analysis._io import validation
 from biper_analysis.theory import analytic
 from biper_analysis.theory.weights import WeightStats, weight_stats
 
-__all__ = ["qe_optimal_gamma", "qe_fixed_gamma", "qe_sign", "normalised_qe", "normalised_qe_sign", "qe_measured",
-           "qe_per_channel", "official_l1_layer", "official_l1_summed", "qe_sign_measured", "normalised_qe_measured",
-           "normalised_qe_sign_measured", "compare"]
+__all__ = [
+    "qe_optimal_gamma",
+    "qe_fixed_gamma",
+    "qe_sign",
+    "normalised_qe",
+    "normalised_qe_sign",
+    "qe_measured",
+    "qe_per_channel",
+    "official_l1_layer",
+    "official_l1_summed",
+    "qe_sign_measured",
+    "normalised_qe_measured",
+    "normalised_qe_sign_measured",
+    "compare",
+]
 
 
 # ----------------------------------------------------------------------------------------------- predicted
@@ -78,8 +91,11 @@ def normalised_qe(omega0: Any, b: Any = None, gamma: Any = None, *, prior: Any =
     if prior is None:
         return analytic.normalised_qe(omega0, b, gamma)
     with np.errstate(divide="ignore", invalid="ignore"):  # E sin² underflows to 0 only for ω0·scale ≲ 1e-154: NaN
-        return validation.scalar_or_array(np.asarray(analytic.qe(omega0, None, gamma, prior=prior)) /
-                                 np.asarray(prior.expected_sin2(validation.positive("omega0", omega0))), omega0)
+        return validation.scalar_or_array(
+            np.asarray(analytic.qe(omega0, None, gamma, prior=prior))
+            / np.asarray(prior.expected_sin2(validation.positive("omega0", omega0))),
+            omega0,
+        )
 
 
 def normalised_qe_sign(b: Any, gamma: Any = None) -> float | np.ndarray:
@@ -165,8 +181,12 @@ def official_l1_summed(layers: Mapping[str, Any] | Iterable[Any], omega0: Any) -
         raise ValueError("layers is empty; pass at least one binarised layer's weights")
     stats = {name: _stats(w, omega0) for name, w in items}
     per = {name: {"l1": st.official_l1, "b": st.b} for name, st in stats.items()}
-    return {"qe_sum": sum(v["l1"] for v in per.values()), "b_sum": sum(v["b"] for v in per.values()),
-            "n_layers": len(per), "per_layer": per}
+    return {
+        "qe_sum": sum(v["l1"] for v in per.values()),
+        "b_sum": sum(v["b"] for v in per.values()),
+        "n_layers": len(per),
+        "per_layer": per,
+    }
 
 
 def qe_sign_measured(weights: Any, gamma: Any = None) -> float:

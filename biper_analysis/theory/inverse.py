@@ -11,6 +11,7 @@ At a fixed γ the curve QE(x; γ) runs from γ² (x → 0) to γ² − 4γ/π + 
 QE − target on a fine log grid in x is bracketed and refined by Brent's method. Other priors (``prior=``)
 use the same scan in x = ω0·scale.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,8 +33,9 @@ _SCAN_POINTS_PRIOR = 801
 
 def _brent_log(f: Any, lo: float, hi: float) -> float:
     """Root of f(x) on [lo, hi] (sign change assumed), solved in log x to full double precision."""
-    r = brentq(lambda u: f(math.exp(u)), math.log(lo), math.log(hi), xtol=1e-15, rtol=4 * np.finfo(float).eps,
-               maxiter=500)
+    r = brentq(
+        lambda u: f(math.exp(u)), math.log(lo), math.log(hi), xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=500
+    )
     return math.exp(r)
 
 
@@ -50,8 +52,10 @@ def _roots_optimal_gamma(target: float) -> list[float]:
     x_peak, q_peak = analytic.qe_min_peak()
     limit = analytic.QE_MIN_LIMIT_LARGE_X
     if not 0.0 < target <= q_peak * (1 + 1e-15):
-        raise ValueError(f"target QE {target!r} is not attainable with the optimal γ*: QE_min takes values in "
-                         f"(0, {q_peak:.10f}] (peak at ω0·b = {x_peak:.7f}); pass a target in that range")
+        raise ValueError(
+            f"target QE {target!r} is not attainable with the optimal γ*: QE_min takes values in "
+            f"(0, {q_peak:.10f}] (peak at ω0·b = {x_peak:.7f}); pass a target in that range"
+        )
     if target >= q_peak:
         return [x_peak]
     f = lambda x: _qe_min_x(x) - target
@@ -64,8 +68,10 @@ def _roots_optimal_gamma(target: float) -> list[float]:
         while f(hi) > 0.0:
             hi *= 4.0
             if hi > 1e12:
-                raise ValueError(f"target QE {target!r} is within float64 rounding of the large-x limit "
-                                 f"1/2 − 4/π² = {limit:.17f}; its second root lies beyond ω0·b = 1e12")
+                raise ValueError(
+                    f"target QE {target!r} is within float64 rounding of the large-x limit "
+                    f"1/2 − 4/π² = {limit:.17f}; its second root lies beyond ω0·b = 1e12"
+                )
         roots.append(_brent_log(f, x_peak, hi))
     return roots
 
@@ -86,9 +92,11 @@ def _scan_roots(g: Any, target: float, n: int, limits: tuple[float, float], what
     if not roots:
         lo = min(float(vals.min()), *limits)
         hi = max(float(vals.max()), *limits)
-        raise ValueError(f"target QE {target!r} is not attainable {what}: QE takes values in about "
-                         f"[{lo:.10g}, {hi:.10g}] (limits {limits[0]:.10g} as ω0 → 0 and {limits[1]:.10g} as "
-                         f"ω0 → ∞); pass a target in that range")
+        raise ValueError(
+            f"target QE {target!r} is not attainable {what}: QE takes values in about "
+            f"[{lo:.10g}, {hi:.10g}] (limits {limits[0]:.10g} as ω0 → 0 and {limits[1]:.10g} as "
+            f"ω0 → ∞); pass a target in that range"
+        )
     return roots
 
 
@@ -136,12 +144,18 @@ def omega0_for_qe(target: Any, b: Any = None, gamma: Any = None, *, prior: Any =
 
         lim0 = 0.0 if g is None else g * g
         lim_inf = analytic.QE_MIN_LIMIT_LARGE_X if g is None else analytic.qe_limit_large_x(g)
-        xs = _scan_roots(qe_of_x, tval, _SCAN_POINTS_PRIOR, (lim0, lim_inf),
-                         f"under {prior!r} with " + ("γ*" if g is None else f"γ = {g}"))
+        xs = _scan_roots(
+            qe_of_x,
+            tval,
+            _SCAN_POINTS_PRIOR,
+            (lim0, lim_inf),
+            f"under {prior!r} with " + ("γ*" if g is None else f"γ = {g}"),
+        )
         return np.sort(np.asarray(xs) / scale)
     if b is None:
-        raise ValueError("b (the Laplace scale, mean|w|) is required, e.g. omega0_for_qe(0.1, b=0.037), "
-                         "or pass prior=...")
+        raise ValueError(
+            "b (the Laplace scale, mean|w|) is required, e.g. omega0_for_qe(0.1, b=0.037), or pass prior=..."
+        )
     bb = validation.positive("b", b)
     if bb.ndim:
         raise ValueError("b must be a single number")
@@ -152,8 +166,9 @@ def omega0_for_qe(target: Any, b: Any = None, gamma: Any = None, *, prior: Any =
     return np.sort(np.asarray(xs, dtype=np.float64) / float(bb))
 
 
-def omega0_report(target: float, b: float | None = None, gamma: float | None = None, *, prior: Any = None
-                  ) -> dict[str, Any]:
+def omega0_report(
+    target: float, b: float | None = None, gamma: float | None = None, *, prior: Any = None
+) -> dict[str, Any]:
     """Every ω0 giving ``target`` with its context, as one record (what ``biper-analysis omega0`` prints).
 
     For Laplace weights (``b``) the branch of each root at γ* (rising below the peak x_peak, falling above)
@@ -172,12 +187,23 @@ def omega0_report(target: float, b: float | None = None, gamma: float | None = N
         lo, hi = attainable_range(g)
         branches = ["rising" if r * scale <= x_peak else "falling" for r in roots] if g is None else None
     else:
-        at_roots = [float(analytic.qe_from_moments(float(prior.expected_sin2(r)), float(prior.expected_abs_sin(r)),
-                                                   g)) for r in roots]
+        at_roots = [
+            float(analytic.qe_from_moments(float(prior.expected_sin2(r)), float(prior.expected_abs_sin(r)), g))
+            for r in roots
+        ]
         lo = hi = None
         branches = None
-    return {"target_qe": float(target), "b": None if prior is not None else float(b),
-            "law": None if prior is None else repr(prior), "gamma": "opt" if g is None else g, "omega0": roots,
-            "x": [r * scale for r in roots], "qe_at_roots": at_roots, "branches": branches,
-            "attainable": None if lo is None else [lo, hi], "qe_min_peak": q_peak, "x_peak": x_peak,
-            "qe_min_limit_large_x": analytic.QE_MIN_LIMIT_LARGE_X}
+    return {
+        "target_qe": float(target),
+        "b": None if prior is not None else float(b),
+        "law": None if prior is None else repr(prior),
+        "gamma": "opt" if g is None else g,
+        "omega0": roots,
+        "x": [r * scale for r in roots],
+        "qe_at_roots": at_roots,
+        "branches": branches,
+        "attainable": None if lo is None else [lo, hi],
+        "qe_min_peak": q_peak,
+        "x_peak": x_peak,
+        "qe_min_limit_large_x": analytic.QE_MIN_LIMIT_LARGE_X,
+    }

@@ -31,6 +31,7 @@ QE_min by ≈ 2e-5 relative, a fifth of the SE at 10⁹ samples). Pass ``dtype="
 >>> abs(r.mean - 0.105801153563579) < 4 * r.se
 True
 """
+
 from __future__ import annotations
 
 import math
@@ -83,8 +84,8 @@ class AbsSinSums:
         n = self.n
         m1 = self.s1 / n - c
         m2 = (self.s2 - 2 * c * self.s1) / n + c * c
-        m3 = (self.s3 - 3 * c * self.s2 + 3 * c * c * self.s1) / n - c ** 3
-        m4 = (self.s4 - 4 * c * self.s3 + 6 * c * c * self.s2 - 4 * c ** 3 * self.s1) / n + c ** 4
+        m3 = (self.s3 - 3 * c * self.s2 + 3 * c * c * self.s1) / n - c**3
+        m4 = (self.s4 - 4 * c * self.s3 + 6 * c * c * self.s2 - 4 * c**3 * self.s1) / n + c**4
         return m1, m2, m3, m4
 
     def e_abs_sin(self) -> MCResult:
@@ -128,8 +129,10 @@ def _as_generator(seed: Any) -> np.random.Generator:
         return seed
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0:
         return np.random.default_rng(int(seed))
-    raise ValueError(f"seed must be a non-negative int or a numpy.random.Generator, got {seed!r}; "
-                     "pass e.g. seed=0 (results are reproducible only with an explicit seed)")
+    raise ValueError(
+        f"seed must be a non-negative int or a numpy.random.Generator, got {seed!r}; "
+        "pass e.g. seed=0 (results are reproducible only with an explicit seed)"
+    )
 
 
 def _laplace_scale(b: Any, prior: Any) -> float | None:
@@ -147,10 +150,20 @@ def _laplace_scale(b: Any, prior: Any) -> float | None:
     return None
 
 
-def abs_sin_sums(omega0: float, b: float | None = None, *, prior: Any = None, n: int, seed: Any,
-                 backend: str = "numpy", device: str | None = None, dtype: str | None = None,
-                 chunk_size: int | None = None, threads: int | None = 1,
-                 progress: Callable[[int], None] | None = None) -> AbsSinSums:
+def abs_sin_sums(
+    omega0: float,
+    b: float | None = None,
+    *,
+    prior: Any = None,
+    n: int,
+    seed: Any,
+    backend: str = "numpy",
+    device: str | None = None,
+    dtype: str | None = None,
+    chunk_size: int | None = None,
+    threads: int | None = 1,
+    progress: Callable[[int], None] | None = None,
+) -> AbsSinSums:
     """Stream ``n`` samples of A = |sin(ω0 w)| in chunks and return their shifted power sums (float64).
 
     ``seed``: int or numpy Generator (required). ``backend``: "numpy" or "torch". ``dtype``: sampling precision,
@@ -172,8 +185,9 @@ def abs_sin_sums(omega0: float, b: float | None = None, *, prior: Any = None, n:
     rng = _as_generator(seed)
     scale = _laplace_scale(b, prior)
     if backend == "numpy":
-        return _sums_numpy(omega, scale, prior, n, rng, np.dtype(dtype or "float64"),
-                           int(chunk_size or DEFAULT_CHUNK), progress)
+        return _sums_numpy(
+            omega, scale, prior, n, rng, np.dtype(dtype or "float64"), int(chunk_size or DEFAULT_CHUNK), progress
+        )
     if backend == "torch":
         if scale is None:
             raise ValueError("the torch backend samples Laplace weights only; use backend='numpy' for prior=...")
@@ -189,8 +203,16 @@ def _accumulate(d: np.ndarray, acc: list[float]) -> None:
     acc[3] += float(np.dot(d2, d2)) if d.dtype == np.float64 else float((d2 * d2).sum(dtype=np.float64))
 
 
-def _sums_numpy(omega: float, scale: float | None, prior: Any, n: int, rng: np.random.Generator,
-                dtype: np.dtype, chunk: int, progress: Callable[[int], None] | None) -> AbsSinSums:
+def _sums_numpy(
+    omega: float,
+    scale: float | None,
+    prior: Any,
+    n: int,
+    rng: np.random.Generator,
+    dtype: np.dtype,
+    chunk: int,
+    progress: Callable[[int], None] | None,
+) -> AbsSinSums:
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype}")
     acc = [0.0, 0.0, 0.0, 0.0]
@@ -214,8 +236,16 @@ def _sums_numpy(omega: float, scale: float | None, prior: Any, n: int, rng: np.r
     return AbsSinSums(n, float(shift), *acc)
 
 
-def _sums_torch(x: float, n: int, rng: np.random.Generator, device: str | None, dtype: str,
-                chunk: int | None, threads: int | None, progress: Callable[[int], None] | None) -> AbsSinSums:
+def _sums_torch(
+    x: float,
+    n: int,
+    rng: np.random.Generator,
+    device: str | None,
+    dtype: str,
+    chunk: int | None,
+    threads: int | None,
+    progress: Callable[[int], None] | None,
+) -> AbsSinSums:
     import torch
 
     tdtype = {"float32": torch.float32, "float64": torch.float64}.get(str(dtype))
@@ -233,8 +263,16 @@ def _sums_torch(x: float, n: int, rng: np.random.Generator, device: str | None, 
         torch.set_num_threads(previous)
 
 
-def _torch_loop(torch: Any, x: float, n: int, rng: np.random.Generator, dev: Any, tdtype: Any,
-                chunk: int, progress: Callable[[int], None] | None) -> AbsSinSums:
+def _torch_loop(
+    torch: Any,
+    x: float,
+    n: int,
+    rng: np.random.Generator,
+    dev: Any,
+    tdtype: Any,
+    chunk: int,
+    progress: Callable[[int], None] | None,
+) -> AbsSinSums:
     gen = torch.Generator(device=dev)
     gen.manual_seed(int(rng.integers(0, 2**63 - 1)))
     buf = torch.empty(min(chunk, n), dtype=tdtype, device=dev)
@@ -264,9 +302,20 @@ def _torch_loop(torch: Any, x: float, n: int, rng: np.random.Generator, dev: Any
     return AbsSinSums(n, float(shift), *s)
 
 
-def qe(omega0: float, b: float | None = None, gamma: float | None = None, *, prior: Any = None,
-       n: int = 1_000_000, seed: Any, backend: str = "numpy", device: str | None = None,
-       dtype: str | None = None, chunk_size: int | None = None, threads: int | None = 1) -> MCResult:
+def qe(
+    omega0: float,
+    b: float | None = None,
+    gamma: float | None = None,
+    *,
+    prior: Any = None,
+    n: int = 1_000_000,
+    seed: Any,
+    backend: str = "numpy",
+    device: str | None = None,
+    dtype: str | None = None,
+    chunk_size: int | None = None,
+    threads: int | None = 1,
+) -> MCResult:
     """Monte Carlo QE(ω0, b, γ) ± SE; ``gamma=None`` estimates QE_min = Var|sin| (see the module docstring).
 
     >>> r = qe(20.0, 0.05, n=100_000, seed=1)
@@ -275,18 +324,44 @@ def qe(omega0: float, b: float | None = None, gamma: float | None = None, *, pri
     """
     if gamma is not None:
         gamma = float(validation.nonnegative("gamma", gamma))
-    sums = abs_sin_sums(omega0, b, prior=prior, n=n, seed=seed, backend=backend, device=device, dtype=dtype,
-                        chunk_size=chunk_size, threads=threads)
+    sums = abs_sin_sums(
+        omega0,
+        b,
+        prior=prior,
+        n=n,
+        seed=seed,
+        backend=backend,
+        device=device,
+        dtype=dtype,
+        chunk_size=chunk_size,
+        threads=threads,
+    )
     return sums.qe(gamma)
 
 
-def expected_sin2(omega0: float, b: float | None = None, *, prior: Any = None, n: int = 1_000_000, seed: Any,
-                  backend: str = "numpy", **kwargs: Any) -> MCResult:
+def expected_sin2(
+    omega0: float,
+    b: float | None = None,
+    *,
+    prior: Any = None,
+    n: int = 1_000_000,
+    seed: Any,
+    backend: str = "numpy",
+    **kwargs: Any,
+) -> MCResult:
     """Monte Carlo E sin²(ω0 w) ± SE."""
     return abs_sin_sums(omega0, b, prior=prior, n=n, seed=seed, backend=backend, **kwargs).e_sin2()
 
 
-def expected_abs_sin(omega0: float, b: float | None = None, *, prior: Any = None, n: int = 1_000_000, seed: Any,
-                     backend: str = "numpy", **kwargs: Any) -> MCResult:
+def expected_abs_sin(
+    omega0: float,
+    b: float | None = None,
+    *,
+    prior: Any = None,
+    n: int = 1_000_000,
+    seed: Any,
+    backend: str = "numpy",
+    **kwargs: Any,
+) -> MCResult:
     """Monte Carlo E|sin(ω0 w)| ± SE."""
     return abs_sin_sums(omega0, b, prior=prior, n=n, seed=seed, backend=backend, **kwargs).e_abs_sin()

@@ -22,6 +22,7 @@ Both agree with the closed form to ~1e-14 relative for Laplace (tests assert 1e-
 >>> f"{expected_abs_sin(20.0, 0.05):.12f}"
 '0.545165705364'
 """
+
 from __future__ import annotations
 
 import math
@@ -41,8 +42,9 @@ EPSREL = 1e-13
 MAX_HALF_PERIODS = 200_000
 
 
-def _quad(func: Callable[[float], float], lo: float, hi: float, points: list[float] | None = None,
-          epsrel: float = EPSREL) -> float:
+def _quad(
+    func: Callable[[float], float], lo: float, hi: float, points: list[float] | None = None, epsrel: float = EPSREL
+) -> float:
     pts = [p for p in (points or []) if lo < p < hi] or None
     value, _err = quad(func, lo, hi, points=pts, epsabs=0.0, epsrel=epsrel, limit=200)
     return float(value)
@@ -50,11 +52,12 @@ def _quad(func: Callable[[float], float], lo: float, hi: float, points: list[flo
 
 def _peak_points(scale: float, hi: float) -> list[float]:
     """Break points scale·2^j (j = −2..12) inside (0, hi): they resolve a pdf peaked at 0 with width ``scale``."""
-    return [scale * 2.0 ** j for j in range(-2, 13) if scale * 2.0 ** j < hi]
+    return [scale * 2.0**j for j in range(-2, 13) if scale * 2.0**j < hi]
 
 
 def _laplace_expectation(f: Callable[[np.ndarray], Any], x: float, epsrel: float) -> float:
     """E f(|sin t|), t ~ Exponential(mean x): I_0/(1−q), I_0 = ∫_0^π f(sin t) e^{−t/x}/x dt, q = e^{−π/x}."""
+
     def integrand(t: float) -> float:
         return float(f(math.sin(t))) * math.exp(-t / x) / x
 
@@ -65,8 +68,10 @@ def _laplace_expectation(f: Callable[[np.ndarray], Any], x: float, epsrel: float
 def _prior_expectation(f: Callable[[np.ndarray], Any], omega0: float, prior: Any, epsrel: float) -> float:
     """E f(|sin(ω0 w)|) for a prior with a pdf, half-period by half-period, plus a homogenised tail."""
     if not hasattr(prior, "pdf"):
-        raise TypeError(f"quadrature needs a prior with a pdf; {type(prior).__name__} has none "
-                        "(use montecarlo or the prior's own expected_* methods)")
+        raise TypeError(
+            f"quadrature needs a prior with a pdf; {type(prior).__name__} has none "
+            "(use montecarlo or the prior's own expected_* methods)"
+        )
     symmetric = bool(getattr(prior, "is_symmetric", False))
 
     def weight(w: float) -> float:
@@ -88,8 +93,9 @@ def _prior_expectation(f: Callable[[np.ndarray], Any], omega0: float, prior: Any
                 return total + period_mean * tail
 
 
-def expectation(f: Callable[[Any], Any], omega0: Any, b: Any = None, *, prior: Any = None,
-                epsrel: float = EPSREL) -> float | np.ndarray:
+def expectation(
+    f: Callable[[Any], Any], omega0: Any, b: Any = None, *, prior: Any = None, epsrel: float = EPSREL
+) -> float | np.ndarray:
     r"""E f(|sin(ω0 w)|) by quadrature, w ~ Laplace(0, b) or ``prior``; ``f`` maps |sin| ∈ [0, 1] to a float.
 
     >>> round(float(expectation(lambda s: s * s, 20.0, 0.05)), 13)
@@ -131,7 +137,7 @@ def moments(omega0: float, b: float | None = None, *, prior: Any = None) -> dict
         "e_sin2": float(expectation(lambda s: s * s, omega0, b, prior=prior)),
         "e_abs_sin": float(expectation(abs, omega0, b, prior=prior)),
         "e_abs_sin3": float(expectation(lambda s: abs(s) ** 3, omega0, b, prior=prior)),
-        "e_sin4": float(expectation(lambda s: s ** 4, omega0, b, prior=prior)),
+        "e_sin4": float(expectation(lambda s: s**4, omega0, b, prior=prior)),
     }
 
 
@@ -148,9 +154,12 @@ def qe(omega0: Any, b: Any = None, gamma: Any = None, *, prior: Any = None) -> f
         g = expectation(abs, omega0, b, prior=prior)
         gs = np.atleast_1d(np.asarray(g, dtype=np.float64))
         om, bb = np.broadcast_arrays(np.asarray(omega0, dtype=np.float64), np.asarray(1.0 if b is None else b))
-        out = np.array([float(expectation(lambda s, gg=gg: (abs(s) - gg) ** 2, o, None if b is None else bv,
-                                          prior=prior))
-                        for gg, o, bv in zip(gs, om.ravel(), bb.ravel())])
+        out = np.array(
+            [
+                float(expectation(lambda s, gg=gg: (abs(s) - gg) ** 2, o, None if b is None else bv, prior=prior))
+                for gg, o, bv in zip(gs, om.ravel(), bb.ravel())
+            ]
+        )
         return validation.scalar_or_array(out.reshape(om.shape), omega0, *([] if b is None else [b]))
     gv = float(validation.nonnegative("gamma", gamma))
     return expectation(lambda s: (abs(s) - gv) ** 2, omega0, b, prior=prior)

@@ -28,6 +28,7 @@ For the Gaussian, :func:`gaussian_e_abs_sin` is the fast exact path: Dawson's fu
 :math:`e^{-\pi^2/(2s^2)} < 10^{-34}` there) and the finite ψ sum above it (φ(2kω) = exp(−2k²s²) underflows
 after a few terms; the rest of the sum is the exact telescoped tail).
 """
+
 from __future__ import annotations
 
 import math
@@ -78,11 +79,11 @@ def _gregory_tail(values: np.ndarray) -> np.ndarray:
 
 def _series_chunk(one_minus_cf: ArrayFn, cf: ArrayFn, omega: np.ndarray) -> np.ndarray:
     K = K_DIRECT
-    k = np.arange(1, K + len(_GREGORY), dtype=np.float64)          # 1 .. K+6
+    k = np.arange(1, K + len(_GREGORY), dtype=np.float64)  # 1 .. K+6
     denom = 4.0 * k * k - 1.0
     t = 2.0 * omega[:, None] * k[None, :]
     psi = np.asarray(one_minus_cf(t), dtype=np.float64)
-    direct = np.sum(psi[:, :K - 1] / denom[:K - 1], axis=1)
+    direct = np.sum(psi[:, : K - 1] / denom[: K - 1], axis=1)
     phi_K = np.asarray(cf(2.0 * omega * K), dtype=np.float64)
     use_phi = phi_K < 0.5
 
@@ -97,21 +98,21 @@ def _series_chunk(one_minus_cf: ArrayFn, cf: ArrayFn, omega: np.ndarray) -> np.n
     v = (np.arange(n_panels)[:, None] + 0.5 + 0.5 * _GL_NODES[None, :]).ravel()
     wv = np.tile(0.5 * _GL_WEIGHTS, n_panels)
     kk = K * np.exp(v)
-    jac = wv * kk / (4.0 * kk * kk - 1.0)                           # weight × dk/dv × 1/(4k²−1)
+    jac = wv * kk / (4.0 * kk * kk - 1.0)  # weight × dk/dv × 1/(4k²−1)
     tq = 2.0 * omega[:, None] * kk[None, :]
     k_end = K * math.exp(n_panels)
-    exact_rest = 0.25 * math.log1p(2.0 / (2.0 * k_end - 1.0))       # ∫_{k_end}^∞ dk/(4k²−1)
+    exact_rest = 0.25 * math.log1p(2.0 / (2.0 * k_end - 1.0))  # ∫_{k_end}^∞ dk/(4k²−1)
 
     tail = np.empty_like(omega)
     if np.any(~use_phi):
         rows = ~use_phi
         integral = np.sum(np.asarray(one_minus_cf(tq[rows]), dtype=np.float64) * jac, axis=1) + exact_rest
-        tail[rows] = integral + _gregory_tail(psi[rows, K - 1:] / denom[K - 1:])
+        tail[rows] = integral + _gregory_tail(psi[rows, K - 1 :] / denom[K - 1 :])
     if np.any(use_phi):
         rows = use_phi
-        phi_vals = np.asarray(cf(t[rows, K - 1:]), dtype=np.float64)
+        phi_vals = np.asarray(cf(t[rows, K - 1 :]), dtype=np.float64)
         integral = np.sum(np.asarray(cf(tq[rows]), dtype=np.float64) * jac, axis=1)
-        tail[rows] = 0.5 / (2.0 * K - 1.0) - (integral + _gregory_tail(phi_vals / denom[K - 1:]))
+        tail[rows] = 0.5 / (2.0 * K - 1.0) - (integral + _gregory_tail(phi_vals / denom[K - 1 :]))
     return (4.0 / math.pi) * (direct + tail)
 
 
@@ -130,7 +131,7 @@ def e_abs_sin_series(one_minus_cf: ArrayFn, cf: ArrayFn, omega: Any) -> np.ndarr
     flat = omega.ravel()
     out = np.empty_like(flat)
     for start in range(0, flat.size, _CHUNK):
-        out[start:start + _CHUNK] = _series_chunk(one_minus_cf, cf, flat[start:start + _CHUNK])
+        out[start : start + _CHUNK] = _series_chunk(one_minus_cf, cf, flat[start : start + _CHUNK])
     return out.reshape(omega.shape)
 
 
@@ -152,7 +153,7 @@ def gaussian_e_abs_sin(s: Any) -> np.ndarray:
     out[low] = (2.0 / math.sqrt(math.pi)) * dawsn(flat[low] / math.sqrt(2.0))
     if np.any(~low):
         sh = flat[~low]
-        K = int(math.ceil(math.sqrt(23.1) / float(sh.min()))) + 1       # exp(−2K²s²) < 1e-20
+        K = int(math.ceil(math.sqrt(23.1) / float(sh.min()))) + 1  # exp(−2K²s²) < 1e-20
         k = np.arange(1, K, dtype=np.float64)
         psi = -np.expm1(-2.0 * (k[None, :] * sh[:, None]) ** 2)
         out[~low] = (4.0 / math.pi) * (np.sum(psi / (4.0 * k * k - 1.0), axis=1) + 0.5 / (2.0 * K - 1.0))
@@ -200,5 +201,7 @@ def qe(omega0: Any, gamma: Any = None, *, prior: Any) -> float | np.ndarray:
 
 def _require_symmetric(prior: Any) -> None:
     if not getattr(prior, "is_symmetric", False):
-        raise ValueError(f"the characteristic-function series needs a symmetric law; {prior!r} is not; "
-                         "use prior.expected_sin2/expected_abs_sin (sample means) instead")
+        raise ValueError(
+            f"the characteristic-function series needs a symmetric law; {prior!r} is not; "
+            "use prior.expected_sin2/expected_abs_sin (sample means) instead"
+        )

@@ -26,6 +26,7 @@ The whole derivation takes a few seconds and is cached per process.
 >>> proves_printed_form()
 True
 """
+
 from __future__ import annotations
 
 import functools
@@ -38,8 +39,16 @@ from sympy.simplify.fu import TR8
 
 from biper_analysis.paper import printed_qe_sympy
 
-__all__ = ["Step", "Derivation", "derive", "derivation_steps", "results", "proves_printed_form", "lambdified",
-           "SYMBOLS"]
+__all__ = [
+    "Step",
+    "Derivation",
+    "derive",
+    "derivation_steps",
+    "results",
+    "proves_printed_form",
+    "lambdified",
+    "SYMBOLS",
+]
 
 #: The symbols every derived expression is written in (all positive; γ ≥ 0).
 SYMBOLS: dict[str, sp.Symbol] = {
@@ -77,8 +86,9 @@ class Derivation:
 
 def _coth_form(expr: Any) -> Any:
     """Display 1/tanh(u) as coth(u) (cosmetic only; sympy prefers tanh)."""
-    return expr.replace(lambda e: e.is_Pow and e.exp == -1 and isinstance(e.base, sp.tanh),
-                        lambda e: sp.coth(e.base.args[0]))
+    return expr.replace(
+        lambda e: e.is_Pow and e.exp == -1 and isinstance(e.base, sp.tanh), lambda e: sp.coth(e.base.args[0])
+    )
 
 
 def _integrate_linearised(power: Any, weight: Any, var: Any, lo: Any, hi: Any) -> Any:
@@ -100,11 +110,21 @@ def derive() -> Derivation:
     pdf = sp.exp(-sp.Abs(w) / b) / (2 * b)
     wp = sp.Symbol("w", positive=True)
     norm = 2 * sp.integrate(pdf.subs(w, wp), (wp, 0, sp.oo))
-    steps.append(Step("Laplace pdf p(w), normalised", sp.Eq(sp.Integral(pdf, (w, -sp.oo, sp.oo)), norm),
-                      "w ~ Laplace(0, b), b = scale = E|w|"))
+    steps.append(
+        Step(
+            "Laplace pdf p(w), normalised",
+            sp.Eq(sp.Integral(pdf, (w, -sp.oo, sp.oo)), norm),
+            "w ~ Laplace(0, b), b = scale = E|w|",
+        )
+    )
     half = sp.simplify((2 * pdf.subs(w, t / w0) / w0).subs(b, x / w0))  # |dw/dt| = 1/ω0, both signs of w
-    steps.append(Step("density of t = ω0|w| (x = ω0 b)", sp.Eq(sp.Symbol("p_t"), half),
-                      "sin² and |sin| are even in w, so E f = ∫_0^∞ f(sin t) p_t dt"))
+    steps.append(
+        Step(
+            "density of t = ω0|w| (x = ω0 b)",
+            sp.Eq(sp.Symbol("p_t"), half),
+            "sin² and |sin| are even in w, so E f = ∫_0^∞ f(sin t) p_t dt",
+        )
+    )
 
     # 2. E sin², a direct integral (sin² written as a sum of cosines first: faster for sympy, same integral).
     e_sin2 = _integrate_linearised(sp.sin(t) ** 2, half, t, 0, sp.oo)
@@ -112,20 +132,30 @@ def derive() -> Derivation:
 
     # 3. E|sin| over half-periods: t = s + kπ, |sin(s + kπ)| = |(-1)^k sin s| = sin s on [0, π].
     shifted = sp.sin(s + k * pi)  # sympy evaluates this to (-1)^k sin s
-    steps.append(Step("shift to half-period k: sin(s + kπ)", sp.Eq(sp.Symbol("sin(s+k*pi)"), shifted),
-                      "so |sin(s + kπ)| = sin s for 0 ≤ s ≤ π"))
+    steps.append(
+        Step(
+            "shift to half-period k: sin(s + kπ)",
+            sp.Eq(sp.Symbol("sin(s+k*pi)"), shifted),
+            "so |sin(s + kπ)| = sin s for 0 ≤ s ≤ π",
+        )
+    )
     i0 = sp.factor(sp.together(sp.integrate(sp.sin(s) * half.subs(t, s), (s, 0, pi))))
     ratio = sp.simplify(half.subs(t, s + k * pi) / half.subs(t, s))
     assert s not in ratio.free_symbols  # a constant factor: it comes out of the half-period integral
     steps.append(Step("one half-period: I_0 = ∫_0^π sin s e^{-s/x}/x ds", sp.Eq(sp.Symbol("I_0"), i0)))
-    steps.append(Step("half-period k: p_t(s + kπ)/p_t(s), free of s, so I_k = q^k I_0",
-                      sp.Eq(sp.Symbol("I_k/I_0"), ratio), "q = e^{-π/x}"))
-    geo = sp.summation(q ** k, (k, 0, sp.oo))
+    steps.append(
+        Step(
+            "half-period k: p_t(s + kπ)/p_t(s), free of s, so I_k = q^k I_0",
+            sp.Eq(sp.Symbol("I_k/I_0"), ratio),
+            "q = e^{-π/x}",
+        )
+    )
+    geo = sp.summation(q**k, (k, 0, sp.oo))
     geo_sum = geo.args[0][0] if isinstance(geo, sp.Piecewise) else geo
-    steps.append(Step("geometric series Σ_k q^k", sp.Eq(sp.Sum(q ** k, (k, 0, sp.oo)), geo), "0 < q < 1"))
+    steps.append(Step("geometric series Σ_k q^k", sp.Eq(sp.Sum(q**k, (k, 0, sp.oo)), geo), "0 < q < 1"))
     e_abs = sp.simplify(i0 * geo_sum.subs(q, ratio.subs(k, 1)))
     steps.append(Step("E|sin(ω0 w)| = I_0/(1 - q)", sp.Eq(sp.Symbol("E_abs_sin"), _coth_form(e_abs))))
-    coth_target = x * sp.coth(pi / (2 * x)) / (1 + x ** 2)
+    coth_target = x * sp.coth(pi / (2 * x)) / (1 + x**2)
     coth_difference = sp.simplify((e_abs - coth_target).rewrite(sp.exp))
     steps.append(Step("E|sin| - x coth(π/(2x))/(1+x²)", sp.Eq(sp.Symbol("difference"), coth_difference)))
 
@@ -133,26 +163,36 @@ def derive() -> Derivation:
     i3 = _integrate_linearised(sp.sin(s) ** 3, half.subs(t, s), s, 0, pi)
     e_abs3 = sp.simplify(i3 * geo_sum.subs(q, ratio.subs(k, 1)))
     e_sin4 = _integrate_linearised(sp.sin(t) ** 4, half, t, 0, sp.oo)
-    steps.append(Step("E|sin|^3 (half-periods, same geometric factor)", sp.Eq(sp.Symbol("E_abs_sin3"),
-                                                                             _coth_form(e_abs3))))
+    steps.append(
+        Step("E|sin|^3 (half-periods, same geometric factor)", sp.Eq(sp.Symbol("E_abs_sin3"), _coth_form(e_abs3)))
+    )
     steps.append(Step("E sin^4", sp.Eq(sp.Symbol("E_sin4"), e_sin4)))
 
     # 4. QE from its definition: with S = sin, σ = sign S, write S = σ a, a = |S|, σ² = 1.
     a = sp.Symbol("a", nonnegative=True)
     per_sample = {sv: sp.expand((sv * a - g * sv) ** 2) for sv in (1, -1)}
     assert per_sample[1] == per_sample[-1]
-    steps.append(Step("(S - γ sign S)² with S = σ a, σ = ±1, a = |S|", sp.Eq(sp.Symbol("Y"), per_sample[1]),
-                      "the same for σ = +1 and σ = -1"))
+    steps.append(
+        Step(
+            "(S - γ sign S)² with S = σ a, σ = ±1, a = |S|",
+            sp.Eq(sp.Symbol("Y"), per_sample[1]),
+            "the same for σ = +1 and σ = -1",
+        )
+    )
     a2, a1 = sp.Symbol("E_sin2"), sp.Symbol("E_abs_sin")
-    qe_moments = per_sample[1].xreplace({a ** 2: a2}).xreplace({a: a1})
+    qe_moments = per_sample[1].xreplace({a**2: a2}).xreplace({a: a1})
     steps.append(Step("QE = E[(S - γ sign S)²] (linearity)", sp.Eq(sp.Symbol("QE"), qe_moments)))
     qe_x = qe_moments.subs({a2: e_sin2, a1: e_abs})
     gamma_opt = sp.solve(sp.diff(qe_x, g), g)
     assert len(gamma_opt) == 1
     gamma_opt = gamma_opt[0]
-    steps.append(Step("γ*: solve dQE/dγ = 0 (d²QE/dγ² = 2 > 0)",
-                      sp.Eq(sp.Symbol("gamma_opt"), _coth_form(gamma_opt)),
-                      "γ* = E|sin|"))
+    steps.append(
+        Step(
+            "γ*: solve dQE/dγ = 0 (d²QE/dγ² = 2 > 0)",
+            sp.Eq(sp.Symbol("gamma_opt"), _coth_form(gamma_opt)),
+            "γ* = E|sin|",
+        )
+    )
     qe_min = sp.simplify(qe_x.subs(g, gamma_opt))
     steps.append(Step("QE_min = QE(γ*)", sp.Eq(sp.Symbol("QE_min"), _coth_form(qe_min))))
     identity = sp.simplify(sp.expand(qe_x - ((g - gamma_opt) ** 2 + qe_min)))
@@ -160,17 +200,27 @@ def derive() -> Derivation:
 
     # 5. Limits.
     lim0 = {
-        "e_sin2": sp.limit(e_sin2, x, 0, "+"), "gamma_opt": sp.limit(gamma_opt, x, 0, "+"),
-        "qe_min_over_x2": sp.limit(qe_min / x ** 2, x, 0, "+"), "qe": sp.limit(qe_x, x, 0, "+"),
+        "e_sin2": sp.limit(e_sin2, x, 0, "+"),
+        "gamma_opt": sp.limit(gamma_opt, x, 0, "+"),
+        "qe_min_over_x2": sp.limit(qe_min / x**2, x, 0, "+"),
+        "qe": sp.limit(qe_x, x, 0, "+"),
     }
     liminf = {
-        "e_sin2": sp.limit(e_sin2, x, sp.oo), "gamma_opt": sp.limit(gamma_opt, x, sp.oo),
-        "qe_min": sp.simplify(sp.limit(qe_min, x, sp.oo)), "qe": sp.expand(sp.limit(qe_x, x, sp.oo)),
+        "e_sin2": sp.limit(e_sin2, x, sp.oo),
+        "gamma_opt": sp.limit(gamma_opt, x, sp.oo),
+        "qe_min": sp.simplify(sp.limit(qe_min, x, sp.oo)),
+        "qe": sp.expand(sp.limit(qe_x, x, sp.oo)),
     }
-    steps.append(Step("limits x → 0+", sp.Tuple(*[sp.Eq(sp.Symbol(n), v) for n, v in lim0.items()]),
-                      "QE_min ~ x², QE → γ²"))
-    steps.append(Step("limits x → ∞", sp.Tuple(*[sp.Eq(sp.Symbol(n), v) for n, v in liminf.items()]),
-                      "γ* → 2/π, QE_min → 1/2 - 4/π²"))
+    steps.append(
+        Step("limits x → 0+", sp.Tuple(*[sp.Eq(sp.Symbol(n), v) for n, v in lim0.items()]), "QE_min ~ x², QE → γ²")
+    )
+    steps.append(
+        Step(
+            "limits x → ∞",
+            sp.Tuple(*[sp.Eq(sp.Symbol(n), v) for n, v in liminf.items()]),
+            "γ* → 2/π, QE_min → 1/2 - 4/π²",
+        )
+    )
 
     # Derivatives.
     d_e_sin2 = sp.simplify(sp.diff(e_sin2, x))
@@ -181,15 +231,20 @@ def derive() -> Derivation:
 
     # 6. Sign baseline and the official L1 metric.
     qe_sign = sp.expand(2 * sp.integrate((wp - g) ** 2 * pdf.subs(w, wp), (wp, 0, sp.oo)))
-    steps.append(Step("sign binarizer: E[(w - γ sign w)²]", sp.Eq(sp.Symbol("QE_sign"), qe_sign),
-                      "optimal γ = b gives b²"))
+    steps.append(
+        Step("sign binarizer: E[(w - γ sign w)²]", sp.Eq(sp.Symbol("QE_sign"), qe_sign), "optimal γ = b gives b²")
+    )
     c = sp.Symbol("c", nonnegative=True)  # c = 1 - a ≥ 0 because |sin| ≤ 1
     l1_cases = {sv: sp.simplify(sp.Abs(sv * (1 - c) - sv)) for sv in (1, -1)}
     assert l1_cases[1] == l1_cases[-1] == c
     official_l1 = 1 - e_abs
-    steps.append(Step("official L1: |S - sign S| = 1 - |S| (|S| ≤ 1)",
-                      sp.Eq(sp.Symbol("L1"), _coth_form(official_l1)),
-                      "E|S - sign S| = 1 - E|sin| (γ = 1)"))
+    steps.append(
+        Step(
+            "official L1: |S - sign S| = 1 - |S| (|S| ≤ 1)",
+            sp.Eq(sp.Symbol("L1"), _coth_form(official_l1)),
+            "E|S - sign S| = 1 - E|sin| (γ = 1)",
+        )
+    )
 
     # 7. The proof against the printed form.
     printed = printed_qe_sympy(w0, b, g)
@@ -199,11 +254,27 @@ def derive() -> Derivation:
     steps.append(Step("derived QE - printed QE", sp.Eq(sp.Symbol("difference"), difference)))
 
     res = {
-        "pdf": pdf, "half_line_density": half, "e_sin2": e_sin2, "e_abs_sin": e_abs, "e_abs_sin3": e_abs3,
-        "e_sin4": e_sin4, "qe": qe_x, "qe_omega0_b": qe_wb, "gamma_opt": gamma_opt, "qe_min": qe_min,
-        "d_e_sin2_dx": d_e_sin2, "d_e_abs_sin_dx": d_e_abs, "dqe_domega0": dqe, "qe_sign": qe_sign,
-        "official_l1": official_l1, "limits_x0": lim0, "limits_xinf": liminf, "printed_qe": printed,
-        "normalisation": norm, "coth_difference": coth_difference, "identity_difference": identity,
+        "pdf": pdf,
+        "half_line_density": half,
+        "e_sin2": e_sin2,
+        "e_abs_sin": e_abs,
+        "e_abs_sin3": e_abs3,
+        "e_sin4": e_sin4,
+        "qe": qe_x,
+        "qe_omega0_b": qe_wb,
+        "gamma_opt": gamma_opt,
+        "qe_min": qe_min,
+        "d_e_sin2_dx": d_e_sin2,
+        "d_e_abs_sin_dx": d_e_abs,
+        "dqe_domega0": dqe,
+        "qe_sign": qe_sign,
+        "official_l1": official_l1,
+        "limits_x0": lim0,
+        "limits_xinf": liminf,
+        "printed_qe": printed,
+        "normalisation": norm,
+        "coth_difference": coth_difference,
+        "identity_difference": identity,
     }
     return Derivation(steps=tuple(steps), results=res, proved=bool(proved))
 

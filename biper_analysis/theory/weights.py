@@ -19,6 +19,7 @@ are float64. Non-finite weights are counted and left out.
 :func:`weight_faults` is the one rule for weights no statistic can use (NaN/inf, all zero, all one value): every
 command that reads weights (fit-b, eval, the plots) names such a layer in one warning line with its counts.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,9 +30,22 @@ import numpy as np
 
 from biper_analysis.theory.analytic import NEAR_ZERO_HALF_WIDTH, qe_from_moments
 
-__all__ = ["NEAR_ZERO_HALF_WIDTH", "PHASE_BINS", "SIN_BINS", "WeightStats", "weight_stats", "WeightDrift",
-           "weight_drift", "period_index", "WeightTransitions", "weight_transitions", "ChannelSE", "channel_se",
-           "WeightFault", "weight_faults"]
+__all__ = [
+    "NEAR_ZERO_HALF_WIDTH",
+    "PHASE_BINS",
+    "SIN_BINS",
+    "WeightStats",
+    "weight_stats",
+    "WeightDrift",
+    "weight_drift",
+    "period_index",
+    "WeightTransitions",
+    "weight_transitions",
+    "ChannelSE",
+    "channel_se",
+    "WeightFault",
+    "weight_faults",
+]
 
 #: Bins of the phase histogram of ω0·w mod π over [0, π), and of the sine histogram over [−1, 1].
 PHASE_BINS = 36
@@ -43,20 +57,20 @@ _CHUNK = 1 << 20  # elements per block of the streamed passes (bounds temporary 
 class WeightStats:
     """What :func:`weight_stats` measures on one weight tensor (all float64). Sine fields are NaN without ω0."""
 
-    n: int                     # finite weights used
-    n_nonfinite: int           # NaN / ±inf weights left out
+    n: int  # finite weights used
+    n_nonfinite: int  # NaN / ±inf weights left out
     omega0: float | None
-    b: float                   # mean|w|: the MLE of Laplace(0, b)
-    mean_w2: float             # mean w²
-    e_sin2: float              # mean S², S = sin(ω0 w)
-    e_abs_sin: float           # mean |S| (= the measured γ*)
-    e_abs_sin3: float          # mean |S|³
-    e_sin4: float              # mean S⁴
-    official_l1: float         # mean |S − sign S| (sign(0) = 0)
-    near_zero_frac: float      # fraction whose phase ω0 w mod π lies within NEAR_ZERO_HALF_WIDTH of 0 or π
-    near_crest_frac: float     # fraction whose phase lies within NEAR_ZERO_HALF_WIDTH of π/2 (a crest of |S|)
-    phase_counts: np.ndarray | None = None   # histogram of ω0 w mod π over PHASE_BINS bins of [0, π)
-    sin_counts: np.ndarray | None = None     # histogram of S over SIN_BINS bins of [−1, 1]
+    b: float  # mean|w|: the MLE of Laplace(0, b)
+    mean_w2: float  # mean w²
+    e_sin2: float  # mean S², S = sin(ω0 w)
+    e_abs_sin: float  # mean |S| (= the measured γ*)
+    e_abs_sin3: float  # mean |S|³
+    e_sin4: float  # mean S⁴
+    official_l1: float  # mean |S − sign S| (sign(0) = 0)
+    near_zero_frac: float  # fraction whose phase ω0 w mod π lies within NEAR_ZERO_HALF_WIDTH of 0 or π
+    near_crest_frac: float  # fraction whose phase lies within NEAR_ZERO_HALF_WIDTH of π/2 (a crest of |S|)
+    phase_counts: np.ndarray | None = None  # histogram of ω0 w mod π over PHASE_BINS bins of [0, π)
+    sin_counts: np.ndarray | None = None  # histogram of S over SIN_BINS bins of [−1, 1]
 
     def qe(self, gamma: float | None = None) -> float:
         """QE measured on the weights: mean (|S| − γ)², or mean S² − (mean|S|)² at γ* (``gamma=None``)."""
@@ -101,12 +115,28 @@ class WeightStats:
             raise ValueError("cannot pool weight statistics taken at different ω0")
         n = self.n + other.n
         mean = lambda x, y: (x * self.n + y * other.n) / n
-        numeric = ("b", "mean_w2", "e_sin2", "e_abs_sin", "e_abs_sin3", "e_sin4", "official_l1", "near_zero_frac",
-                   "near_crest_frac")
-        counts = {k: None if getattr(self, k) is None else getattr(self, k) + getattr(other, k)
-                  for k in ("phase_counts", "sin_counts")}
-        return WeightStats(n, self.n_nonfinite + other.n_nonfinite, self.omega0,
-                           **{k: mean(getattr(self, k), getattr(other, k)) for k in numeric}, **counts)
+        numeric = (
+            "b",
+            "mean_w2",
+            "e_sin2",
+            "e_abs_sin",
+            "e_abs_sin3",
+            "e_sin4",
+            "official_l1",
+            "near_zero_frac",
+            "near_crest_frac",
+        )
+        counts = {
+            k: None if getattr(self, k) is None else getattr(self, k) + getattr(other, k)
+            for k in ("phase_counts", "sin_counts")
+        }
+        return WeightStats(
+            n,
+            self.n_nonfinite + other.n_nonfinite,
+            self.omega0,
+            **{k: mean(getattr(self, k), getattr(other, k)) for k in numeric},
+            **counts,
+        )
 
 
 def _finite_flat(w: Any) -> tuple[np.ndarray, int]:
@@ -116,7 +146,7 @@ def _finite_flat(w: Any) -> tuple[np.ndarray, int]:
         flat = flat.astype(np.float64)
     elif flat.dtype.itemsize < 4:
         flat = flat.astype(np.float32)
-    with np.errstate(invalid="ignore"):       # inf + (-inf) is NaN: non-finite either way
+    with np.errstate(invalid="ignore"):  # inf + (-inf) is NaN: non-finite either way
         bounded = bool(np.isfinite(flat.min() + flat.max())) if flat.size else True
     if not bounded:
         finite = np.isfinite(flat)
@@ -136,13 +166,13 @@ def weight_stats(w: Any, omega0: float | None = None, *, histograms: bool = Fals
     n = flat.size
     if n == 0:
         raise ValueError("the weight tensor holds no finite weights; pass a layer's weight array")
-    sums = np.zeros(6)   # Σ|w|, Σw², Σ|S|, ΣS², Σ|S|³, ΣS⁴ (raw; |S| ≤ 1, so the float64 sums are well scaled)
+    sums = np.zeros(6)  # Σ|w|, Σw², Σ|S|, ΣS², Σ|S|³, ΣS⁴ (raw; |S| ≤ 1, so the float64 sums are well scaled)
     zeros = near = crest = 0
     phase = np.zeros(PHASE_BINS, dtype=np.int64) if histograms else None
     sine = np.zeros(SIN_BINS, dtype=np.int64) if histograms else None
     dtype = _phase_dtype(flat, omega0)
     for i in range(0, n, _CHUNK):
-        block = flat[i:i + _CHUNK]
+        block = flat[i : i + _CHUNK]
         wide = block.astype(np.float64)
         # squares formed element-wise and summed by numpy's pairwise summation (single-threaded, error O(log n)·ε),
         # not np.dot: a BLAS dot starts threads of its own, which compete with the training workers for the cores
@@ -173,8 +203,9 @@ def weight_stats(w: Any, omega0: float | None = None, *, histograms: bool = Fals
         return WeightStats(n, n_nonfinite, None, m[0], m[1], nan, nan, nan, nan, nan, nan, nan)
     # |S − sign S| = 1 − |S| where S ≠ 0 and 0 where S = 0 (sign(0) = 0)
     l1 = float((n - sums[2] - zeros) / n)
-    return WeightStats(n, n_nonfinite, float(omega0), m[0], m[1], m[3], m[2], m[4], m[5], l1, near / n,
-                       crest / n, phase, sine)
+    return WeightStats(
+        n, n_nonfinite, float(omega0), m[0], m[1], m[3], m[2], m[4], m[5], l1, near / n, crest / n, phase, sine
+    )
 
 
 def _phase_dtype(flat: np.ndarray, omega0: float | None) -> Any:
@@ -219,9 +250,9 @@ class WeightFault:
     """What is wrong with a weight tensor: non-finite values, or finite values that are all equal (a constant
     layer: b = mean|w| and every spread are degenerate, a law cannot be fitted, KS and rel_err are meaningless)."""
 
-    n_total: int                 # elements of the tensor
-    n_nonfinite: int             # NaN / ±inf elements
-    constant: float | None       # the one value of every finite element, when there are ≥ 1 and they all agree
+    n_total: int  # elements of the tensor
+    n_nonfinite: int  # NaN / ±inf elements
+    constant: float | None  # the one value of every finite element, when there are ≥ 1 and they all agree
 
     @property
     def all_nonfinite(self) -> bool:
@@ -241,8 +272,11 @@ class WeightFault:
         value = "" if self.constant is None else "0" if self.constant == 0 else f"{self.constant:.6g}"
         if self.n_nonfinite:
             text = f"{self.n_nonfinite} of {self.n_total} weights are NaN/inf"
-            return text + (f" and the other {finite} are all {value} (a constant layer)"
-                           if self.constant is not None and finite > 1 else "")
+            return text + (
+                f" and the other {finite} are all {value} (a constant layer)"
+                if self.constant is not None and finite > 1
+                else ""
+            )
         return f"all {self.n_total} weights are {value} (a constant layer)"
 
 
@@ -263,7 +297,7 @@ def weight_faults(w: Any) -> WeightFault | None:
     n_total = flat.size + n_nonfinite
     constant = None
     if flat.size >= 2 and flat.min() == flat.max():
-        constant = float(flat[0]) + 0.0           # + 0.0: -0.0 reads as 0
+        constant = float(flat[0]) + 0.0  # + 0.0: -0.0 reads as 0
     if n_total and not n_nonfinite and constant is None:
         return None
     return WeightFault(n_total, n_nonfinite, constant)
@@ -273,11 +307,11 @@ def weight_faults(w: Any) -> WeightFault | None:
 class WeightDrift:
     """How far trained weights moved from a reference (their initial weights, or stage 1's best)."""
 
-    n: int                     # pairs compared (both finite)
-    correlation: float         # Pearson correlation of trained and reference weights
-    relative_change: float     # ||w − w_ref|| / ||w_ref||
-    rms_ratio: float           # rms(w) / rms(w_ref)
-    n_nonfinite: int = 0       # pairs left out because either value is NaN/inf
+    n: int  # pairs compared (both finite)
+    correlation: float  # Pearson correlation of trained and reference weights
+    relative_change: float  # ||w − w_ref|| / ||w_ref||
+    rms_ratio: float  # rms(w) / rms(w_ref)
+    n_nonfinite: int = 0  # pairs left out because either value is NaN/inf
 
 
 @dataclass(frozen=True)
@@ -286,8 +320,8 @@ class ChannelSE:
     within an output channel (NaN when the tensor has fewer than 2 channels)."""
 
     n_channels: int
-    qe: float     # SE of the measured QE (at γ* or at the given γ)
-    b: float      # SE of mean|w|
+    qe: float  # SE of the measured QE (at γ* or at the given γ)
+    b: float  # SE of mean|w|
 
 
 def channel_se(w: Any, omega0: float, gamma: float | None = None) -> ChannelSE:
@@ -325,8 +359,9 @@ def channel_se(w: Any, omega0: float, gamma: float | None = None) -> ChannelSE:
     psi_qe = (t2 - n_c * m2) - slope * (t1 - n_c * m1)
     psi_b = tw - n_c * mw
     scale = C / (C - 1.0) / (N * N)
-    return ChannelSE(C, math.sqrt(scale * float(np.sum(psi_qe * psi_qe))),
-                     math.sqrt(scale * float(np.sum(psi_b * psi_b))))
+    return ChannelSE(
+        C, math.sqrt(scale * float(np.sum(psi_qe * psi_qe))), math.sqrt(scale * float(np.sum(psi_b * psi_b)))
+    )
 
 
 def weight_drift(w: Any, reference: Any) -> WeightDrift:
@@ -346,8 +381,10 @@ def weight_drift(w: Any, reference: Any) -> WeightDrift:
     a = np.ravel(np.asarray(w, dtype=np.float64))
     r = np.ravel(np.asarray(reference, dtype=np.float64))
     if a.shape != r.shape:
-        raise ValueError(f"weights of {a.size} elements cannot be compared with a reference of {r.size}; pass "
-                         "the same layer's reference weights")
+        raise ValueError(
+            f"weights of {a.size} elements cannot be compared with a reference of {r.size}; pass "
+            "the same layer's reference weights"
+        )
     if a.size == 0:
         raise ValueError("cannot compare empty weight tensors")
     both = np.isfinite(a) & np.isfinite(r)
@@ -355,16 +392,19 @@ def weight_drift(w: Any, reference: Any) -> WeightDrift:
     if n_nonfinite:
         a, r = a[both], r[both]
         if a.size == 0:
-            return WeightDrift(n=0, correlation=math.nan, relative_change=math.nan, rms_ratio=math.nan,
-                               n_nonfinite=n_nonfinite)
+            return WeightDrift(
+                n=0, correlation=math.nan, relative_change=math.nan, rms_ratio=math.nan, n_nonfinite=n_nonfinite
+            )
     ref_norm = float(np.linalg.norm(r))
     da, dr = a - a.mean(), r - r.mean()
     denom = float(np.linalg.norm(da) * np.linalg.norm(dr))
-    return WeightDrift(n=a.size, correlation=float(np.dot(da, dr)) / denom if denom > 0 else math.nan,
-                       relative_change=float(np.linalg.norm(a - r)) / ref_norm if ref_norm > 0 else math.nan,
-                       rms_ratio=float(np.linalg.norm(a)) / ref_norm if ref_norm > 0 else math.nan,
-                       n_nonfinite=n_nonfinite)
-
+    return WeightDrift(
+        n=a.size,
+        correlation=float(np.dot(da, dr)) / denom if denom > 0 else math.nan,
+        relative_change=float(np.linalg.norm(a - r)) / ref_norm if ref_norm > 0 else math.nan,
+        rms_ratio=float(np.linalg.norm(a)) / ref_norm if ref_norm > 0 else math.nan,
+        n_nonfinite=n_nonfinite,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -396,11 +436,11 @@ class WeightTransitions:
     """Counts of what the weights of one tensor did between two records (see :func:`weight_transitions`)."""
 
     n: int
-    crossed: int       # k differed between two observed steps: the weight crossed at least one zero of the latent
-    flips: int         # k_end − k_start odd: the binarised weight sign(latent) changed
-    round_trips: int   # crossed, and back in its starting half-period at the end (k_end = k_start)
-    jumps: int         # k_end − k_start even and non-zero: a whole period or more, same binarised value
-    zeros_swept: int   # Σ (k_max − k_min): zeros lying between a weight's lowest and highest observed value
+    crossed: int  # k differed between two observed steps: the weight crossed at least one zero of the latent
+    flips: int  # k_end − k_start odd: the binarised weight sign(latent) changed
+    round_trips: int  # crossed, and back in its starting half-period at the end (k_end = k_start)
+    jumps: int  # k_end − k_start even and non-zero: a whole period or more, same binarised value
+    zeros_swept: int  # Σ (k_max − k_min): zeros lying between a weight's lowest and highest observed value
 
     def ratio(self, count: int) -> float:
         return count / self.n if self.n else math.nan
@@ -460,6 +500,11 @@ def weight_transitions(start: Any, end: Any, low: Any, high: Any, omega0: float 
     flips = (net % 2) != 0
     round_trips = crossed & (net == 0)
     jumps = (net != 0) & ~flips
-    return WeightTransitions(n=int(k_start.size), crossed=int(np.count_nonzero(crossed)),
-                             flips=int(np.count_nonzero(flips)), round_trips=int(np.count_nonzero(round_trips)),
-                             jumps=int(np.count_nonzero(jumps)), zeros_swept=int((k_high - k_low).sum()))
+    return WeightTransitions(
+        n=int(k_start.size),
+        crossed=int(np.count_nonzero(crossed)),
+        flips=int(np.count_nonzero(flips)),
+        round_trips=int(np.count_nonzero(round_trips)),
+        jumps=int(np.count_nonzero(jumps)),
+        zeros_swept=int((k_high - k_low).sum()),
+    )

@@ -20,6 +20,7 @@ plain python types and tensors (``torch.load(weights_only=True)``).
 >>> TrainConfig().omega0, round(lr_at(0, 0.021, 28), 4)
 (20.0, 0.0042)
 """
+
 from __future__ import annotations
 
 import importlib
@@ -27,8 +28,16 @@ from typing import Any
 
 # name -> module that defines it; resolved on first use, so that importing the (torch-free) training options of
 # biper_analysis.training.config does not load torch
-_LAZY = {"TrainConfig": "config", "lr_at": "config", "preset": "config", "PRESETS": "config",
-         "train_run": "loop", "initial_model": "loop", "layer_metrics": "loop", "evaluate_checkpoint": "evaluate"}
+_LAZY = {
+    "TrainConfig": "config",
+    "lr_at": "config",
+    "preset": "config",
+    "PRESETS": "config",
+    "train_run": "loop",
+    "initial_model": "loop",
+    "layer_metrics": "loop",
+    "evaluate_checkpoint": "evaluate",
+}
 
 __all__ = list(_LAZY)
 

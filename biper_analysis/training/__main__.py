@@ -3,6 +3,7 @@
 Takes the same options as ``biper-analysis train``; ``--batch-size`` is the global batch. Bad input: one line
 on stderr and exit status 2 (from the rank that sees it).
 """
+
 from __future__ import annotations
 
 import sys

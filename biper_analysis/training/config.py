@@ -7,6 +7,7 @@ measured with the official code (28 + 19 epochs, ResNet-20, ω0 = 20). Each fiel
 unit) in ``metadata["help"]``: :func:`add_config_arguments` turns the fields into command-line options, so an
 option, its default and its help are written once.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,11 +21,20 @@ from typing import Any
 from biper_analysis.paper import OFFICIAL_TAU, PUBLISHED_OMEGA0
 from biper_analysis.training.nn.choices import SURROGATES, WEIGHT_BINARIZERS
 
-__all__ = ["WEIGHT_BINARIZERS", "SURROGATES", "TrainConfig", "validate", "lr_at", "PRESETS", "PRESET_ALIASES", "preset",
-           "add_config_arguments",
-           "config_from_namespace", "options_given", "parse_set"]
-
-
+__all__ = [
+    "WEIGHT_BINARIZERS",
+    "SURROGATES",
+    "TrainConfig",
+    "validate",
+    "lr_at",
+    "PRESETS",
+    "PRESET_ALIASES",
+    "preset",
+    "add_config_arguments",
+    "config_from_namespace",
+    "options_given",
+    "parse_set",
+]
 
 
 def _opt(default: Any, help: str, **extra: Any) -> Any:
@@ -35,8 +45,11 @@ def _opt(default: Any, help: str, **extra: Any) -> Any:
 class TrainConfig:
     model: str = _opt("resnet20_1w1a", "resnet20_1w1a | resnet18_1w1a | vgg_small_1w1a | mlp_1w1a")
     dataset: str = _opt("fashion-mnist", "fashion-mnist | mnist | cifar10")
-    data_dir: str | None = _opt(None, "folder with the dataset files (else $BIPER_DATA_DIR, else Debian's "
-                                      "/usr/share/datasets/fashion-mnist)", resumable=True)
+    data_dir: str | None = _opt(
+        None,
+        "folder with the dataset files (else $BIPER_DATA_DIR, else Debian's /usr/share/datasets/fashion-mnist)",
+        resumable=True,
+    )
     binarizer: str = _opt("biper", "biper | sign | fp (fp: one stage of epochs1 + epochs2 epochs)")
     surrogate: str = _opt("sine", "sine | triangle: the periodic latent behind sign(sin(ω0 w)) (biper only)")
     omega0: float = _opt(PUBLISHED_OMEGA0, "angular frequency ω0 > 0, rad per unit weight (every published run: 20)")
@@ -59,12 +72,17 @@ class TrainConfig:
     seed: int = _opt(0, "seed of the initial weights, data order and augmentation, >= 0")
     device: str = _opt("auto", "auto (CUDA when available) | cpu | cuda | cuda:N", resumable=True)
     in_channels: int | None = _opt(None, "input channels (default: 3 for the CIFAR models, 1 for mlp_1w1a)")
-    trajectory: bool = _opt(True, "record, per binarised layer and epoch, flips, zero crossings of the latent and the "
-                                  "phase histogram in metrics.jsonl (biper_analysis.training.trajectory)")
-    record_every_steps: int = _opt(0, "also record the trajectory every N optimiser steps within an epoch (0: per "
-                                      "epoch only)")
-    tensorboard: bool = _opt(True, "write TensorBoard event files into the run folder (tensorboard --logdir RUN)",
-                             resumable=True)
+    trajectory: bool = _opt(
+        True,
+        "record, per binarised layer and epoch, flips, zero crossings of the latent and the "
+        "phase histogram in metrics.jsonl (biper_analysis.training.trajectory)",
+    )
+    record_every_steps: int = _opt(
+        0, "also record the trajectory every N optimiser steps within an epoch (0: per epoch only)"
+    )
+    tensorboard: bool = _opt(
+        True, "write TensorBoard event files into the run folder (tensorboard --logdir RUN)", resumable=True
+    )
 
     def __post_init__(self) -> None:
         validate(self)
@@ -114,12 +132,21 @@ def validate(cfg: TrainConfig) -> None:
         if getattr(cfg, name) not in valid:
             raise ValueError(f"unknown {name} {getattr(cfg, name)!r}; choose one of {', '.join(valid)}")
     if cfg.surrogate != "sine" and cfg.binarizer != "biper":
-        raise ValueError(f"surrogate {cfg.surrogate!r} applies to binarizer 'biper' only (the {cfg.binarizer} "
-                         "binarizer has no periodic latent); leave surrogate at 'sine'")
+        raise ValueError(
+            f"surrogate {cfg.surrogate!r} applies to binarizer 'biper' only (the {cfg.binarizer} "
+            "binarizer has no periodic latent); leave surrogate at 'sine'"
+        )
     if not (isinstance(cfg.omega0, (int, float)) and math.isfinite(cfg.omega0) and cfg.omega0 > 0):
         raise ValueError(f"omega0 must be a finite number > 0, got {cfg.omega0}; e.g. omega0=20")
-    minimum = {"epochs1": 1, "epochs2": 0 if cfg.binarizer == "fp" else 1, "warmup_epochs": 0, "seed": 0,
-               "batch_size": 1, "test_batch_size": 1, "record_every_steps": 0}
+    minimum = {
+        "epochs1": 1,
+        "epochs2": 0 if cfg.binarizer == "fp" else 1,
+        "warmup_epochs": 0,
+        "seed": 0,
+        "batch_size": 1,
+        "test_batch_size": 1,
+        "record_every_steps": 0,
+    }
     for name, low in minimum.items():
         if getattr(cfg, name) < low:
             raise ValueError(f"{name} must be >= {low}, got {getattr(cfg, name)}; e.g. {name}={max(low, 1)}")
@@ -157,8 +184,19 @@ def lr_at(epoch: int, base_lr: float, epochs: int, warmup_epochs: int = 5) -> fl
 #: changed the mean best accuracy over 5 paired seeds by −0.10 pp for BiPer and +0.08 pp for sign). "official": the
 #: official recipe as it is (the defaults).
 PRESETS: dict[str, dict[str, Any]] = {
-    "short": {"model": "mlp_1w1a", "width": 256, "epochs1": 8, "epochs2": 12, "batch_size": 256, "lr1": 0.2,
-              "lr2": 0.1, "weight_decay1": 5e-4, "weight_decay2": 1e-5, "warmup_epochs": 1, "augment": False},
+    "short": {
+        "model": "mlp_1w1a",
+        "width": 256,
+        "epochs1": 8,
+        "epochs2": 12,
+        "batch_size": 256,
+        "lr1": 0.2,
+        "lr2": 0.1,
+        "weight_decay1": 5e-4,
+        "weight_decay2": 1e-5,
+        "warmup_epochs": 1,
+        "augment": False,
+    },
     "official": {},
 }
 #: Old preset names that still work, with a deprecation warning.
@@ -169,8 +207,9 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
     """A named configuration with overrides: ``preset("short", omega0=30.0, seed=1)``."""
     if name in PRESET_ALIASES:
         new = PRESET_ALIASES[name]
-        warnings.warn(f"preset {name!r} is now called {new!r}; the old name will be removed", DeprecationWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"preset {name!r} is now called {new!r}; the old name will be removed", DeprecationWarning, stacklevel=2
+        )
         name = new
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
@@ -193,8 +232,9 @@ def _field_types() -> dict[str, Any]:
     return out
 
 
-def add_config_arguments(parser: argparse.ArgumentParser, skip: tuple[str, ...] = (),
-                         defaults: dict[str, Any] | None = None) -> None:
+def add_config_arguments(
+    parser: argparse.ArgumentParser, skip: tuple[str, ...] = (), defaults: dict[str, Any] | None = None
+) -> None:
     """One option per TrainConfig field (``--epochs1``; a bool that defaults to True becomes ``--no-augment``),
     help and default from the field, plus ``--set key=value`` for any field. Unset options stay None, so a preset's
     values apply unless the user overrides them. ``defaults``: the default a command applies instead of the
@@ -206,15 +246,33 @@ def add_config_arguments(parser: argparse.ArgumentParser, skip: tuple[str, ...] 
         kind = types[f.name]
         if kind is bool:
             flag = f"--no-{_flag(f.name)}" if f.default else f"--{_flag(f.name)}"
-            parser.add_argument(flag, dest=f.name, action="store_const", const=not f.default, default=None,
-                                help=f"{'no ' if f.default else ''}{f.metadata['help']}")
+            parser.add_argument(
+                flag,
+                dest=f.name,
+                action="store_const",
+                const=not f.default,
+                default=None,
+                help=f"{'no ' if f.default else ''}{f.metadata['help']}",
+            )
             continue
         shown = (defaults or {}).get(f.name, f.default)
         default = "none" if shown is None else f"{shown:g}" if isinstance(shown, float) else shown
-        parser.add_argument(f"--{_flag(f.name)}", dest=f.name, type=kind, default=None,
-                            metavar=f.name.upper(), help=f"{f.metadata['help']} (default {default})")
-    parser.add_argument("--set", dest="set_fields", action="append", default=[], metavar="KEY=VALUE",
-                        help="set any training field, e.g. --set momentum=0.8 (see the options above)")
+        parser.add_argument(
+            f"--{_flag(f.name)}",
+            dest=f.name,
+            type=kind,
+            default=None,
+            metavar=f.name.upper(),
+            help=f"{f.metadata['help']} (default {default})",
+        )
+    parser.add_argument(
+        "--set",
+        dest="set_fields",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set any training field, e.g. --set momentum=0.8 (see the options above)",
+    )
 
 
 def parse_set(items: list[str]) -> dict[str, Any]:
@@ -249,8 +307,11 @@ def parse_set(items: list[str]) -> dict[str, Any]:
 def options_given(args: argparse.Namespace) -> dict[str, Any]:
     """The TrainConfig fields an argparse namespace built by :func:`add_config_arguments` sets (the options given,
     then ``--set``)."""
-    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
-             if getattr(args, f.name, None) is not None}
+    given = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(TrainConfig)
+        if getattr(args, f.name, None) is not None
+    }
     given.update(parse_set(getattr(args, "set_fields", []) or []))
     return given
 

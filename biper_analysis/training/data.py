@@ -16,6 +16,7 @@ A file that is truncated, corrupt, of the wrong shape or holds labels out of ran
 :class:`~biper_analysis._io.errors.DataFileError`: one line naming the file and how to replace it, before any
 training (and, for a run, before its folder is made).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -33,8 +34,21 @@ from torch import Tensor
 
 from biper_analysis._io.errors import DataFileError
 
-__all__ = ["ENV_VAR", "IMAGE_SIZE", "DatasetSpec", "DATASETS", "ImageData", "spec", "resolve_data_dir", "read_idx",
-           "load_split", "check_dataset", "augment", "to_input", "batch_indices"]
+__all__ = [
+    "ENV_VAR",
+    "IMAGE_SIZE",
+    "DatasetSpec",
+    "DATASETS",
+    "ImageData",
+    "spec",
+    "resolve_data_dir",
+    "read_idx",
+    "load_split",
+    "check_dataset",
+    "augment",
+    "to_input",
+    "batch_indices",
+]
 
 ENV_VAR = "BIPER_DATA_DIR"
 IMAGE_SIZE = 32
@@ -55,22 +69,42 @@ class DatasetSpec:
 
 
 DATASETS: dict[str, DatasetSpec] = {
-    "fashion-mnist": DatasetSpec("fashion-mnist", "/usr/share/datasets/fashion-mnist", (0.2860,), (0.3530,), 10,
-                                 "install it with `apt-get install dataset-fashion-mnist`, or pass data_dir "
-                                 f"(or set {ENV_VAR}) to a directory with the four idx .gz files",
-                                 "reinstall it with `apt-get install --reinstall dataset-fashion-mnist`, or pass "
-                                 "data_dir to a good copy of the four idx .gz files"),
-    "mnist": DatasetSpec("mnist", "/usr/share/datasets/mnist", (0.1307,), (0.3081,), 10,
-                         f"pass data_dir (or set {ENV_VAR}) to a directory with the four MNIST idx .gz files",
-                         "replace it with a good copy, or pass data_dir to another copy of the four idx .gz files"),
-    "cifar10": DatasetSpec("cifar10", None, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 10,
-                           f"pass data_dir (or set {ENV_VAR}) to your copy of cifar-10-batches-py "
-                           "(data_batch_1..5, test_batch); it cannot be downloaded here",
-                           "replace cifar-10-batches-py with a fresh copy of the CIFAR-10 python version, or pass "
-                           "data_dir to another copy"),
+    "fashion-mnist": DatasetSpec(
+        "fashion-mnist",
+        "/usr/share/datasets/fashion-mnist",
+        (0.2860,),
+        (0.3530,),
+        10,
+        "install it with `apt-get install dataset-fashion-mnist`, or pass data_dir "
+        f"(or set {ENV_VAR}) to a directory with the four idx .gz files",
+        "reinstall it with `apt-get install --reinstall dataset-fashion-mnist`, or pass "
+        "data_dir to a good copy of the four idx .gz files",
+    ),
+    "mnist": DatasetSpec(
+        "mnist",
+        "/usr/share/datasets/mnist",
+        (0.1307,),
+        (0.3081,),
+        10,
+        f"pass data_dir (or set {ENV_VAR}) to a directory with the four MNIST idx .gz files",
+        "replace it with a good copy, or pass data_dir to another copy of the four idx .gz files",
+    ),
+    "cifar10": DatasetSpec(
+        "cifar10",
+        None,
+        (0.485, 0.456, 0.406),
+        (0.229, 0.224, 0.225),
+        10,
+        f"pass data_dir (or set {ENV_VAR}) to your copy of cifar-10-batches-py "
+        "(data_batch_1..5, test_batch); it cannot be downloaded here",
+        "replace cifar-10-batches-py with a fresh copy of the CIFAR-10 python version, or pass "
+        "data_dir to another copy",
+    ),
 }
-IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-             "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+IDX_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
 CIFAR_FILES = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)}
 
 
@@ -107,8 +141,11 @@ def resolve_data_dir(dataset: str, data_dir: str | os.PathLike[str] | None = Non
     path = Path(data_dir)
     if dataset == "cifar10" and (path / "cifar-10-batches-py").is_dir():
         path = path / "cifar-10-batches-py"
-    needed = ([f for pair in IDX_FILES.values() for f in pair] if dataset != "cifar10"
-              else [f for group in CIFAR_FILES.values() for f in group])
+    needed = (
+        [f for pair in IDX_FILES.values() for f in pair]
+        if dataset != "cifar10"
+        else [f for group in CIFAR_FILES.values() for f in group]
+    )
     if not path.is_dir():
         raise FileNotFoundError(f"{dataset} data directory {str(path)!r} does not exist; {s.how_to_get}")
     missing = [f for f in needed if _find(path, f) is None]
@@ -140,7 +177,7 @@ def read_idx(path: str | os.PathLike[str], fix: str = "replace it with a good co
     path = Path(path)
     compressed = path.suffix == ".gz"
     try:
-        with (gzip.open(path, "rb") if compressed else open(path, "rb")) as fh:
+        with gzip.open(path, "rb") if compressed else open(path, "rb") as fh:
             raw = fh.read()
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise DataFileError(f"{path}: truncated or corrupt gzip file ({_first_line(exc)}); {fix}") from None
@@ -148,9 +185,10 @@ def read_idx(path: str | os.PathLike[str], fix: str = "replace it with a good co
         raise DataFileError(f"{path} is not an unsigned-byte idx file (bad magic number); {fix}")
     ndim = raw[3]
     if len(raw) < 4 + 4 * ndim:
-        raise DataFileError(f"{path} is truncated: its header names {ndim} dimensions but the file ends at byte "
-                            f"{len(raw)}; {fix}")
-    dims = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
+        raise DataFileError(
+            f"{path} is truncated: its header names {ndim} dimensions but the file ends at byte {len(raw)}; {fix}"
+        )
+    dims = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(dims, dtype=np.int64)):
         what = "truncated" if data.size < int(np.prod(dims, dtype=np.int64)) else "longer than its header says"
@@ -166,14 +204,16 @@ def _first_line(exc: BaseException) -> str:
 def _check_labels(labels: np.ndarray, num_classes: int, path: Path, fix: str) -> None:
     if labels.size and int(labels.max()) >= num_classes:
         bad = int(np.argmax(labels >= num_classes))
-        raise DataFileError(f"{path}: label {int(labels[bad])} at example {bad} is out of range (labels are 0 to "
-                            f"{num_classes - 1}); {fix}")
+        raise DataFileError(
+            f"{path}: label {int(labels[bad])} at example {bad} is out of range (labels are 0 to "
+            f"{num_classes - 1}); {fix}"
+        )
 
 
 def _load_idx(directory: Path, split: str, s: DatasetSpec) -> tuple[np.ndarray, np.ndarray]:
     img_name, lab_name = IDX_FILES[split]
     img_path, lab_path = _find(directory, img_name), _find(directory, lab_name)
-    assert img_path is not None and lab_path is not None   # resolve_data_dir checked that both exist
+    assert img_path is not None and lab_path is not None  # resolve_data_dir checked that both exist
     fix = s.how_to_repair
     images = read_idx(img_path, fix)
     labels = read_idx(lab_path, fix)
@@ -182,15 +222,16 @@ def _load_idx(directory: Path, split: str, s: DatasetSpec) -> tuple[np.ndarray, 
     if labels.ndim != 1:
         raise DataFileError(f"{lab_path}: expected labels of shape [N], found {list(labels.shape)}; {fix}")
     if images.shape[0] != labels.shape[0]:
-        raise DataFileError(f"{img_path} holds {images.shape[0]} images but {lab_path.name} holds {labels.shape[0]} "
-                            f"labels; {fix}")
+        raise DataFileError(
+            f"{img_path} holds {images.shape[0]} images but {lab_path.name} holds {labels.shape[0]} labels; {fix}"
+        )
     if images.shape[0] == 0:
         raise DataFileError(f"{img_path} holds no images; {fix}")
     _check_labels(labels, s.num_classes, lab_path, fix)
     pad = IMAGE_SIZE - images.shape[1]
     lo = pad // 2
     padded = np.zeros((images.shape[0], 1, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
-    padded[:, 0, lo:lo + images.shape[1], lo:lo + images.shape[2]] = images
+    padded[:, 0, lo : lo + images.shape[1], lo : lo + images.shape[2]] = images
     return padded, labels.astype(np.int64)
 
 
@@ -199,20 +240,32 @@ def _read_cifar_batch(path: Path, fix: str, num_classes: int) -> tuple[np.ndarra
     try:
         with open(path, "rb") as fh:
             batch = pickle.load(fh, encoding="bytes")  # the CIFAR-10 python format is a pickle
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError, IndexError,
-            KeyError, MemoryError) as exc:
-        raise DataFileError(f"{path}: truncated or corrupt CIFAR-10 batch ({type(exc).__name__}: "
-                            f"{_first_line(exc)}); {fix}") from None
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        ImportError,
+        IndexError,
+        KeyError,
+        MemoryError,
+    ) as exc:
+        raise DataFileError(
+            f"{path}: truncated or corrupt CIFAR-10 batch ({type(exc).__name__}: {_first_line(exc)}); {fix}"
+        ) from None
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         raise DataFileError(f"{path} is not a CIFAR-10 python batch (no 'data' and 'labels' entries); {fix}")
     data = np.asarray(batch[b"data"])
     labels = np.asarray(batch[b"labels"])
     if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or data.dtype != np.uint8:
-        raise DataFileError(f"{path}: expected data of shape [N, 3072] and type uint8, found {list(data.shape)} "
-                            f"{data.dtype}; {fix}")
+        raise DataFileError(
+            f"{path}: expected data of shape [N, 3072] and type uint8, found {list(data.shape)} {data.dtype}; {fix}"
+        )
     if labels.ndim != 1 or labels.shape[0] != data.shape[0] or not np.issubdtype(labels.dtype, np.integer):
-        raise DataFileError(f"{path}: expected {data.shape[0]} integer labels, found shape {list(labels.shape)} "
-                            f"{labels.dtype}; {fix}")
+        raise DataFileError(
+            f"{path}: expected {data.shape[0]} integer labels, found shape {list(labels.shape)} {labels.dtype}; {fix}"
+        )
     if labels.size and int(labels.min()) < 0:
         raise DataFileError(f"{path}: negative label {int(labels.min())} (labels are 0 to {num_classes - 1}); {fix}")
     _check_labels(labels, num_classes, path, fix)
@@ -223,15 +276,16 @@ def _load_cifar(directory: Path, split: str, s: DatasetSpec) -> tuple[np.ndarray
     images, labels = [], []
     for name in CIFAR_FILES[split]:
         path = _find(directory, name)
-        assert path is not None   # resolve_data_dir checked that every batch exists
+        assert path is not None  # resolve_data_dir checked that every batch exists
         img, lab = _read_cifar_batch(path, s.how_to_repair, s.num_classes)
         images.append(img)
         labels.append(lab)
     return np.concatenate(images), np.concatenate(labels)
 
 
-def load_split(dataset: str, split: str, data_dir: str | os.PathLike[str] | None = None,
-               limit: int | None = None) -> ImageData:
+def load_split(
+    dataset: str, split: str, data_dir: str | os.PathLike[str] | None = None, limit: int | None = None
+) -> ImageData:
     """Load a whole split ("train" or "test") into uint8 tensors; ``limit`` keeps the first N examples."""
     s = spec(dataset)
     if split not in ("train", "test"):
@@ -240,8 +294,9 @@ def load_split(dataset: str, split: str, data_dir: str | os.PathLike[str] | None
     images, labels = (_load_cifar if dataset == "cifar10" else _load_idx)(directory, split, s)
     if limit is not None:
         images, labels = images[:limit], labels[:limit]
-    return ImageData(torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(labels), s.mean, s.std,
-                     s.num_classes)
+    return ImageData(
+        torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(labels), s.mean, s.std, s.num_classes
+    )
 
 
 def check_dataset(dataset: str, data_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -287,8 +342,14 @@ def to_input(images: Tensor, mean: tuple[float, ...], std: tuple[float, ...], ch
     return x.expand(-1, channels, -1, -1).contiguous() if c != channels else x
 
 
-def batch_indices(n: int, batch_size: int, generator: torch.Generator | None, rank: int = 0,
-                  world_size: int = 1, drop_last: bool = False) -> list[Tensor]:
+def batch_indices(
+    n: int,
+    batch_size: int,
+    generator: torch.Generator | None,
+    rank: int = 0,
+    world_size: int = 1,
+    drop_last: bool = False,
+) -> list[Tensor]:
     """Index batches of one epoch: shuffled with ``generator`` (or in order when None); global batch
     ``batch_size`` split into ``world_size`` interleaved shards, this rank's shard returned. A trailing batch
     with fewer than 2 examples per process is dropped (BatchNorm cannot train on one example).
@@ -299,7 +360,7 @@ def batch_indices(n: int, batch_size: int, generator: torch.Generator | None, ra
     order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
     out = []
     for start in range(0, n, batch_size):
-        batch = order[start:start + batch_size]
+        batch = order[start : start + batch_size]
         if (drop_last and batch.numel() < batch_size) or batch.numel() < 2 * world_size:
             break
         out.append(batch[rank::world_size])

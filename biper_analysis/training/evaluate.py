@@ -8,6 +8,7 @@ accuracy stored in the file (``best_prec1``) is reported beside the measured one
 or a binarised layer whose weights are all one value, is named in one warning line with its counts
 (:func:`biper_analysis.theory.weights.weight_faults`, the rule fit-b and the plots follow).
 """
+
 from __future__ import annotations
 
 import math
@@ -29,8 +30,13 @@ __all__ = ["stored_info", "checkpoint_info", "weight_warnings", "evaluate_checkp
 MAX_NAMED_TENSORS = 5
 
 #: The official config's dataset names → ours.
-_OFFICIAL_DATASETS = {"cifar10": "cifar10", "mnist": "mnist", "fashion-mnist": "fashion-mnist",
-                      "fashionmnist": "fashion-mnist", "fmnist": "fashion-mnist"}
+_OFFICIAL_DATASETS = {
+    "cifar10": "cifar10",
+    "mnist": "mnist",
+    "fashion-mnist": "fashion-mnist",
+    "fashionmnist": "fashion-mnist",
+    "fmnist": "fashion-mnist",
+}
 
 
 def _official_stage(config: dict[str, str], state: dict[str, Any]) -> int:
@@ -47,18 +53,32 @@ def stored_info(ckpt: Checkpoint) -> tuple[dict[str, Any], str]:
     meta = ckpt.metadata
     if ckpt.format == "biper-analysis":
         config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
-        return ({"model": meta.get("model"), "omega0": meta.get("omega0"), "stage": meta.get("stage"),
-                 "binarizer": meta.get("binarizer", "biper"), "surrogate": meta.get("surrogate", "sine"),
-                 "dataset": config.get("dataset")}, "the checkpoint")
+        return (
+            {
+                "model": meta.get("model"),
+                "omega0": meta.get("omega0"),
+                "stage": meta.get("stage"),
+                "binarizer": meta.get("binarizer", "biper"),
+                "surrogate": meta.get("surrogate", "sine"),
+                "dataset": config.get("dataset"),
+            },
+            "the checkpoint",
+        )
     official = ckpt.config_txt
     name = official.get("dataset", "").lower()
     if name and name not in _OFFICIAL_DATASETS:
-        raise ValueError(f"config.txt names dataset {name!r}, which this tool cannot load; pass dataset "
-                         f"({', '.join(sorted(set(_OFFICIAL_DATASETS.values())))})")
-    info = {"model": official.get("model", meta.get("model")),
-            "omega0": omega0_from_config(ckpt.path.parent / "config.txt"),
-            "stage": _official_stage(official, ckpt.state_dict()), "binarizer": "biper", "surrogate": "sine",
-            "dataset": _OFFICIAL_DATASETS.get(name)}
+        raise ValueError(
+            f"config.txt names dataset {name!r}, which this tool cannot load; pass dataset "
+            f"({', '.join(sorted(set(_OFFICIAL_DATASETS.values())))})"
+        )
+    info = {
+        "model": official.get("model", meta.get("model")),
+        "omega0": omega0_from_config(ckpt.path.parent / "config.txt"),
+        "stage": _official_stage(official, ckpt.state_dict()),
+        "binarizer": "biper",
+        "surrogate": "sine",
+        "dataset": _OFFICIAL_DATASETS.get(name),
+    }
     return info, ("config.txt" if official else "the checkpoint")
 
 
@@ -76,16 +96,19 @@ def checkpoint_info(ckpt: Checkpoint, overrides: dict[str, Any]) -> tuple[dict[s
         if value is None:
             continue
         if info.get(key) is not None and _differs(info[key], value):
-            warnings.append(f"--{key} {value:g} contradicts {key} = {info[key]:g} in {where}; evaluating with "
-                            f"{value:g} as asked" if isinstance(value, float) else
-                            f"--{key} {value} contradicts {key} = {info[key]} in {where}; evaluating with "
-                            f"{value} as asked")
+            warnings.append(
+                f"--{key} {value:g} contradicts {key} = {info[key]:g} in {where}; evaluating with {value:g} as asked"
+                if isinstance(value, float)
+                else f"--{key} {value} contradicts {key} = {info[key]} in {where}; evaluating with {value} as asked"
+            )
         info[key] = value
     if info.get("model") not in MODELS:
         raise ValueError(f"checkpoint model {info.get('model')!r} is not one of {', '.join(MODELS)}; pass model")
     if info.get("omega0") is None:
-        raise ValueError(f"cannot tell ω0 of {ckpt.path}: it is not in the file and there is no config.txt with "
-                         "a 'freq:' line beside it; pass omega0 (and stage)")
+        raise ValueError(
+            f"cannot tell ω0 of {ckpt.path}: it is not in the file and there is no config.txt with "
+            "a 'freq:' line beside it; pass omega0 (and stage)"
+        )
     if info.get("stage") is None:
         raise ValueError(f"cannot tell the stage of {ckpt.path}; pass stage=1 or stage=2")
     return info, warnings
@@ -109,19 +132,30 @@ def weight_warnings(state: dict[str, torch.Tensor], binarised: list[str]) -> lis
             more += 1
             continue
         what = "layer" if name in binarised else "tensor"
-        effect = ("the accuracy below does not measure a sound network (binarised, NaN/inf acts as 0: torch.sign(NaN)"
-                  " = 0; unbinarised, it spreads to the outputs)" if fault.n_nonfinite else
-                  "its binary weights all take one value")
+        effect = (
+            "the accuracy below does not measure a sound network (binarised, NaN/inf acts as 0: torch.sign(NaN)"
+            " = 0; unbinarised, it spreads to the outputs)"
+            if fault.n_nonfinite
+            else "its binary weights all take one value"
+        )
         lines.append(f"{what} {name}: {fault.describe()}; {effect}")
     if more:
         lines.append(f"{more} more tensors hold NaN/inf values or a constant binarised layer (not named)")
     return lines
 
 
-def evaluate_checkpoint(path: str | os.PathLike[str], *, dataset: str | None = None, data_dir: str | None = None,
-                        test_limit: int | None = None, device: str = "auto", batch_size: int = 1000,
-                        model: str | None = None, omega0: float | None = None, stage: int | None = None
-                        ) -> dict[str, Any]:
+def evaluate_checkpoint(
+    path: str | os.PathLike[str],
+    *,
+    dataset: str | None = None,
+    data_dir: str | None = None,
+    test_limit: int | None = None,
+    device: str = "auto",
+    batch_size: int = 1000,
+    model: str | None = None,
+    omega0: float | None = None,
+    stage: int | None = None,
+) -> dict[str, Any]:
     """Load a checkpoint strictly into our model and return its test loss and top-1 accuracy (%), the accuracy
     the file stores, and warnings for options that contradict the file."""
     ckpt = load_checkpoint(path, require_omega0=False, require_layers=False)
@@ -132,16 +166,20 @@ def evaluate_checkpoint(path: str | os.PathLike[str], *, dataset: str | None = N
     first_conv = state.get("conv0.weight", state.get("conv1.weight", state.get("fc0.weight")))
     head = state.get("linear.weight", state.get("fc.weight"))
     in_channels = int(first_conv.shape[1]) if first_conv is not None and first_conv.dim() == 4 else None
-    kwargs: dict[str, Any] = {"num_classes": int(head.shape[0]) if head is not None else 10,
-                              "omega0": float(info["omega0"]), "stage": int(info["stage"]),
-                              "binarizer": info["binarizer"], "surrogate": info["surrogate"]}
+    kwargs: dict[str, Any] = {
+        "num_classes": int(head.shape[0]) if head is not None else 10,
+        "omega0": float(info["omega0"]),
+        "stage": int(info["stage"]),
+        "binarizer": info["binarizer"],
+        "surrogate": info["surrogate"],
+    }
     if in_channels is not None:
         kwargs["in_channels"] = in_channels
     if info["model"] == "mlp_1w1a" and first_conv is not None and first_conv.dim() == 2:
         # the MLP's width and depth are read from the weights (any width a run was trained at loads)
         kwargs["width"] = int(first_conv.shape[0])
         kwargs["depth"] = sum(1 for k in state if k.startswith("hidden.") and k.endswith(".weight"))
-        in_channels = kwargs["in_channels"] = int(first_conv.shape[1]) // (32 * 32)   # 32×32 images, flattened
+        in_channels = kwargs["in_channels"] = int(first_conv.shape[1]) // (32 * 32)  # 32×32 images, flattened
     net = build_model(info["model"], **kwargs)
     try:
         net.load_state_dict(state, strict=True)
@@ -151,11 +189,22 @@ def evaluate_checkpoint(path: str | os.PathLike[str], *, dataset: str | None = N
     warnings += weight_warnings(state, binary_layer_names(net))
     test = data.load_split(ds, "test", data_dir, test_limit)
     if kwargs["num_classes"] != test.num_classes:
-        raise ValueError(f"the checkpoint has {kwargs['num_classes']} output classes but {ds} has "
-                         f"{test.num_classes}; pass the dataset it was trained on")
+        raise ValueError(
+            f"the checkpoint has {kwargs['num_classes']} output classes but {ds} has "
+            f"{test.num_classes}; pass the dataset it was trained on"
+        )
     dev = resolve_device(device)
     net.to(dev)
     loss, acc = evaluate(net, test, in_channels or 1, dev, batch_size)
-    return {"checkpoint": str(ckpt.path), **info, "format": ckpt.format, "dataset": ds, "test_loss": loss,
-            "test_acc": acc, "stored_acc": ckpt.stored_accuracy, "n_test": len(test),
-            "binarized_layers": binary_layer_names(net), "warnings": warnings}
+    return {
+        "checkpoint": str(ckpt.path),
+        **info,
+        "format": ckpt.format,
+        "dataset": ds,
+        "test_loss": loss,
+        "test_acc": acc,
+        "stored_acc": ckpt.stored_accuracy,
+        "n_test": len(test),
+        "binarized_layers": binary_layer_names(net),
+        "warnings": warnings,
+    }

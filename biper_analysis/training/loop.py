@@ -19,6 +19,7 @@ augmentation come from a generator seeded by (seed, stage, epoch[, rank]), so a 
 thread counts and machines of one CPU kind need one thread and pinned CPU code paths
 (:mod:`biper_analysis._io.reproducible`); the environment is recorded in every checkpoint's provenance.
 """
+
 from __future__ import annotations
 
 import os
@@ -135,12 +136,25 @@ def layer_metrics(model: nn.Module, binarizer: str, omega0: float) -> list[dict[
         stats = weight_stats(w, omega0 if binarizer == "biper" else None)
         row: dict[str, Any] = {"name": f"{name}.weight", "b": stats.b}
         if binarizer == "biper":
-            row.update({"gamma_opt": stats.e_abs_sin, "qe_opt": stats.qe(), "normalised_qe": stats.normalised_qe(),
-                        "qe_gamma1": stats.qe(1.0), "official_l1": stats.official_l1,
-                        "qe_laplace": float(analytic.qe(omega0, stats.b)) if stats.b > 0 else None})
+            row.update(
+                {
+                    "gamma_opt": stats.e_abs_sin,
+                    "qe_opt": stats.qe(),
+                    "normalised_qe": stats.normalised_qe(),
+                    "qe_gamma1": stats.qe(1.0),
+                    "official_l1": stats.official_l1,
+                    "qe_laplace": float(analytic.qe(omega0, stats.b)) if stats.b > 0 else None,
+                }
+            )
         else:
-            row.update({"gamma_opt": stats.b, "qe_opt": stats.qe_sign(), "normalised_qe": stats.normalised_qe_sign(),
-                        "qe_laplace": float(analytic.qe_sign(stats.b)) if stats.b > 0 else None})
+            row.update(
+                {
+                    "gamma_opt": stats.b,
+                    "qe_opt": stats.qe_sign(),
+                    "normalised_qe": stats.normalised_qe_sign(),
+                    "qe_laplace": float(analytic.qe_sign(stats.b)) if stats.b > 0 else None,
+                }
+            )
         rows.append(row)
     return rows
 
@@ -158,12 +172,25 @@ def write_config_txt(path: Path, cfg: TrainConfig, stage: int) -> None:
     """Official-style config.txt: a timestamp line, a blank line, then ``key:  value`` lines."""
     epochs = cfg.stage_epochs(stage)
     items: dict[str, Any] = {
-        "model": cfg.model, "dataset": cfg.dataset, "data_path": cfg.data_dir or "", "seed": cfg.seed,
-        "lr": cfg.stage_lr(stage), "weight_decay": cfg.stage_weight_decay(stage), "momentum": cfg.momentum,
-        "epochs": epochs, "batch_size": cfg.batch_size, "batch_size_test": cfg.test_batch_size,
-        "lr_type": "cos", "optimizer": "sgd", "warm_up": cfg.warmup_epochs > 0, "freq": _freq_text(cfg.omega0),
-        "tau": cfg.stage_tau(stage), "stage2": stage == 2, "binarizer": cfg.binarizer,
-        "surrogate": cfg.surrogate, "augment": cfg.augment,
+        "model": cfg.model,
+        "dataset": cfg.dataset,
+        "data_path": cfg.data_dir or "",
+        "seed": cfg.seed,
+        "lr": cfg.stage_lr(stage),
+        "weight_decay": cfg.stage_weight_decay(stage),
+        "momentum": cfg.momentum,
+        "epochs": epochs,
+        "batch_size": cfg.batch_size,
+        "batch_size_test": cfg.test_batch_size,
+        "lr_type": "cos",
+        "optimizer": "sgd",
+        "warm_up": cfg.warmup_epochs > 0,
+        "freq": _freq_text(cfg.omega0),
+        "tau": cfg.stage_tau(stage),
+        "stage2": stage == 2,
+        "binarizer": cfg.binarizer,
+        "surrogate": cfg.surrogate,
+        "augment": cfg.augment,
     }
     with atomic_open(path) as fh:
         fh.write(str(datetime.now()) + "\n\n")
@@ -191,9 +218,21 @@ def _progress(iterable: Any, desc: str, enabled: bool) -> Any:
     return tqdm(iterable, desc=desc, leave=False, dynamic_ncols=True)
 
 
-def train_one_epoch(model: nn.Module, core: nn.Module, opt: torch.optim.Optimizer, train: image_data.ImageData,
-                    cfg: TrainConfig, stage: int, epoch: int, tau: float, channels: int, device: torch.device,
-                    dist_info: Dist, show_progress: bool, on_step: Any = None) -> tuple[float, float]:
+def train_one_epoch(
+    model: nn.Module,
+    core: nn.Module,
+    opt: torch.optim.Optimizer,
+    train: image_data.ImageData,
+    cfg: TrainConfig,
+    stage: int,
+    epoch: int,
+    tau: float,
+    channels: int,
+    device: torch.device,
+    dist_info: Dist,
+    show_progress: bool,
+    on_step: Any = None,
+) -> tuple[float, float]:
     """One pass over the training set; returns (mean loss incl. penalty, accuracy %) over all processes.
     ``on_step()`` is called after every optimiser step (the trajectory recorder)."""
     model.train()
@@ -228,14 +267,20 @@ def train_one_epoch(model: nn.Module, core: nn.Module, opt: torch.optim.Optimize
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data: image_data.ImageData, channels: int, device: torch.device, batch_size: int = 1000,
-             dist_info: Dist = Dist()) -> tuple[float, float]:
+def evaluate(
+    model: nn.Module,
+    data: image_data.ImageData,
+    channels: int,
+    device: torch.device,
+    batch_size: int = 1000,
+    dist_info: Dist = Dist(),
+) -> tuple[float, float]:
     """(mean cross-entropy, top-1 accuracy %) on ``data``; under torchrun each process takes a shard."""
     model.eval()
     idx_all = torch.arange(dist_info.rank, len(data), dist_info.world_size)
     loss_sum, correct = 0.0, 0.0
     for start in range(0, idx_all.numel(), batch_size):
-        idx = idx_all[start:start + batch_size]
+        idx = idx_all[start : start + batch_size]
         x = image_data.to_input(data.images[idx], data.mean, data.std, channels).to(device)
         y = data.labels[idx].to(device)
         out = model(x)
@@ -258,8 +303,10 @@ def check_run_dir(out: Path, resume: bool) -> None:
     """Refuse to overwrite a run, or to resume one that has no checkpoint (before anything is written)."""
     has_ckpt = any((out / f"stage{s}" / CHECKPOINT).exists() for s in (1, 2))
     if resume and not has_ckpt:
-        raise FileNotFoundError(f"cannot resume: no checkpoint in {str(out)!r} (looked for stage1/{CHECKPOINT}); "
-                                "start the run without resume")
+        raise FileNotFoundError(
+            f"cannot resume: no checkpoint in {str(out)!r} (looked for stage1/{CHECKPOINT}); "
+            "start the run without resume"
+        )
     if not resume and has_ckpt:
         raise ValueError(f"{str(out)!r} already holds a run; resume it or choose a new run folder")
     if out.exists() and not out.is_dir():
@@ -270,8 +317,9 @@ def check_run_dir(out: Path, resume: bool) -> None:
     held = sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) if out.is_dir() else []
     if not resume and held:
         # a run writes a folder of its own: never in among a dataset, another run's stage files or anything else
-        raise ValueError(f"the run folder {str(out)!r} is not empty (it holds {held[0]!r}); a run needs a new or empty "
-                         "folder")
+        raise ValueError(
+            f"the run folder {str(out)!r} is not empty (it holds {held[0]!r}); a run needs a new or empty folder"
+        )
 
 
 def finished_epochs(out: str | os.PathLike[str], stages: tuple[int, ...] = (1, 2)) -> dict[int, int]:
@@ -316,12 +364,22 @@ def _check_same_config(out: Path, cfg: TrainConfig, done: dict[int, int]) -> Non
     stored = read_torch_file(out / f"stage{stage}" / CHECKPOINT).get("config", {})
     for key, value in cfg.to_dict().items():
         if key not in RESUMABLE_FIELDS and key in stored and stored[key] != value:
-            raise ValueError(f"cannot resume {str(out)!r}: it was started with {key}={stored[key]!r}, not "
-                             f"{value!r}; resume with {key}={stored[key]!r} (the original configuration)")
+            raise ValueError(
+                f"cannot resume {str(out)!r}: it was started with {key}={stored[key]!r}, not "
+                f"{value!r}; resume with {key}={stored[key]!r} (the original configuration)"
+            )
 
 
-def checkpoint_record(core: nn.Module, opt: torch.optim.Optimizer, cfg: TrainConfig, stage: int, epochs_done: int,
-                      best: float, lr: float, extra: dict[str, Any]) -> dict[str, Any]:
+def checkpoint_record(
+    core: nn.Module,
+    opt: torch.optim.Optimizer,
+    cfg: TrainConfig,
+    stage: int,
+    epochs_done: int,
+    best: float,
+    lr: float,
+    extra: dict[str, Any],
+) -> dict[str, Any]:
     """Official keys (epoch, model, state_dict, best_prec1, optimizer, lr_scheduler) plus ours."""
     config = cfg.to_dict()
     return {
@@ -330,9 +388,13 @@ def checkpoint_record(core: nn.Module, opt: torch.optim.Optimizer, cfg: TrainCon
         "state_dict": {k: v.detach().cpu() for k, v in core.state_dict().items()},
         "best_prec1": float(best),
         "optimizer": opt.state_dict(),
-        "lr_scheduler": {"last_epoch": epochs_done - 1, "base_lr": cfg.stage_lr(stage), "last_lr": lr,
-                         "T_max": max(cfg.stage_epochs(stage) - max(cfg.warmup_epochs - 1, 0), 1),
-                         "warmup_epochs": cfg.warmup_epochs},
+        "lr_scheduler": {
+            "last_epoch": epochs_done - 1,
+            "base_lr": cfg.stage_lr(stage),
+            "last_lr": lr,
+            "T_max": max(cfg.stage_epochs(stage) - max(cfg.warmup_epochs - 1, 0), 1),
+            "warmup_epochs": cfg.warmup_epochs,
+        },
         "omega0": float(cfg.omega0),
         "stage": stage,
         "binarizer": cfg.binarizer,
@@ -349,23 +411,41 @@ def initial_model(cfg: TrainConfig, num_classes: int, in_channels: int) -> nn.Mo
     """The model a run starts from: seeded with ``cfg.seed``, built at stage 1 (the one definition, so that
     ``RUN/init.pth.tar`` can be rebuilt bit for bit from the seed)."""
     torch.manual_seed(cfg.seed)
-    return build_model(cfg.model, num_classes=num_classes, in_channels=in_channels, omega0=cfg.omega0, stage=1,
-                       binarizer=cfg.binarizer, surrogate=cfg.surrogate, **cfg.model_kwargs())
+    return build_model(
+        cfg.model,
+        num_classes=num_classes,
+        in_channels=in_channels,
+        omega0=cfg.omega0,
+        stage=1,
+        binarizer=cfg.binarizer,
+        surrogate=cfg.surrogate,
+        **cfg.model_kwargs(),
+    )
 
 
 def initial_record(core: nn.Module, cfg: TrainConfig) -> dict[str, Any]:
     """``RUN/init.pth.tar``: the initial weights with the run's metadata (stage 0: before any training)."""
     config = cfg.to_dict()
-    return {"epoch": 0, "model": cfg.model, "state_dict": {k: v.detach().cpu().clone() for k, v in
-                                                           core.state_dict().items()},
-            "omega0": float(cfg.omega0), "stage": 0, "binarizer": cfg.binarizer, "surrogate": cfg.surrogate,
-            "binarized_layers": binary_layer_names(core), "config": config, "seed": cfg.seed,
-            "provenance": provenance(config, cfg.seed, command="train", what="initial weights",
-                                     environment=compute_environment())}
+    return {
+        "epoch": 0,
+        "model": cfg.model,
+        "state_dict": {k: v.detach().cpu().clone() for k, v in core.state_dict().items()},
+        "omega0": float(cfg.omega0),
+        "stage": 0,
+        "binarizer": cfg.binarizer,
+        "surrogate": cfg.surrogate,
+        "binarized_layers": binary_layer_names(core),
+        "config": config,
+        "seed": cfg.seed,
+        "provenance": provenance(
+            config, cfg.seed, command="train", what="initial weights", environment=compute_environment()
+        ),
+    }
 
 
-def train_run(cfg: TrainConfig, out: str | os.PathLike[str], *, resume: bool = False, quiet: bool = False
-              ) -> dict[str, Any]:
+def train_run(
+    cfg: TrainConfig, out: str | os.PathLike[str], *, resume: bool = False, quiet: bool = False
+) -> dict[str, Any]:
     """Train one run (both stages, or one for "fp") into ``out``; return a summary dict.
 
     ``out/stage1/`` and ``out/stage2/`` each get ``checkpoint.pth.tar`` (last), ``model_best.pth.tar`` and an
@@ -378,23 +458,27 @@ def train_run(cfg: TrainConfig, out: str | os.PathLike[str], *, resume: bool = F
     out = Path(out)
     device = resolve_device(cfg.device)
     check_run_dir(out, resume)
-    claim_folder(out, option="--out")      # a folder that cannot be written: one line now, before any work
+    claim_folder(out, option="--out")  # a folder that cannot be written: one line now, before any work
     train = image_data.load_split(cfg.dataset, "train", cfg.data_dir, cfg.train_limit)
     test = image_data.load_split(cfg.dataset, "test", cfg.data_dir, cfg.test_limit)
     channels = cfg.in_channels or DEFAULT_IN_CHANNELS[cfg.model]
     if train.images.shape[1] not in (1, channels):
-        raise ValueError(f"{cfg.dataset} images have {train.images.shape[1]} channels but {cfg.model} takes "
-                         f"{channels}; pass in_channels={train.images.shape[1]} or choose another model")
+        raise ValueError(
+            f"{cfg.dataset} images have {train.images.shape[1]} channels but {cfg.model} takes "
+            f"{channels}; pass in_channels={train.images.shape[1]} or choose another model"
+        )
     dist_info = _init_dist(device)
     if cfg.batch_size < 2 * dist_info.world_size:
         raise ValueError(f"batch_size {cfg.batch_size} is the global batch; it must be >= 2 per process")
     show_progress = not quiet and dist_info.is_main and sys.stderr.isatty()
-    if not quiet and dist_info.is_main:    # after every check: bad input stays one line
+    if not quiet and dist_info.is_main:  # after every check: bad input stays one line
         what = cfg.binarizer + (f" ω0={cfg.omega0:g}" if cfg.binarizer == "biper" else "")
         lengths = ", ".join(f"stage {s}: {cfg.stage_epochs(s)} epochs" for s in cfg.stages)
-        sys.stderr.write(f"training {cfg.model} ({what}) on {cfg.dataset} ({len(train)} training, {len(test)} test "
-                         f"images) into {out} ({lengths}){'; resuming' if resume else ''}; one line per epoch "
-                         "follows\n")
+        sys.stderr.write(
+            f"training {cfg.model} ({what}) on {cfg.dataset} ({len(train)} training, {len(test)} test "
+            f"images) into {out} ({lengths}){'; resuming' if resume else ''}; one line per epoch "
+            "follows\n"
+        )
 
     created = not out.exists()
     recorder = None
@@ -414,14 +498,24 @@ def train_run(cfg: TrainConfig, out: str | os.PathLike[str], *, resume: bool = F
         _barrier(dist_info)
         metrics_path = out / METRICS
         done = {s: _stage_done(out / f"stage{s}") for s in cfg.stages} if resume else {s: 0 for s in cfg.stages}
-        records = [r for r in read_jsonl(metrics_path) if r.get("epoch", 0) <= done.get(r.get("stage", 0), 0)] \
-            if resume else []
+        records = (
+            [r for r in read_jsonl(metrics_path) if r.get("epoch", 0) <= done.get(r.get("stage", 0), 0)]
+            if resume
+            else []
+        )
 
         if resume:
             _check_same_config(out, cfg, done)
-        recorder = TrajectoryRecorder.for_run(core, cfg, out, records, len(train), main=dist_info.is_main,
-                                              world_size=dist_info.world_size,
-                                              layer_stats=lambda: layer_metrics(core, cfg.binarizer, cfg.omega0))
+        recorder = TrajectoryRecorder.for_run(
+            core,
+            cfg,
+            out,
+            records,
+            len(train),
+            main=dist_info.is_main,
+            world_size=dist_info.world_size,
+            layer_stats=lambda: layer_metrics(core, cfg.binarizer, cfg.omega0),
+        )
         summary: dict[str, Any] = {"run_dir": str(out), "config": cfg.to_dict(), "stages": {}}
         epoch_times: list[float] = []
         for stage in cfg.stages:
@@ -436,8 +530,12 @@ def train_run(cfg: TrainConfig, out: str | os.PathLike[str], *, resume: bool = F
                         for _, layer in binary_layers(core):
                             dims = tuple(range(1, layer.weight.dim()))
                             layer.beta.copy_(layer.weight.abs().mean(dims).view_as(layer.beta))
-            opt = torch.optim.SGD(core.parameters(), lr=cfg.stage_lr(stage), momentum=cfg.momentum,
-                                  weight_decay=cfg.stage_weight_decay(stage))
+            opt = torch.optim.SGD(
+                core.parameters(),
+                lr=cfg.stage_lr(stage),
+                momentum=cfg.momentum,
+                weight_decay=cfg.stage_weight_decay(stage),
+            )
             best, start = 0.0, done[stage]
             if start > 0:
                 ckpt = read_torch_file(stage_dir / CHECKPOINT)
@@ -454,9 +552,21 @@ def train_run(cfg: TrainConfig, out: str | os.PathLike[str], *, resume: bool = F
                 lr = lr_at(epoch, cfg.stage_lr(stage), epochs, cfg.warmup_epochs)
                 for group in opt.param_groups:
                     group["lr"] = lr
-                train_loss, train_acc = train_one_epoch(model, core, opt, train, cfg, stage, epoch, tau, channels,
-                                                        device, dist_info, show_progress,
-                                                        on_step=recorder.after_step)
+                train_loss, train_acc = train_one_epoch(
+                    model,
+                    core,
+                    opt,
+                    train,
+                    cfg,
+                    stage,
+                    epoch,
+                    tau,
+                    channels,
+                    device,
+                    dist_info,
+                    show_progress,
+                    on_step=recorder.after_step,
+                )
                 if dist_info.active:
                     import torch.distributed as dist
 
@@ -465,15 +575,32 @@ def train_run(cfg: TrainConfig, out: str | os.PathLike[str], *, resume: bool = F
                 test_loss, test_acc = evaluate(core, test, channels, device, cfg.test_batch_size, dist_info)
                 is_best = test_acc > best
                 best = max(best, test_acc)
-                record = {"stage": stage, "epoch": epoch + 1, "lr": lr, "train_loss": train_loss,
-                          "train_acc": train_acc, "test_loss": test_loss, "test_acc": test_acc, "best_acc": best,
-                          "time_s": time.perf_counter() - t0, "tau": tau,
-                          "layers": layer_metrics(core, cfg.binarizer, cfg.omega0)}
+                record = {
+                    "stage": stage,
+                    "epoch": epoch + 1,
+                    "lr": lr,
+                    "train_loss": train_loss,
+                    "train_acc": train_acc,
+                    "test_loss": test_loss,
+                    "test_acc": test_acc,
+                    "best_acc": best,
+                    "time_s": time.perf_counter() - t0,
+                    "tau": tau,
+                    "layers": layer_metrics(core, cfg.binarizer, cfg.omega0),
+                }
                 recorder.finish_epoch(record)
                 records.append(record)
                 if dist_info.is_main:
-                    ckpt = checkpoint_record(core, opt, cfg, stage, epoch + 1, best, lr,
-                                             {"test_acc": test_acc, "world_size": dist_info.world_size})
+                    ckpt = checkpoint_record(
+                        core,
+                        opt,
+                        cfg,
+                        stage,
+                        epoch + 1,
+                        best,
+                        lr,
+                        {"test_acc": test_acc, "world_size": dist_info.world_size},
+                    )
                     # best, then metrics, then the resume point last: a crash in between never leaves a checkpoint
                     # that claims an epoch whose best model or metrics line was not written
                     if is_best or not (stage_dir / BEST).exists():
@@ -483,13 +610,16 @@ def train_run(cfg: TrainConfig, out: str | os.PathLike[str], *, resume: bool = F
                     _save(ckpt, stage_dir / CHECKPOINT)
                     if not quiet:
                         epoch_times.append(record["time_s"])
-                        left = sum(cfg.stage_epochs(t) - (epoch + 1 if t == stage else 0) for t in cfg.stages
-                                   if t >= stage)
-                        sys.stderr.write(f"stage {stage} epoch {epoch + 1}/{epochs}: loss {train_loss:.4f} "
-                                         f"train {train_acc:.2f}% test {test_acc:.2f}% (best {best:.2f}%) "
-                                         f"lr {lr:.3g} {record['time_s']:.1f}s"
-                                         + (f"; about {_duration(left * float(np.mean(epoch_times)))} left"
-                                            if left else "") + "\n")
+                        left = sum(
+                            cfg.stage_epochs(t) - (epoch + 1 if t == stage else 0) for t in cfg.stages if t >= stage
+                        )
+                        sys.stderr.write(
+                            f"stage {stage} epoch {epoch + 1}/{epochs}: loss {train_loss:.4f} "
+                            f"train {train_acc:.2f}% test {test_acc:.2f}% (best {best:.2f}%) "
+                            f"lr {lr:.3g} {record['time_s']:.1f}s"
+                            + (f"; about {_duration(left * float(np.mean(epoch_times)))} left" if left else "")
+                            + "\n"
+                        )
                 _barrier(dist_info)
             stage_records = [r for r in records if r["stage"] == stage]
             summary["stages"][stage] = {
@@ -500,13 +630,19 @@ def train_run(cfg: TrainConfig, out: str | os.PathLike[str], *, resume: bool = F
             _barrier(dist_info)
         recorder.close()
         final = summary["stages"][cfg.stages[-1]]
-        summary.update({"best_acc": final["best_acc"], "last_acc": final["last_acc"],
-                        "layers": records[-1]["layers"] if records else [],
-                        "time_s": time.perf_counter() - t_start, "world_size": dist_info.world_size})
+        summary.update(
+            {
+                "best_acc": final["best_acc"],
+                "last_acc": final["last_acc"],
+                "layers": records[-1]["layers"] if records else [],
+                "time_s": time.perf_counter() - t_start,
+                "world_size": dist_info.world_size,
+            }
+        )
         return summary
     except BaseException:
         if recorder is not None:
-            recorder.close()             # flush the event files written so far (a resume rewrites them anyway)
+            recorder.close()  # flush the event files written so far (a resume rewrites them anyway)
         # interrupted or failed before a first checkpoint: nothing to resume from, so nothing is left behind (a
         # folder holding only init.pth.tar could be neither resumed nor reused); a run with a checkpoint is kept
         if dist_info.is_main and not resume:
@@ -514,6 +650,22 @@ def train_run(cfg: TrainConfig, out: str | os.PathLike[str], *, resume: bool = F
         raise
 
 
-__all__ = ["train_run", "evaluate", "layer_metrics", "lr_at", "write_config_txt", "check_run_dir",
-           "finished_epochs", "remove_unfinished_run", "resolve_device", "train_one_epoch", "initial_model",
-           "initial_record", "CHECKPOINT", "BEST", "CONFIG_TXT", "METRICS", "INIT"]
+__all__ = [
+    "train_run",
+    "evaluate",
+    "layer_metrics",
+    "lr_at",
+    "write_config_txt",
+    "check_run_dir",
+    "finished_epochs",
+    "remove_unfinished_run",
+    "resolve_device",
+    "train_one_epoch",
+    "initial_model",
+    "initial_record",
+    "CHECKPOINT",
+    "BEST",
+    "CONFIG_TXT",
+    "METRICS",
+    "INIT",
+]

@@ -24,6 +24,7 @@ Several processes per run (distributed data parallel): ``--gpus-per-run G`` star
 (``--procs-per-run P`` P CPU processes, gloo), and :meth:`SweepTask.__call__` turns submitit's job environment
 into the RANK / WORLD_SIZE / MASTER_ADDR variables the training loop's process group reads.
 """
+
 from __future__ import annotations
 
 import configparser
@@ -66,9 +67,21 @@ from biper_analysis.training.sweep import (
     write_sweep,
 )
 
-__all__ = ["SLURM_FOLDER", "JOBS_FILE", "CONFIG_ENV", "ENV_PREFIX", "SlurmSettings", "SlurmOutcome",
-           "load_settings", "time_minutes", "check_cluster", "run_sweep_on_slurm", "recorded_jobs",
-           "scheduler_status", "SweepTask"]
+__all__ = [
+    "SLURM_FOLDER",
+    "JOBS_FILE",
+    "CONFIG_ENV",
+    "ENV_PREFIX",
+    "SlurmSettings",
+    "SlurmOutcome",
+    "load_settings",
+    "time_minutes",
+    "check_cluster",
+    "run_sweep_on_slurm",
+    "recorded_jobs",
+    "scheduler_status",
+    "SweepTask",
+]
 
 SLURM_FOLDER = "slurm"
 JOBS_FILE = "jobs.json"
@@ -78,19 +91,49 @@ ENV_PREFIX = "BIPER_SLURM_"
 #: Seconds a Slurm command may take to answer.
 COMMAND_TIMEOUT_S = 60
 #: sbatch parameters the settings own (give them with their own option, not as an extra sbatch parameter).
-_OWNED = {"partition", "time", "cpus-per-task", "gpus-per-node", "ntasks-per-node", "mem", "account", "qos",
-          "array", "output", "error", "signal", "job-name", "open-mode", "nodes"}
+_OWNED = {
+    "partition",
+    "time",
+    "cpus-per-task",
+    "gpus-per-node",
+    "ntasks-per-node",
+    "mem",
+    "account",
+    "qos",
+    "array",
+    "output",
+    "error",
+    "signal",
+    "job-name",
+    "open-mode",
+    "nodes",
+}
 #: Scheduler states of a job that has not ended, as the run states they mean.
-_ACTIVE = {"PENDING": "queued", "REQUEUED": "queued", "REQUEUE_HOLD": "queued", "REQUEUE_FED": "queued",
-           "RESV_DEL_HOLD": "queued", "SUSPENDED": "queued", "CONFIGURING": "running", "RUNNING": "running",
-           "COMPLETING": "running", "STAGE_OUT": "running", "SIGNALING": "running", "RESIZING": "running",
-           "STOPPED": "running"}
+_ACTIVE = {
+    "PENDING": "queued",
+    "REQUEUED": "queued",
+    "REQUEUE_HOLD": "queued",
+    "REQUEUE_FED": "queued",
+    "RESV_DEL_HOLD": "queued",
+    "SUSPENDED": "queued",
+    "CONFIGURING": "running",
+    "RUNNING": "running",
+    "COMPLETING": "running",
+    "STAGE_OUT": "running",
+    "SIGNALING": "running",
+    "RESIZING": "running",
+    "STOPPED": "running",
+}
 #: Why a finished job did not finish its run, and what to do.
-_WHY = {"OUT_OF_MEMORY": "ran out of memory; ask for more with --mem",
-        "TIMEOUT": "reached its time limit more often than it may be requeued; raise --time",
-        "NODE_FAIL": "its node failed", "BOOT_FAIL": "its node failed to boot",
-        "CANCELLED": "was cancelled", "PREEMPTED": "was preempted and not requeued",
-        "DEADLINE": "passed its deadline"}
+_WHY = {
+    "OUT_OF_MEMORY": "ran out of memory; ask for more with --mem",
+    "TIMEOUT": "reached its time limit more often than it may be requeued; raise --time",
+    "NODE_FAIL": "its node failed",
+    "BOOT_FAIL": "its node failed to boot",
+    "CANCELLED": "was cancelled",
+    "PREEMPTED": "was preempted and not requeued",
+    "DEADLINE": "passed its deadline",
+}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -104,14 +147,14 @@ class SlurmSettings:
 
     partition: str | None = None
     time: str = "60"
-    cpus_per_task: int = 1            # threads of each process (1: the same bits as a local run)
+    cpus_per_task: int = 1  # threads of each process (1: the same bits as a local run)
     gpus_per_run: int = 0
     procs_per_run: int | None = None  # processes of one run (default: gpus_per_run, else 1)
-    mem: str | None = None            # per node, sbatch --mem (e.g. 4G)
+    mem: str | None = None  # per node, sbatch --mem (e.g. 4G)
     account: str | None = None
     qos: str | None = None
     array_parallelism: int | None = None  # tasks of the array running at once (default: as many as fit)
-    requeues: int = 3                 # times a task may be requeued after reaching its time limit
+    requeues: int = 3  # times a task may be requeued after reaching its time limit
     sbatch: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
@@ -124,14 +167,18 @@ class SlurmSettings:
             if value is not None and value < 1:
                 raise UsageError(f"--{_flag(name)} must be >= 1, got {value}")
         if self.gpus_per_run and self.procs_per_run not in (None, self.gpus_per_run):
-            raise UsageError(f"--procs-per-run {self.procs_per_run} with --gpus-per-run {self.gpus_per_run}: each "
-                             "process of a run takes one GPU; drop --procs-per-run")
+            raise UsageError(
+                f"--procs-per-run {self.procs_per_run} with --gpus-per-run {self.gpus_per_run}: each "
+                "process of a run takes one GPU; drop --procs-per-run"
+            )
         if self.mem is not None and not re.fullmatch(r"[0-9]+[KMGT]?B?", self.mem, flags=re.IGNORECASE):
             raise UsageError(f"--mem {self.mem!r}: give a size such as 4G or 4000M")
         for key, _ in self.sbatch:
             if key.replace("_", "-") in _OWNED:
-                raise UsageError(f"--sbatch {key}=...: {key.replace('_', '-')} is set by train-sweep "
-                                 f"(use --{key.replace('_', '-')} where it is an option)")
+                raise UsageError(
+                    f"--sbatch {key}=...: {key.replace('_', '-')} is set by train-sweep "
+                    f"(use --{key.replace('_', '-')} where it is an option)"
+                )
 
     @property
     def processes(self) -> int:
@@ -139,8 +186,11 @@ class SlurmSettings:
 
     def sbatch_flags(self) -> list[str]:
         """The sbatch options of one task (as given to ``sbatch --test-only`` before submitting)."""
-        flags = [f"--time={time_minutes(self.time)}", f"--cpus-per-task={self.cpus_per_task}",
-                 f"--ntasks-per-node={self.processes}"]
+        flags = [
+            f"--time={time_minutes(self.time)}",
+            f"--cpus-per-task={self.cpus_per_task}",
+            f"--ntasks-per-node={self.processes}",
+        ]
         for key in ("partition", "mem", "account", "qos"):
             if getattr(self, key) is not None:
                 flags.append(f"--{key}={getattr(self, key)}")
@@ -151,8 +201,12 @@ class SlurmSettings:
 
     def submitit_parameters(self, job_name: str) -> dict[str, Any]:
         """The same request in submitit's SlurmExecutor parameters."""
-        params: dict[str, Any] = {"job_name": job_name, "time": time_minutes(self.time),
-                                  "cpus_per_task": self.cpus_per_task, "ntasks_per_node": self.processes}
+        params: dict[str, Any] = {
+            "job_name": job_name,
+            "time": time_minutes(self.time),
+            "cpus_per_task": self.cpus_per_task,
+            "ntasks_per_node": self.processes,
+        }
         for key in ("partition", "mem", "account", "qos", "array_parallelism"):
             if getattr(self, key) is not None:
                 params[key] = getattr(self, key)
@@ -172,9 +226,13 @@ def _flag(name: str) -> str:
     return name.replace("_", "-")
 
 
-_FIELD_TYPES = {f.name: (int if f.name in ("cpus_per_task", "gpus_per_run", "procs_per_run", "array_parallelism",
-                                           "requeues") else str)
-                for f in dataclasses.fields(SlurmSettings) if f.name != "sbatch"}
+_FIELD_TYPES = {
+    f.name: (
+        int if f.name in ("cpus_per_task", "gpus_per_run", "procs_per_run", "array_parallelism", "requeues") else str
+    )
+    for f in dataclasses.fields(SlurmSettings)
+    if f.name != "sbatch"
+}
 
 
 def time_minutes(text: str) -> int:
@@ -187,13 +245,13 @@ def time_minutes(text: str) -> int:
     if m is None:
         raise UsageError(f"--time {text!r}: give minutes (90) or Slurm's H:MM:SS or D-HH:MM:SS")
     days, a, b, c = m.groups()
-    if days is not None:                       # D-H, D-H:M, D-H:M:S
+    if days is not None:  # D-H, D-H:M, D-H:M:S
         seconds = int(days) * 86400 + int(a) * 3600 + int(b or 0) * 60 + int(c or 0)
-    elif c is not None:                        # H:M:S
+    elif c is not None:  # H:M:S
         seconds = int(a) * 3600 + int(b) * 60 + int(c)
-    elif b is not None:                        # M:S
+    elif b is not None:  # M:S
         seconds = int(a) * 60 + int(b)
-    else:                                      # M
+    else:  # M
         seconds = int(a) * 60
     if seconds <= 0:
         raise UsageError(f"--time {text!r} must be longer than 0")
@@ -219,8 +277,12 @@ def _typed(name: str, value: Any, where: str) -> Any:
         raise UsageError(f"{where}: {_flag(name)} takes a whole number, got {value!r}") from None
 
 
-def load_settings(options: Mapping[str, Any] | None = None, sbatch: Sequence[str] = (), config_file: str | None = None,
-                  environ: Mapping[str, str] | None = None) -> SlurmSettings:
+def load_settings(
+    options: Mapping[str, Any] | None = None,
+    sbatch: Sequence[str] = (),
+    config_file: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> SlurmSettings:
     """Settings from (lowest first) the settings file (``config_file`` or $BIPER_SLURM_CONFIG), the environment
     (BIPER_SLURM_PARTITION, BIPER_SLURM_TIME, ...; BIPER_SLURM_SBATCH="k=v,k=v") and ``options`` (None values
     ignored), with ``sbatch`` extra parameters added last.
@@ -241,8 +303,9 @@ def load_settings(options: Mapping[str, Any] | None = None, sbatch: Sequence[str
         if text is not None and text.strip():
             values[name] = _typed(name, text.strip(), f"${ENV_PREFIX + name.upper()}")
     if environ.get(ENV_PREFIX + "SBATCH"):
-        extra.update(_pairs([p for p in environ[ENV_PREFIX + "SBATCH"].split(",") if p.strip()],
-                            f"${ENV_PREFIX}SBATCH"))
+        extra.update(
+            _pairs([p for p in environ[ENV_PREFIX + "SBATCH"].split(",") if p.strip()], f"${ENV_PREFIX}SBATCH")
+        )
     for name, value in (options or {}).items():
         if value is not None:
             values[name] = _typed(name, value, f"--{_flag(name)}")
@@ -268,8 +331,10 @@ def _read_settings_file(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
         for key, text in parser.items("slurm"):
             name = key.replace("-", "_")
             if name not in _FIELD_TYPES:
-                raise UsageError(f"Slurm settings file {path}: unknown setting {key!r} in [slurm]; choose from "
-                                 + ", ".join(_flag(n) for n in _FIELD_TYPES))
+                raise UsageError(
+                    f"Slurm settings file {path}: unknown setting {key!r} in [slurm]; choose from "
+                    + ", ".join(_flag(n) for n in _FIELD_TYPES)
+                )
             values[name] = _typed(name, text.strip(), f"{path} [slurm]")
     extra = dict(parser.items("sbatch")) if parser.has_section("sbatch") else {}
     return values, {k: v.strip() for k, v in extra.items()}
@@ -283,11 +348,14 @@ def _slurm(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(list(args), capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S)
     except FileNotFoundError:
-        raise UsageError(f"no Slurm here: `{args[0]}` is not on PATH; run train-sweep --executor slurm on a machine "
-                         "that submits to the cluster (a login node), or use --executor local") from None
+        raise UsageError(
+            f"no Slurm here: `{args[0]}` is not on PATH; run train-sweep --executor slurm on a machine "
+            "that submits to the cluster (a login node), or use --executor local"
+        ) from None
     except subprocess.TimeoutExpired:
-        raise UsageError(f"the Slurm controller did not answer `{' '.join(args[:2])}` within {COMMAND_TIMEOUT_S} s; "
-                         "try again later") from None
+        raise UsageError(
+            f"the Slurm controller did not answer `{' '.join(args[:2])}` within {COMMAND_TIMEOUT_S} s; try again later"
+        ) from None
 
 
 def _error_line(text: str) -> str:
@@ -305,23 +373,31 @@ def check_cluster(settings: SlurmSettings) -> dict[str, Any]:
     partitions."""
     for command in ("sbatch", "squeue", "scontrol", "sinfo", "srun"):
         if shutil.which(command) is None:
-            raise UsageError(f"no Slurm here: `{command}` is not on PATH; run train-sweep --executor slurm on a "
-                             "machine that submits to the cluster (a login node), or use --executor local")
+            raise UsageError(
+                f"no Slurm here: `{command}` is not on PATH; run train-sweep --executor slurm on a "
+                "machine that submits to the cluster (a login node), or use --executor local"
+            )
     ping = _slurm(["scontrol", "ping"])
     if ping.returncode != 0 or "DOWN" in ping.stdout:
         said = _error_line(ping.stderr) if ping.stderr.strip() else ping.stdout.strip().splitlines()[0]
-        raise UsageError(f"cannot reach the Slurm controller ({said}); check that slurmctld runs and that SLURM_CONF "
-                         "names its slurm.conf, or use --executor local")
+        raise UsageError(
+            f"cannot reach the Slurm controller ({said}); check that slurmctld runs and that SLURM_CONF "
+            "names its slurm.conf, or use --executor local"
+        )
     listed = _slurm(["sinfo", "-h", "-o", "%P"])
     partitions = [p.strip() for p in listed.stdout.split() if p.strip()]
     names = [p.rstrip("*") for p in partitions]
     if settings.partition is not None and settings.partition not in names:
-        raise UsageError(f"--partition {settings.partition} does not exist on this cluster; partitions here: "
-                         f"{', '.join(names) or 'none'}")
+        raise UsageError(
+            f"--partition {settings.partition} does not exist on this cluster; partitions here: "
+            f"{', '.join(names) or 'none'}"
+        )
     test = _slurm(["sbatch", "--test-only", *settings.sbatch_flags(), "--wrap", "true"])
     if test.returncode != 0:
-        raise UsageError(f"Slurm refuses the task's request ({_error_line(test.stderr)}); change the option that "
-                         f"asks for it ({' '.join(settings.sbatch_flags())})")
+        raise UsageError(
+            f"Slurm refuses the task's request ({_error_line(test.stderr)}); change the option that "
+            f"asks for it ({' '.join(settings.sbatch_flags())})"
+        )
     default = next((p.rstrip("*") for p in partitions if p.endswith("*")), None)
     return {"partitions": names, "default_partition": default}
 
@@ -330,8 +406,10 @@ def _active_jobs() -> dict[str, tuple[str, str, str]]:
     """job id → (state, reason, node) of every job of this user the scheduler has not finished."""
     proc = _slurm(["squeue", "-h", "-r", "-u", getpass.getuser(), "-o", "%i|%T|%r|%N"])
     if proc.returncode != 0:
-        raise UsageError(f"cannot ask the Slurm scheduler about the sweep's jobs ({_error_line(proc.stderr)}); check "
-                         "that slurmctld runs and that SLURM_CONF names its slurm.conf")
+        raise UsageError(
+            f"cannot ask the Slurm scheduler about the sweep's jobs ({_error_line(proc.stderr)}); check "
+            "that slurmctld runs and that SLURM_CONF names its slurm.conf"
+        )
     out = {}
     for line in proc.stdout.splitlines():
         parts = line.strip().split("|")
@@ -359,7 +437,7 @@ def _why(final: Mapping[str, str]) -> str:
     if state in _WHY:
         return f"{state}: {_WHY[state]}"
     code, _, sig = final.get("ExitCode", "").partition(":")
-    if sig in ("", "0") and code.isdigit() and 128 < int(code) < 160:   # the shell's 128 + signal of srun's task
+    if sig in ("", "0") and code.isdigit() and 128 < int(code) < 160:  # the shell's 128 + signal of srun's task
         code, sig = "0", str(int(code) - 128)
     if sig not in ("", "0"):
         name = signal.Signals(int(sig)).name if int(sig) in signal.Signals._value2member_map_ else f"signal {sig}"
@@ -369,8 +447,11 @@ def _why(final: Mapping[str, str]) -> str:
         return f"{state or 'ended'}: exited with status {code}"
     if state == "COMPLETED":
         return "its task ended without finishing the run"
-    return f"{state}: ended without finishing the run" if state else \
-        "the scheduler no longer knows the job (it ended without finishing the run)"
+    return (
+        f"{state}: ended without finishing the run"
+        if state
+        else "the scheduler no longer knows the job (it ended without finishing the run)"
+    )
 
 
 def _last_error_line(path: Path) -> str:
@@ -428,19 +509,29 @@ def scheduler_status(out_dir: str | Path, statuses: Sequence[RunStatus]) -> dict
         if job_id in active:
             state, reason, node = active[job_id]
             kind = _ACTIVE.get(state, "queued")
-            detail = reason if kind == "queued" and reason not in ("None", "") else \
-                _partial_detail(out_dir / status.name, resumes=False)
-            out[status.name] = RunStatus(status.name, kind, f"{state.lower()}" + (f": {detail}" if detail else ""),
-                                         job_id, node if node and node != "(null)" else None, job.get("stderr"))
+            detail = (
+                reason
+                if kind == "queued" and reason not in ("None", "")
+                else _partial_detail(out_dir / status.name, resumes=False)
+            )
+            out[status.name] = RunStatus(
+                status.name,
+                kind,
+                f"{state.lower()}" + (f": {detail}" if detail else ""),
+                job_id,
+                node if node and node != "(null)" else None,
+                job.get("stderr"),
+            )
             continue
-        if (out_dir / status.name / "summary.json").exists():       # finished since the folder was read
+        if (out_dir / status.name / "summary.json").exists():  # finished since the folder was read
             out[status.name] = local_status(out_dir / status.name, None)
             continue
         final = _final_state(job_id)
         last = _last_error_line(Path(job["stderr"])) if job.get("stderr") else ""
         detail = _why(final) + (f"; last error line: {last}" if last else "") + (f"; {progress}" if progress else "")
-        out[status.name] = RunStatus(status.name, "failed", detail, job_id, final.get("NodeList") or None,
-                                     job.get("stderr"))
+        out[status.name] = RunStatus(
+            status.name, "failed", detail, job_id, final.get("NodeList") or None, job.get("stderr")
+        )
     return out
 
 
@@ -452,9 +543,14 @@ def slurm_job_info() -> dict[str, Any]:
     env = os.environ
     array, task = env.get("SLURM_ARRAY_JOB_ID"), env.get("SLURM_ARRAY_TASK_ID")
     job_id = f"{array}_{task}" if array and task else env.get("SLURM_JOB_ID")
-    return {"executor": "slurm", "job_id": job_id, "node": env.get("SLURMD_NODENAME") or socket.gethostname(),
-            "restart_count": int(env.get("SLURM_RESTART_COUNT", "0") or 0),
-            "partition": env.get("SLURM_JOB_PARTITION"), "processes": int(env.get("SLURM_NTASKS", "1") or 1)}
+    return {
+        "executor": "slurm",
+        "job_id": job_id,
+        "node": env.get("SLURMD_NODENAME") or socket.gethostname(),
+        "restart_count": int(env.get("SLURM_RESTART_COUNT", "0") or 0),
+        "partition": env.get("SLURM_JOB_PARTITION"),
+        "processes": int(env.get("SLURM_NTASKS", "1") or 1),
+    }
 
 
 def _distributed_environment() -> dict[str, str]:
@@ -465,9 +561,14 @@ def _distributed_environment() -> dict[str, str]:
     job = submitit.JobEnvironment()
     if job.num_tasks <= 1:
         return {}
-    port = 15000 + int(job.raw_job_id) % 20000          # one port per job: arrays share nodes
-    return {"RANK": str(job.global_rank), "LOCAL_RANK": str(job.local_rank), "WORLD_SIZE": str(job.num_tasks),
-            "MASTER_ADDR": job.hostnames[0], "MASTER_PORT": str(port)}
+    port = 15000 + int(job.raw_job_id) % 20000  # one port per job: arrays share nodes
+    return {
+        "RANK": str(job.global_rank),
+        "LOCAL_RANK": str(job.local_rank),
+        "WORLD_SIZE": str(job.num_tasks),
+        "MASTER_ADDR": job.hostnames[0],
+        "MASTER_PORT": str(port),
+    }
 
 
 class SweepTask:
@@ -476,21 +577,25 @@ class SweepTask:
     the run's own epoch checkpoints are what it resumes from."""
 
     def __call__(self, name: str, run_dir: str, config: dict[str, Any], threads: int) -> dict[str, Any]:
-        pin_worker(threads)                         # before torch is imported
+        pin_worker(threads)  # before torch is imported
         os.environ.update(_distributed_environment())
         info = slurm_job_info()
         cfg = TrainConfig(**config)
         path = Path(run_dir)
         main = int(os.environ.get("RANK", "0")) == 0
         if main:
-            print(f"{name}: job {info['job_id']} on {info['node']} (requeued {info['restart_count']} times)",
-                  flush=True)
+            print(
+                f"{name}: job {info['job_id']} on {info['node']} (requeued {info['restart_count']} times)", flush=True
+            )
         summary, reused = train_or_reuse(path, cfg, info)
         if not main:
             return {"name": name, "rank": int(os.environ["RANK"])}
         if summary.get("resumed_from"):
-            print(f"{name}: resumed from stage {summary['resumed_from']['stage']} epoch "
-                  f"{summary['resumed_from']['epoch']}", flush=True)
+            print(
+                f"{name}: resumed from stage {summary['resumed_from']['stage']} epoch "
+                f"{summary['resumed_from']['epoch']}",
+                flush=True,
+            )
         record = run_record(name, path, cfg, summary, reused)
         print(f"{name}: {'reused' if reused else 'trained'}; best {record['best_acc']:.2f}%", flush=True)
         return {"name": name, "best_acc": record["best_acc"], "reused": reused}
@@ -520,12 +625,13 @@ def _signals_deferred() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-def _submit(out_dir: Path, runs: Sequence[tuple[str, TrainConfig]], settings: SlurmSettings
-            ) -> dict[str, dict[str, Any]]:
+def _submit(
+    out_dir: Path, runs: Sequence[tuple[str, TrainConfig]], settings: SlurmSettings
+) -> dict[str, dict[str, Any]]:
     """Submit ``runs`` as one job array (one task each); record and return run → {job_id, stdout, stderr}."""
     import submitit
 
-    logging.getLogger("submitit").setLevel(logging.ERROR)   # its INFO lines belong in the tasks' logs, not here
+    logging.getLogger("submitit").setLevel(logging.ERROR)  # its INFO lines belong in the tasks' logs, not here
     folder = out_dir / SLURM_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     executor = submitit.SlurmExecutor(folder=folder, max_num_timeout=settings.requeues)
@@ -533,12 +639,22 @@ def _submit(out_dir: Path, runs: Sequence[tuple[str, TrainConfig]], settings: Sl
     with _signals_deferred():
         try:
             with executor.batch():
-                jobs = [executor.submit(SweepTask(), name, str((out_dir / name).resolve()), jsonable(cfg.to_dict()),
-                                        settings.cpus_per_task) for name, cfg in runs]
-        except Exception as exc:   # submitit's FailedJobError / CalledProcessError carry sbatch's message
+                jobs = [
+                    executor.submit(
+                        SweepTask(),
+                        name,
+                        str((out_dir / name).resolve()),
+                        jsonable(cfg.to_dict()),
+                        settings.cpus_per_task,
+                    )
+                    for name, cfg in runs
+                ]
+        except Exception as exc:  # submitit's FailedJobError / CalledProcessError carry sbatch's message
             raise UsageError(f"sbatch refused the job array: {_error_line(str(exc))}") from None
-        entries = {name: {"job_id": job.job_id, "stdout": str(job.paths.stdout), "stderr": str(job.paths.stderr)}
-                   for (name, _), job in zip(runs, jobs)}
+        entries = {
+            name: {"job_id": job.job_id, "stdout": str(job.paths.stdout), "stderr": str(job.paths.stderr)}
+            for (name, _), job in zip(runs, jobs)
+        }
         _record_submission(out_dir, entries, settings)
     return entries
 
@@ -562,8 +678,9 @@ def _poll_interval(elapsed: float) -> float:
     return min(30.0, max(2.0, elapsed / 20.0))
 
 
-def _wait(out_dir: Path, runs: Sequence[tuple[str, TrainConfig]],
-          progress: Callable[[SweepProgress], None] | None) -> list[RunStatus]:
+def _wait(
+    out_dir: Path, runs: Sequence[tuple[str, TrainConfig]], progress: Callable[[SweepProgress], None] | None
+) -> list[RunStatus]:
     """Follow the runs until none is queued or running; their statuses then."""
     configs = {name: jsonable(cfg.to_dict()) for name, cfg in runs}
     clock = ProgressClock({name: (out_dir / name, cfg) for name, cfg in runs})
@@ -576,7 +693,7 @@ def _wait(out_dir: Path, runs: Sequence[tuple[str, TrainConfig]],
             scheduled = scheduler_status(out_dir, local)
             next_query = time.monotonic() + _poll_interval(time.monotonic() - start)
         statuses = []
-        for name, config in configs.items():       # files after the scheduler: a run done since is seen done
+        for name, config in configs.items():  # files after the scheduler: a run done since is seen done
             status = local_status(out_dir / name, config)
             statuses.append(status if status.state == "done" else scheduled.get(name, status))
         if progress is not None:
@@ -586,8 +703,13 @@ def _wait(out_dir: Path, runs: Sequence[tuple[str, TrainConfig]],
         time.sleep(1.0)
 
 
-def _collect(out_dir: Path, plan: SweepPlan, runs: Sequence[tuple[str, TrainConfig]], settings: SlurmSettings,
-             log: Callable[[str], None] | None) -> dict[str, Any]:
+def _collect(
+    out_dir: Path,
+    plan: SweepPlan,
+    runs: Sequence[tuple[str, TrainConfig]],
+    settings: SlurmSettings,
+    log: Callable[[str], None] | None,
+) -> dict[str, Any]:
     """Every run is done: read (or, where its analysis is not cached, analyse here) each, write sweep.json."""
     records, rest = reusable_records(out_dir, runs)
     for name, cfg in rest:
@@ -597,17 +719,29 @@ def _collect(out_dir: Path, plan: SweepPlan, runs: Sequence[tuple[str, TrainConf
         for name, _ in runs:
             r = records[name]
             ex = r.get("executor") or {}
-            log(f"{name}: done (job {ex.get('job_id') or '-'} on {ex.get('node') or '-'}); best {r['best_acc']:.2f}% "
-                f"last {r['last_acc']:.2f}% ({r.get('time_s') or float('nan'):.0f} s)")
-    environment = {**compute_environment(), "executor": "slurm", "slurm": settings.to_dict(),
-                   "threads_per_process": settings.cpus_per_task}
-    environment.pop("torch_cpu_capability", None)   # each task's is in its run's summary
+            log(
+                f"{name}: done (job {ex.get('job_id') or '-'} on {ex.get('node') or '-'}); best {r['best_acc']:.2f}% "
+                f"last {r['last_acc']:.2f}% ({r.get('time_s') or float('nan'):.0f} s)"
+            )
+    environment = {
+        **compute_environment(),
+        "executor": "slurm",
+        "slurm": settings.to_dict(),
+        "threads_per_process": settings.cpus_per_task,
+    }
+    environment.pop("torch_cpu_capability", None)  # each task's is in its run's summary
     return write_sweep(out_dir, plan, records, environment)
 
 
-def run_sweep_on_slurm(out_dir: str | Path, plan: SweepPlan, settings: SlurmSettings, *, wait: bool = False,
-                       log: Callable[[str], None] | None = None,
-                       progress: Callable[[SweepProgress], None] | None = None) -> SlurmOutcome:
+def run_sweep_on_slurm(
+    out_dir: str | Path,
+    plan: SweepPlan,
+    settings: SlurmSettings,
+    *,
+    wait: bool = False,
+    log: Callable[[str], None] | None = None,
+    progress: Callable[[SweepProgress], None] | None = None,
+) -> SlurmOutcome:
     """Submit the runs of ``plan`` that are missing or failed as one Slurm job array (none that is queued, running
     or done); with ``wait``, follow them to the end. Writes ``sweep.json`` when every run is done. Bad settings, an
     unreachable scheduler or a missing partition: UsageError before anything is submitted or written. Ctrl-C while
@@ -617,12 +751,16 @@ def run_sweep_on_slurm(out_dir: str | Path, plan: SweepPlan, settings: SlurmSett
     check_folder(out_dir, plan.recipe(), [name for name, _ in runs])
     devices = {cfg.device for _, cfg in runs}
     if settings.gpus_per_run and devices & {"cpu"}:
-        raise UsageError(f"--gpus-per-run {settings.gpus_per_run} asks for GPUs but the runs use --device cpu; add "
-                         "--device cuda")
+        raise UsageError(
+            f"--gpus-per-run {settings.gpus_per_run} asks for GPUs but the runs use --device cpu; add --device cuda"
+        )
     if not settings.gpus_per_run and any(d.startswith("cuda") for d in devices):
         raise UsageError("--device cuda needs GPUs in the task: add --gpus-per-run 1 (or more)")
-    statuses = {s.name: s for s in sweep_status(out_dir, plan)} if out_dir.is_dir() else \
-        {name: RunStatus(name, "missing") for name, _ in runs}
+    statuses = (
+        {s.name: s for s in sweep_status(out_dir, plan)}
+        if out_dir.is_dir()
+        else {name: RunStatus(name, "missing") for name, _ in runs}
+    )
     todo = [(name, cfg) for name, cfg in runs if statuses[name].state in ("missing", "failed")]
     submitted: dict[str, str] = {}
     if todo:
@@ -632,8 +770,10 @@ def run_sweep_on_slurm(out_dir: str | Path, plan: SweepPlan, settings: SlurmSett
         submitted = {name: entry["job_id"] for name, entry in entries.items()}
         if log is not None:
             array = sorted({job.split("_")[0] for job in submitted.values()})
-            log(f"submitted {len(todo)} run{'s' if len(todo) != 1 else ''} as Slurm job {', '.join(array)} "
-                f"({', '.join(f'{n} → {j}' for n, j in submitted.items())}); logs in {out_dir / SLURM_FOLDER}")
+            log(
+                f"submitted {len(todo)} run{'s' if len(todo) != 1 else ''} as Slurm job {', '.join(array)} "
+                f"({', '.join(f'{n} → {j}' for n, j in submitted.items())}); logs in {out_dir / SLURM_FOLDER}"
+            )
         statuses = {s.name: s for s in sweep_status(out_dir, plan)}
     active = [s for s in statuses.values() if s.state in ("queued", "running")]
     if wait and active:
@@ -644,7 +784,8 @@ def run_sweep_on_slurm(out_dir: str | Path, plan: SweepPlan, settings: SlurmSett
             raise SweepInterrupted(
                 f"stopped waiting; {len(left)} run{'s' if len(left) != 1 else ''} still queued or running on the "
                 f"cluster ({', '.join(f'{s.name}: job {s.job_id}' for s in left) or 'none'}): follow them with "
-                f"`train-sweep --out {out_dir} --status`, collect them with the same command") from None
+                f"`train-sweep --out {out_dir} --status`, collect them with the same command"
+            ) from None
     ordered = [statuses[name] for name, _ in runs]
     sweep = None
     if all(s.state == "done" for s in ordered):
@@ -660,14 +801,17 @@ def sweep_status(out_dir: str | Path, plan: SweepPlan | None = None) -> list[Run
         plan.recipe()
         configs: dict[str, dict[str, Any] | None] = {n: jsonable(c.to_dict()) for n, c in plan.runs()}
     else:
-        known = {p.name for p in out_dir.iterdir() if p.is_dir() and _RUN_NAME.match(p.name)} \
-            if out_dir.is_dir() else set()
+        known = (
+            {p.name for p in out_dir.iterdir() if p.is_dir() and _RUN_NAME.match(p.name)} if out_dir.is_dir() else set()
+        )
         if (out_dir / SWEEP_FILE).exists():
             known |= {r["name"] for r in read_json(out_dir / SWEEP_FILE).get("runs", [])}
         known |= set(recorded_jobs(out_dir))
         if not known:
-            raise UsageError(f"--out {out_dir} holds no training sweep (no run folders, no {SWEEP_FILE}); give the "
-                             "folder a train-sweep wrote")
+            raise UsageError(
+                f"--out {out_dir} holds no training sweep (no run folders, no {SWEEP_FILE}); give the "
+                "folder a train-sweep wrote"
+            )
         configs = dict.fromkeys(sorted(known, key=_run_order))
     statuses = {name: local_status(out_dir / name, config) for name, config in configs.items()}
     if recorded_jobs(out_dir):

@@ -26,6 +26,7 @@ Layout::
                                           summary.json (the finished run) and analysis.json (the cached analysis)
     SWEEP/slurm/                          Slurm executor only: job scripts, logs, jobs.json (which job ran which run)
 """
+
 from __future__ import annotations
 
 import _thread
@@ -57,10 +58,28 @@ from biper_analysis._io.reproducible import pin_worker, pinned_environment
 from biper_analysis.paper import PUBLISHED_OMEGA0
 from biper_analysis.training.config import RESUMABLE_FIELDS, TrainConfig
 
-__all__ = ["SWEEP_FILE", "RUN_SUMMARY", "ANALYSIS_FILE", "ANALYSIS_VERSION", "SWEEP_AXES", "RECIPE_FIELDS",
-           "SweepPlan", "RunStatus", "SweepProgress", "SweepInterrupted", "run_name", "run_training_sweep",
-           "train_or_reuse", "run_record", "write_sweep", "load_training_sweep", "mean_std_se",
-           "group_summary", "paired_difference", "normalised_layer_qe"]
+__all__ = [
+    "SWEEP_FILE",
+    "RUN_SUMMARY",
+    "ANALYSIS_FILE",
+    "ANALYSIS_VERSION",
+    "SWEEP_AXES",
+    "RECIPE_FIELDS",
+    "SweepPlan",
+    "RunStatus",
+    "SweepProgress",
+    "SweepInterrupted",
+    "run_name",
+    "run_training_sweep",
+    "train_or_reuse",
+    "run_record",
+    "write_sweep",
+    "load_training_sweep",
+    "mean_std_se",
+    "group_summary",
+    "paired_difference",
+    "normalised_layer_qe",
+]
 
 SWEEP_FILE = "sweep.json"
 RUN_SUMMARY = "summary.json"
@@ -72,8 +91,9 @@ ANALYSIS_VERSION = 7
 SWEEP_AXES = ("binarizer", "omega0", "seed")
 #: Training fields that define a folder's recipe: every field but the sweep's axes and where a run runs
 #: (the fields marked resumable: data folder, device).
-RECIPE_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig)
-                      if f.name not in SWEEP_AXES and f.name not in RESUMABLE_FIELDS)
+RECIPE_FIELDS = tuple(
+    f.name for f in dataclasses.fields(TrainConfig) if f.name not in SWEEP_AXES and f.name not in RESUMABLE_FIELDS
+)
 #: The sweep's default device (reproducible CPU runs), where TrainConfig's is "auto".
 SWEEP_DEVICE = "cpu"
 #: Seconds the sweep waits for interrupted workers to stop before it leaves.
@@ -90,19 +110,21 @@ class SweepPlan:
     """
 
     omega0s: tuple[float, ...] = (2.0, 5.0, 20.0, 60.0)  # rad per unit weight; 20 is the published value
-    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)             # paired seeds: BiPer at paired_omega0 and sign
-    side_seeds: tuple[int, ...] = (0, 1)                 # seeds of the other ω0
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)  # paired seeds: BiPer at paired_omega0 and sign
+    side_seeds: tuple[int, ...] = (0, 1)  # seeds of the other ω0
     paired_omega0: float = PUBLISHED_OMEGA0
-    baseline: bool = True                                # also train the sign-STE baseline
-    preset: str = "short"                                # a biper_analysis.training.PRESETS entry
+    baseline: bool = True  # also train the sign-STE baseline
+    preset: str = "short"  # a biper_analysis.training.PRESETS entry
     overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # TrainConfig fields over the preset
 
     def __post_init__(self) -> None:
         names = {f.name for f in dataclasses.fields(TrainConfig)}
         for key in self.overrides:
             if key in SWEEP_AXES:
-                raise UsageError(f"the sweep sets {key} run by run; give the values with --omega0 / --seeds / "
-                                 f"--no-baseline instead of setting {key}")
+                raise UsageError(
+                    f"the sweep sets {key} run by run; give the values with --omega0 / --seeds / "
+                    f"--no-baseline instead of setting {key}"
+                )
             if key not in names:
                 raise UsageError(f"unknown training field {key!r}; choose one of {', '.join(sorted(names))}")
 
@@ -129,9 +151,11 @@ class SweepPlan:
         if not runs:
             raise UsageError("the sweep plan has no runs; give --omega0 and --seeds (or drop --no-baseline)")
         if self.baseline and not any(math.isclose(w, self.paired_omega0) for w in self.omega0s):
-            raise UsageError(f"--paired-omega0 {self.paired_omega0:g} is not among --omega0 "
-                             f"{','.join(f'{w:g}' for w in self.omega0s)}: the sign baseline would have no BiPer "
-                             "partner; add it to --omega0, pass --paired-omega0 with one of them, or --no-baseline")
+            raise UsageError(
+                f"--paired-omega0 {self.paired_omega0:g} is not among --omega0 "
+                f"{','.join(f'{w:g}' for w in self.omega0s)}: the sign baseline would have no BiPer "
+                "partner; add it to --omega0, pass --paired-omega0 with one of them, or --no-baseline"
+            )
         config = runs[0][1].to_dict()
         return {"preset": self.preset, **{k: config[k] for k in RECIPE_FIELDS}}
 
@@ -157,8 +181,9 @@ def run_name(binarizer: str, omega0: float, seed: int) -> str:
 # ---------------------------------------------------------------------------------------------------
 def _same_run(stored: dict[str, Any], config: dict[str, Any]) -> bool:
     """Two configs train the same weights (where they run — data folder, device — aside)."""
-    return ({k: v for k, v in stored.items() if k not in RESUMABLE_FIELDS}
-            == {k: v for k, v in config.items() if k not in RESUMABLE_FIELDS})
+    return {k: v for k, v in stored.items() if k not in RESUMABLE_FIELDS} == {
+        k: v for k, v in config.items() if k not in RESUMABLE_FIELDS
+    }
 
 
 def _finished_summary(run_dir: Path, config: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -171,8 +196,14 @@ def _finished_summary(run_dir: Path, config: dict[str, Any] | None) -> dict[str,
 
 
 #: What a run writes before its first checkpoint: a run stopped there starts again from the beginning.
-_BEFORE_FIRST_CHECKPOINT = ("init.pth.tar", "metrics.jsonl", "stage1/config.txt", "stage1/model_best.pth.tar",
-                            "stage2/config.txt", "stage2/model_best.pth.tar")
+_BEFORE_FIRST_CHECKPOINT = (
+    "init.pth.tar",
+    "metrics.jsonl",
+    "stage1/config.txt",
+    "stage1/model_best.pth.tar",
+    "stage2/config.txt",
+    "stage2/model_best.pth.tar",
+)
 
 
 def _clear_unstarted(run_dir: Path, config: dict[str, Any]) -> None:
@@ -180,8 +211,7 @@ def _clear_unstarted(run_dir: Path, config: dict[str, Any]) -> None:
     folder that holds anything else or another run's start."""
     from biper_analysis.analysis.checkpoints import read_torch_file
 
-    held = sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("*")
-                  if p.is_file() and not p.name.startswith("."))
+    held = sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
     foreign = [name for name in held if name not in _BEFORE_FIRST_CHECKPOINT]
     init = run_dir / "init.pth.tar"
     if foreign or (init.exists() and not _same_run(read_torch_file(init).get("config", {}), config)):
@@ -189,7 +219,7 @@ def _clear_unstarted(run_dir: Path, config: dict[str, Any]) -> None:
         raise UsageError(f"{run_dir} holds {what} and no finished run or checkpoint; remove it and rerun")
     for name in held:
         (run_dir / name).unlink()
-    for p in sorted(run_dir.rglob(".*"), reverse=True):   # temporaries of an interrupted write
+    for p in sorted(run_dir.rglob(".*"), reverse=True):  # temporaries of an interrupted write
         if p.is_file():
             p.unlink()
     for stage in sorted(run_dir.glob("stage*"), reverse=True):
@@ -197,8 +227,11 @@ def _clear_unstarted(run_dir: Path, config: dict[str, Any]) -> None:
             stage.rmdir()
 
 
-def train_or_reuse(run_dir: Path, cfg: TrainConfig, executor: dict[str, Any] | None = None,
-                   ) -> tuple[dict[str, Any], bool]:
+def train_or_reuse(
+    run_dir: Path,
+    cfg: TrainConfig,
+    executor: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], bool]:
     """Train one run unless a finished one with the same config is cached; resume a partial one from its last
     checkpoint, restart one stopped before its first. Returns (summary, reused). Only the main process of a
     distributed run writes ``summary.json``; ``executor`` (where the run ran) is recorded in it."""
@@ -288,8 +321,11 @@ def _cached_analysis(run_dir: Path) -> tuple[dict[str, Any] | None, dict[str, An
     from biper_analysis.analysis.checkpoints import resolve_checkpoint_path
     from biper_analysis.laws import law_versions
 
-    key = {"checkpoint_sha256": _sha256(resolve_checkpoint_path(run_dir)), "analysis_version": ANALYSIS_VERSION,
-           "laws": law_versions(fittable=True)}
+    key = {
+        "checkpoint_sha256": _sha256(resolve_checkpoint_path(run_dir)),
+        "analysis_version": ANALYSIS_VERSION,
+        "laws": law_versions(fittable=True),
+    }
     cache = run_dir / ANALYSIS_FILE
     if cache.exists():
         cached = read_json(cache)
@@ -311,8 +347,9 @@ def _analyse(run_dir: Path) -> dict[str, Any]:
 
     ckpt_path = resolve_checkpoint_path(run_dir)
     init = run_dir / "init.pth.tar"
-    analysis = analyze_checkpoint(run_dir, laws=law_names(fittable=True),
-                                  reference=init if init.exists() else None).to_dict()
+    analysis = analyze_checkpoint(
+        run_dir, laws=law_names(fittable=True), reference=init if init.exists() else None
+    ).to_dict()
     for row in analysis["layers"]:
         if row["n"] > 0:
             row["normalised"] = normalised_layer_qe(row, analysis["omega0"])
@@ -329,10 +366,20 @@ def _analyse(run_dir: Path) -> dict[str, Any]:
 
 def run_record(name: str, run_dir: Path, cfg: TrainConfig, summary: dict[str, Any], reused: bool) -> dict[str, Any]:
     """The record sweep.json keeps for a finished run (analysing it unless its analysis is cached)."""
-    return {"name": name, "binarizer": cfg.binarizer, "omega0": cfg.omega0, "seed": cfg.seed,
-            "best_acc": summary["best_acc"], "last_acc": summary["last_acc"], "time_s": summary.get("time_s"),
-            "reused": reused, "curve": _curve(run_dir), "environment": summary.get("environment"),
-            "executor": summary.get("executor"), "analysis": _analyse(run_dir)}
+    return {
+        "name": name,
+        "binarizer": cfg.binarizer,
+        "omega0": cfg.omega0,
+        "seed": cfg.seed,
+        "best_acc": summary["best_acc"],
+        "last_acc": summary["last_acc"],
+        "time_s": summary.get("time_s"),
+        "reused": reused,
+        "curve": _curve(run_dir),
+        "environment": summary.get("environment"),
+        "executor": summary.get("executor"),
+        "analysis": _analyse(run_dir),
+    }
 
 
 def _run_one(name: str, run_dir: str, cfg: TrainConfig) -> dict[str, Any]:
@@ -346,8 +393,10 @@ def _curve(run_dir: Path) -> list[dict[str, Any]]:
     """Per-epoch test accuracy and loss (for convergence plots)."""
     from biper_analysis._io.jsonio import read_jsonl
 
-    return [{"stage": r["stage"], "epoch": r["epoch"], "test_acc": r["test_acc"], "train_loss": r["train_loss"]}
-            for r in read_jsonl(run_dir / "metrics.jsonl")]
+    return [
+        {"stage": r["stage"], "epoch": r["epoch"], "test_acc": r["test_acc"], "train_loss": r["train_loss"]}
+        for r in read_jsonl(run_dir / "metrics.jsonl")
+    ]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -367,8 +416,7 @@ class RunStatus:
 
     def line(self) -> str:
         where = f"job {self.job_id}" + (f" on {self.node}" if self.node else "") if self.job_id else ""
-        parts = [p for p in (where, self.detail, f"log {self.log}" if self.log and self.state == "failed" else "")
-                 if p]
+        parts = [p for p in (where, self.detail, f"log {self.log}" if self.log and self.state == "failed" else "") if p]
         return f"{self.name:<16} {self.state:<8} " + "; ".join(parts)
 
 
@@ -376,8 +424,9 @@ def _partial_detail(run_dir: Path, resumes: bool = True) -> str:
     """How far a run that is not done got (and, with ``resumes``, where a new start takes it up)."""
     reached = _epochs_reached(run_dir)
     if reached is not None:
-        return f"trained to stage {reached['stage']} epoch {reached['epoch']}" + \
-            ("; resumes from its last checkpoint" if resumes else "")
+        return f"trained to stage {reached['stage']} epoch {reached['epoch']}" + (
+            "; resumes from its last checkpoint" if resumes else ""
+        )
     if not run_dir.exists():
         return ""
     return "started, no checkpoint yet" + ("; restarts from its seed" if resumes else "")
@@ -388,8 +437,9 @@ def local_status(run_dir: Path, config: dict[str, Any] | None) -> RunStatus:
     summary = _finished_summary(run_dir, config)
     if summary is not None:
         executor = summary.get("executor") or {}
-        return RunStatus(run_dir.name, "done", f"best {summary['best_acc']:.2f}%", executor.get("job_id"),
-                         executor.get("node"))
+        return RunStatus(
+            run_dir.name, "done", f"best {summary['best_acc']:.2f}%", executor.get("job_id"), executor.get("node")
+        )
     if config is not None and (run_dir / RUN_SUMMARY).exists():
         return RunStatus(run_dir.name, "missing", "holds a finished run of another config")
     return RunStatus(run_dir.name, "missing", _partial_detail(run_dir))
@@ -417,8 +467,10 @@ class SweepProgress:
             eta = "finished"
         elif self.epochs_done == self.epochs_total:
             eta = "analysing the last runs"
-        return (f"{self.done}/{self.total} runs done, {self.running} running, {self.queued} queued{failed}; "
-                f"{self.epochs_done}/{self.epochs_total} epochs; {eta} (elapsed {_duration(self.elapsed_s)})")
+        return (
+            f"{self.done}/{self.total} runs done, {self.running} running, {self.queued} queued{failed}; "
+            f"{self.epochs_done}/{self.epochs_total} epochs; {eta} (elapsed {_duration(self.elapsed_s)})"
+        )
 
 
 def _duration(seconds: float) -> str:
@@ -445,19 +497,31 @@ class ProgressClock:
         self._epochs_at_start: dict[str, int] | None = None
 
     def snapshot(self, states: Mapping[str, str]) -> SweepProgress:
-        epochs = {name: _total_epochs(cfg) if states.get(name) == "done" else _epochs_recorded(path)
-                  for name, (path, cfg) in self._runs.items()}
+        epochs = {
+            name: _total_epochs(cfg) if states.get(name) == "done" else _epochs_recorded(path)
+            for name, (path, cfg) in self._runs.items()
+        }
         if self._epochs_at_start is None:
             self._epochs_at_start = dict(epochs)
         elapsed = time.monotonic() - self._start
         total = sum(_total_epochs(cfg) for _, cfg in self._runs.values())
-        trained = sum(max(0, epochs[n] - self._epochs_at_start.get(n, 0)) for n in epochs
-                      if states.get(n) in ("running", "done"))
+        trained = sum(
+            max(0, epochs[n] - self._epochs_at_start.get(n, 0)) for n in epochs if states.get(n) in ("running", "done")
+        )
         left = total - sum(epochs.values())
         eta = left * elapsed / trained if trained > 0 else None
         count = {s: sum(1 for v in states.values() if v == s) for s in ("done", "running", "queued", "failed")}
-        return SweepProgress(len(self._runs), count["done"], count["running"], count["queued"] + sum(
-            1 for v in states.values() if v == "missing"), count["failed"], sum(epochs.values()), total, elapsed, eta)
+        return SweepProgress(
+            len(self._runs),
+            count["done"],
+            count["running"],
+            count["queued"] + sum(1 for v in states.values() if v == "missing"),
+            count["failed"],
+            sum(epochs.values()),
+            total,
+            elapsed,
+            eta,
+        )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -477,46 +541,67 @@ def check_folder(out_dir: Path, recipe: dict[str, Any], names: Sequence[str] = (
     if not path.exists():
         # hidden names are left alone (a temporary file of an interrupted write must not block the rerun), and so
         # are run folders of any plan (an interrupted first sweep rerun with another grid)
-        foreign = sorted(p.name for p in out_dir.iterdir()
-                         if p.name not in names and p.name not in _SWEEP_PARTS and not p.name.startswith(".")
-                         and not _RUN_NAME.match(p.name)) if out_dir.is_dir() else []
+        foreign = (
+            sorted(
+                p.name
+                for p in out_dir.iterdir()
+                if p.name not in names
+                and p.name not in _SWEEP_PARTS
+                and not p.name.startswith(".")
+                and not _RUN_NAME.match(p.name)
+            )
+            if out_dir.is_dir()
+            else []
+        )
         if foreign:
-            raise UsageError(f"--out {out_dir} is not a training-sweep folder (it holds {foreign[0]!r}, and no "
-                             f"{SWEEP_FILE}); choose a new folder")
+            raise UsageError(
+                f"--out {out_dir} is not a training-sweep folder (it holds {foreign[0]!r}, and no "
+                f"{SWEEP_FILE}); choose a new folder"
+            )
         return None
     try:
         existing = read_json(path)
     except ValueError:
-        raise UsageError(f"{path} is not a sweep file written by biper-analysis train-sweep; choose another --out") \
-            from None
+        raise UsageError(
+            f"{path} is not a sweep file written by biper-analysis train-sweep; choose another --out"
+        ) from None
     old = existing.get("recipe")
     if not isinstance(old, dict) or existing.get("provenance", {}).get("producer") != "biper-analysis train-sweep":
         raise UsageError(f"{path} was written by an older or another program; choose a new --out folder")
     diff = [k for k in recipe if old.get(k) != recipe[k]]
     if diff:
         k = diff[0]
-        raise UsageError(f"--out {out_dir} holds runs with {k} = {old.get(k)!r}, not {recipe[k]!r}; a folder holds one "
-                         "recipe (runs are added, never replaced): choose another --out for this recipe")
+        raise UsageError(
+            f"--out {out_dir} holds runs with {k} = {old.get(k)!r}, not {recipe[k]!r}; a folder holds one "
+            "recipe (runs are added, never replaced): choose another --out for this recipe"
+        )
     return existing
 
 
-def write_sweep(out_dir: Path, plan: SweepPlan, records: Mapping[str, dict[str, Any]],
-                environment: dict[str, Any]) -> dict[str, Any]:
+def write_sweep(
+    out_dir: Path, plan: SweepPlan, records: Mapping[str, dict[str, Any]], environment: dict[str, Any]
+) -> dict[str, Any]:
     """Write ``sweep.json``: the folder's earlier runs and ``records`` (finished runs only), group summaries,
     provenance with ``environment``."""
     existing = read_json(out_dir / SWEEP_FILE) if (out_dir / SWEEP_FILE).exists() else {}
     merged: dict[str, dict[str, Any]] = {r["name"]: r for r in existing.get("runs", [])}
     merged.update(records)
     ordered = sorted(merged.values(), key=lambda r: (r["binarizer"] != "biper", r["omega0"], r["seed"]))
-    sweep = {"recipe": plan.recipe(), "plan": plan.to_dict(), "runs": ordered, "groups": group_summary(ordered),
-             "provenance": provenance(plan.to_dict(), command="train-sweep", environment=environment)}
+    sweep = {
+        "recipe": plan.recipe(),
+        "plan": plan.to_dict(),
+        "runs": ordered,
+        "groups": group_summary(ordered),
+        "provenance": provenance(plan.to_dict(), command="train-sweep", environment=environment),
+    }
     with atomic_open(out_dir / SWEEP_FILE) as fh:
         fh.write(dumps(sweep))
     return sweep
 
 
-def reusable_records(out_dir: Path, runs: Sequence[tuple[str, TrainConfig]]
-                     ) -> tuple[dict[str, dict[str, Any]], list[tuple[str, TrainConfig]]]:
+def reusable_records(
+    out_dir: Path, runs: Sequence[tuple[str, TrainConfig]]
+) -> tuple[dict[str, dict[str, Any]], list[tuple[str, TrainConfig]]]:
     """(records of the runs that are finished and analysed, read here without training; the other runs)."""
     records, todo = {}, []
     for name, cfg in runs:
@@ -585,9 +670,13 @@ def _run_in_worker(name: str, run_dir: str, cfg: TrainConfig) -> dict[str, Any]:
         _BUSY.clear()
 
 
-def _train_locally(out_dir: Path, todo: Sequence[tuple[str, TrainConfig]], jobs: int,
-                   on_record: Callable[[dict[str, Any]], None],
-                   on_tick: Callable[[dict[str, str]], None]) -> None:
+def _train_locally(
+    out_dir: Path,
+    todo: Sequence[tuple[str, TrainConfig]],
+    jobs: int,
+    on_record: Callable[[dict[str, Any]], None],
+    on_tick: Callable[[dict[str, str]], None],
+) -> None:
     """Train ``todo`` in ``jobs`` spawned workers, at most ``jobs`` runs handed out at a time (so none is waiting
     inside the pool when a stop comes). On any exception — a signal or a run's error — the running workers are
     stopped and the exception goes on; :class:`SweepInterrupted` reports where each run stopped."""
@@ -597,8 +686,7 @@ def _train_locally(out_dir: Path, todo: Sequence[tuple[str, TrainConfig]], jobs:
     running: dict[Future, str] = {}
     states = {name: "queued" for name, _ in todo}
     finished: list[str] = []
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_local_worker_init,
-                               initargs=(stop,))
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_local_worker_init, initargs=(stop,))
     clean = False
     try:
         on_tick(states)
@@ -619,11 +707,10 @@ def _train_locally(out_dir: Path, todo: Sequence[tuple[str, TrainConfig]], jobs:
         stop.set()
         wait(running, timeout=STOP_GRACE_S)
         stopped = []
-        for future, name in running.items():    # a run that finished just before the signal is finished
+        for future, name in running.items():  # a run that finished just before the signal is finished
             ok = future.done() and not future.cancelled() and future.exception() is None
             (finished if ok else stopped).append(name)
-        raise SweepInterrupted(_interrupted_report(out_dir, finished, stopped,
-                                                   [name for name, _ in pending])) from None
+        raise SweepInterrupted(_interrupted_report(out_dir, finished, stopped, [name for name, _ in pending])) from None
     except BaseException:
         stop.set()
         wait(running, timeout=STOP_GRACE_S)
@@ -632,22 +719,30 @@ def _train_locally(out_dir: Path, todo: Sequence[tuple[str, TrainConfig]], jobs:
         pool.shutdown(wait=clean, cancel_futures=True)
 
 
-def _interrupted_report(out_dir: Path, finished: Sequence[str], stopped: Sequence[str],
-                        not_started: Sequence[str]) -> str:
-    parts = [f"{len(finished)} run{'s' if len(finished) != 1 else ''} finished"
-             + (f" ({', '.join(finished)})" if finished else "")]
+def _interrupted_report(
+    out_dir: Path, finished: Sequence[str], stopped: Sequence[str], not_started: Sequence[str]
+) -> str:
+    parts = [
+        f"{len(finished)} run{'s' if len(finished) != 1 else ''} finished"
+        + (f" ({', '.join(finished)})" if finished else "")
+    ]
     if stopped:
-        parts.append("stopped " + ", ".join(f"{n} ({_partial_detail(out_dir / n) or 'not started'})"
-                                            for n in stopped))
+        parts.append("stopped " + ", ".join(f"{n} ({_partial_detail(out_dir / n) or 'not started'})" for n in stopped))
     if not_started:
         parts.append(f"{len(not_started)} not started")
-    return ("; ".join(parts) + f"; {SWEEP_FILE} not written: rerun the same command to resume "
-            "(finished runs are reused, stopped ones resume from their last checkpoint)")
+    return (
+        "; ".join(parts) + f"; {SWEEP_FILE} not written: rerun the same command to resume "
+        "(finished runs are reused, stopped ones resume from their last checkpoint)"
+    )
 
 
-def run_training_sweep(out_dir: str | Path, plan: SweepPlan = SweepPlan(), jobs: int | None = None,
-                       log: Callable[[str], None] | None = None,
-                       progress: Callable[[SweepProgress], None] | None = None) -> dict[str, Any]:
+def run_training_sweep(
+    out_dir: str | Path,
+    plan: SweepPlan = SweepPlan(),
+    jobs: int | None = None,
+    log: Callable[[str], None] | None = None,
+    progress: Callable[[SweepProgress], None] | None = None,
+) -> dict[str, Any]:
     """Train (or reuse) every run of ``plan`` under ``out_dir`` in ``jobs`` worker processes on this machine
     (default: the number of cores), analyse each, and write ``sweep.json`` holding every run of the folder.
     ``log`` gets one line per finished run, ``progress`` a :class:`SweepProgress` at the start and about every
@@ -666,8 +761,10 @@ def run_training_sweep(out_dir: str | Path, plan: SweepPlan = SweepPlan(), jobs:
     def on_record(record: dict[str, Any]) -> None:
         records[record["name"]] = record
         if log is not None:
-            log(f"{record['name']}: {'reused' if record['reused'] else 'trained'}; best {record['best_acc']:.2f}% "
-                f"last {record['last_acc']:.2f}% ({record.get('time_s') or float('nan'):.0f} s)")
+            log(
+                f"{record['name']}: {'reused' if record['reused'] else 'trained'}; best {record['best_acc']:.2f}% "
+                f"last {record['last_acc']:.2f}% ({record.get('time_s') or float('nan'):.0f} s)"
+            )
 
     for record in list(records.values()):
         on_record(record)
@@ -682,9 +779,14 @@ def run_training_sweep(out_dir: str | Path, plan: SweepPlan = SweepPlan(), jobs:
         _train_locally(out_dir, todo, min(jobs, len(todo)), on_record, on_tick)
     elif progress is not None:
         progress(clock.snapshot(states))
-    environment = {**compute_environment(), "pinned": pinned_environment(threads=1), "torch_threads": 1,
-                   "jobs": jobs, "executor": "local"}
-    environment.pop("torch_cpu_capability", None)   # the workers', not this process's, is in each run's summary
+    environment = {
+        **compute_environment(),
+        "pinned": pinned_environment(threads=1),
+        "torch_threads": 1,
+        "jobs": jobs,
+        "executor": "local",
+    }
+    environment.pop("torch_cpu_capability", None)  # the workers', not this process's, is in each run's summary
     return write_sweep(out_dir, plan, records, environment)
 
 
@@ -692,8 +794,9 @@ def load_training_sweep(out_dir: str | Path) -> dict[str, Any]:
     """Read ``sweep.json``; FileNotFoundError naming the command that makes it."""
     path = Path(out_dir) / SWEEP_FILE
     if not path.exists():
-        raise FileNotFoundError(f"no training sweep at {str(path)!r}; make it with "
-                                f"`biper-analysis train-sweep --out {out_dir}`")
+        raise FileNotFoundError(
+            f"no training sweep at {str(path)!r}; make it with `biper-analysis train-sweep --out {out_dir}`"
+        )
     sweep = read_json(path)
     sweep["_dir"] = str(out_dir)
     return sweep
@@ -711,8 +814,12 @@ def mean_std_se(values: Iterable[float]) -> dict[str, float]:
     arr = np.asarray(list(values), dtype=np.float64)
     n = arr.size
     std = float(arr.std(ddof=1)) if n > 1 else math.nan
-    return {"n": n, "mean": float(arr.mean()) if n else math.nan, "std": std,
-            "se": std / math.sqrt(n) if n > 1 else math.nan}
+    return {
+        "n": n,
+        "mean": float(arr.mean()) if n else math.nan,
+        "std": std,
+        "se": std / math.sqrt(n) if n > 1 else math.nan,
+    }
 
 
 def paired_difference(a: dict[int, float], b: dict[int, float], level: float = 0.95) -> dict[str, Any]:
@@ -729,8 +836,17 @@ def paired_difference(a: dict[int, float], b: dict[int, float], level: float = 0
     mean = float(diffs.mean()) if n else math.nan
     sd = float(diffs.std(ddof=1)) if n > 1 else math.nan
     half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n) if n > 1 else math.nan
-    return {"seeds": seeds, "a": [a[s] for s in seeds], "b": [b[s] for s in seeds], "diff": diffs.tolist(),
-            "n": n, "mean": mean, "sd": sd, "level": level, "ci": [mean - half, mean + half]}
+    return {
+        "seeds": seeds,
+        "a": [a[s] for s in seeds],
+        "b": [b[s] for s in seeds],
+        "diff": diffs.tolist(),
+        "n": n,
+        "mean": mean,
+        "sd": sd,
+        "level": level,
+        "ci": [mean - half, mean + half],
+    }
 
 
 def group_summary(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -742,14 +858,17 @@ def group_summary(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for (binarizer, omega0), members in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1])):
         totals = [m["analysis"]["totals"] for m in members]
-        out.append({
-            "binarizer": binarizer, "omega0": None if math.isnan(omega0) else omega0,
-            "seeds": [m["seed"] for m in members],
-            "best_acc": mean_std_se(m["best_acc"] for m in members),
-            "last_acc": mean_std_se(m["last_acc"] for m in members),
-            "qe_emp_weighted": mean_std_se(t["qe_emp_weighted"] for t in totals),
-            "qe_pred_weighted": mean_std_se(t["qe_pred_weighted"] for t in totals),
-        })
+        out.append(
+            {
+                "binarizer": binarizer,
+                "omega0": None if math.isnan(omega0) else omega0,
+                "seeds": [m["seed"] for m in members],
+                "best_acc": mean_std_se(m["best_acc"] for m in members),
+                "last_acc": mean_std_se(m["last_acc"] for m in members),
+                "qe_emp_weighted": mean_std_se(t["qe_emp_weighted"] for t in totals),
+                "qe_pred_weighted": mean_std_se(t["qe_pred_weighted"] for t in totals),
+            }
+        )
     return out
 
 
@@ -768,4 +887,3 @@ def normalised_layer_qe(row: dict[str, Any], omega0: float) -> dict[str, float]:
         "sign_pred": float(analytic.normalised_qe_sign(row["b_loc0"])),
         "sign_emp": 1.0 - row["b_loc0"] ** 2 / row["mean_w2"],
     }
-

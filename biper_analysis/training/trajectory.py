@@ -32,6 +32,7 @@ written anew from the records kept, so they never hold a step twice or miss one.
 Recording reads the weights and never writes them: a run's weights are bit-identical with recording on or off
 (``tests/integration/test_trajectory.py``); its cost is printed by ``benchmarks/bench_train_step.py``.
 """
+
 from __future__ import annotations
 
 import math
@@ -49,8 +50,19 @@ from biper_analysis._io.jsonio import read_jsonl
 from biper_analysis.theory.weights import PHASE_BINS, weight_stats, weight_transitions
 from biper_analysis.training.nn.layers import binary_layers
 
-__all__ = ["WEIGHT_BINS", "PHASE_NOTE", "TRANSITION_KEYS", "TrajectoryRecorder", "EventLog", "steps_per_epoch",
-           "weight_histogram", "phase_bin_edges", "read_trajectory", "late_flip_ratio", "sweep_trajectories"]
+__all__ = [
+    "WEIGHT_BINS",
+    "PHASE_NOTE",
+    "TRANSITION_KEYS",
+    "TrajectoryRecorder",
+    "EventLog",
+    "steps_per_epoch",
+    "weight_histogram",
+    "phase_bin_edges",
+    "read_trajectory",
+    "late_flip_ratio",
+    "sweep_trajectories",
+]
 
 #: Bins of the latent-weight histogram, over [−max|w|, max|w|].
 WEIGHT_BINS = 64
@@ -61,8 +73,13 @@ TRANSITION_KEYS = ("flip_ratio", "cross_ratio", "round_trip_ratio", "jump_ratio"
 #: Per-layer numbers written as TensorBoard scalars (those present and finite).
 LAYER_SCALARS = ("b", "qe_opt", "normalised_qe", "qe_laplace", *TRANSITION_KEYS, "near_zero_frac", "near_crest_frac")
 #: Run-level numbers written as TensorBoard scalars: record key -> tag.
-RUN_SCALARS = {"train_loss": "train/loss", "train_acc": "train/acc", "test_loss": "test/loss", "test_acc": "test/acc",
-               "lr": "train/lr"}
+RUN_SCALARS = {
+    "train_loss": "train/loss",
+    "train_acc": "train/acc",
+    "test_loss": "test/loss",
+    "test_acc": "test/acc",
+    "lr": "train/lr",
+}
 
 
 def steps_per_epoch(n_train: int, batch_size: int, world_size: int = 1) -> int:
@@ -122,10 +139,19 @@ class TrajectoryRecorder:
     global ``step`` and ``wall_time`` of each record; ``events`` is the TensorBoard log or None.
     """
 
-    def __init__(self, model: nn.Module, binarizer: str, omega0: float, steps_per_epoch: int,
-                 stage_offsets: dict[int, int], *, every_steps: int = 0, enabled: bool = True,
-                 layer_stats: Callable[[], list[dict[str, Any]]] | None = None, events: EventLog | None = None
-                 ) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        binarizer: str,
+        omega0: float,
+        steps_per_epoch: int,
+        stage_offsets: dict[int, int],
+        *,
+        every_steps: int = 0,
+        enabled: bool = True,
+        layer_stats: Callable[[], list[dict[str, Any]]] | None = None,
+        events: EventLog | None = None,
+    ) -> None:
         self.enabled = enabled and binarizer != "fp"
         self.names = [f"{name}.weight" for name, _ in binary_layers(model)] if self.enabled else []
         self.weights = [layer.weight for _, layer in binary_layers(model)] if self.enabled else []
@@ -142,18 +168,34 @@ class TrajectoryRecorder:
         self._step_records: list[dict[str, Any]] = []
 
     @classmethod
-    def for_run(cls, model: nn.Module, cfg: Any, run_dir: Path, records: list[dict[str, Any]], n_train: int, *,
-                main: bool, world_size: int = 1, layer_stats: Callable[[], list[dict[str, Any]]] | None = None
-                ) -> TrajectoryRecorder:
+    def for_run(
+        cls,
+        model: nn.Module,
+        cfg: Any,
+        run_dir: Path,
+        records: list[dict[str, Any]],
+        n_train: int,
+        *,
+        main: bool,
+        world_size: int = 1,
+        layer_stats: Callable[[], list[dict[str, Any]]] | None = None,
+    ) -> TrajectoryRecorder:
         """The recorder of one ``train_run``: its options from the config; on the main process the TensorBoard
         log, written anew from ``records`` (the metrics lines a resumed run keeps)."""
         offsets, total = {}, 0
         for stage in cfg.stages:
             offsets[stage] = total
             total += cfg.stage_epochs(stage)
-        recorder = cls(model, cfg.binarizer, cfg.omega0, steps_per_epoch(n_train, cfg.batch_size, world_size),
-                       offsets, every_steps=cfg.record_every_steps, enabled=cfg.trajectory and main,
-                       layer_stats=layer_stats)
+        recorder = cls(
+            model,
+            cfg.binarizer,
+            cfg.omega0,
+            steps_per_epoch(n_train, cfg.batch_size, world_size),
+            offsets,
+            every_steps=cfg.record_every_steps,
+            enabled=cfg.trajectory and main,
+            layer_stats=layer_stats,
+        )
         if cfg.tensorboard and main:
             recorder.events = EventLog(run_dir, [(recorder.step_of(r), r) for r in records])
         return recorder
@@ -195,7 +237,7 @@ class TrajectoryRecorder:
         if not self.enabled or self._epoch is None:
             return record
         if self._interval is not None and self._in_epoch % self.every != 0:
-            self._close_interval()   # the epoch's last, shorter interval: the step series covers the whole epoch
+            self._close_interval()  # the epoch's last, shorter interval: the step series covers the whole epoch
         rows = {row["name"]: row for row in self._rows(self._epoch)}
         for layer in record.get("layers", []):
             layer.update({k: v for k, v in rows.get(layer["name"], {}).items() if k != "name"})
@@ -230,16 +272,28 @@ class TrajectoryRecorder:
         for name, w, start, low, high in zip(self.names, self.weights, interval.start, interval.low, interval.high):
             end = w.detach().cpu().numpy()
             t = weight_transitions(start.cpu().numpy(), end, low.cpu().numpy(), high.cpu().numpy(), self.omega0)
-            row: dict[str, Any] = {"name": name, "n": t.n, "flip_ratio": t.flip_ratio, "cross_ratio": t.cross_ratio,
-                                   "round_trip_ratio": t.round_trip_ratio, "jump_ratio": t.jump_ratio,
-                                   "zeros_swept_mean": t.zeros_swept / t.n}
+            row: dict[str, Any] = {
+                "name": name,
+                "n": t.n,
+                "flip_ratio": t.flip_ratio,
+                "cross_ratio": t.cross_ratio,
+                "round_trip_ratio": t.round_trip_ratio,
+                "jump_ratio": t.jump_ratio,
+                "zeros_swept_mean": t.zeros_swept / t.n,
+            }
             if self.omega0 is not None:
                 stats = weight_stats(end, self.omega0, histograms=True)
-                row.update({"near_zero_frac": stats.near_zero_frac, "near_crest_frac": stats.near_crest_frac,
-                            "phase_counts": stats.phase_counts.tolist()})
+                row.update(
+                    {
+                        "near_zero_frac": stats.near_zero_frac,
+                        "near_crest_frac": stats.near_crest_frac,
+                        "phase_counts": stats.phase_counts.tolist(),
+                    }
+                )
             else:
-                row.update({"near_zero_frac": None, "near_crest_frac": None, "phase_counts": None,
-                            "phase_note": PHASE_NOTE})
+                row.update(
+                    {"near_zero_frac": None, "near_crest_frac": None, "phase_counts": None, "phase_note": PHASE_NOTE}
+                )
             row["weight_hist"] = weight_histogram(end)
             rows.append(row)
         return rows
@@ -305,10 +359,18 @@ class EventLog:
         squares (shown as the mean only) are taken at the bin centres."""
         c = np.asarray(counts, dtype=np.float64)
         centres = 0.5 * (edges[:-1] + edges[1:])
-        self.writer.add_histogram_raw(tag, min=float(edges[0]), max=float(edges[-1]), num=float(c.sum()),
-                                      sum=float((c * centres).sum()), sum_squares=float((c * centres**2).sum()),
-                                      bucket_limits=edges[1:].tolist(), bucket_counts=c.tolist(), global_step=step,
-                                      walltime=wall)
+        self.writer.add_histogram_raw(
+            tag,
+            min=float(edges[0]),
+            max=float(edges[-1]),
+            num=float(c.sum()),
+            sum=float((c * centres).sum()),
+            sum_squares=float((c * centres**2).sum()),
+            bucket_limits=edges[1:].tolist(),
+            bucket_counts=c.tolist(),
+            global_step=step,
+            walltime=wall,
+        )
 
 
 def _number(value: Any) -> bool:
@@ -334,21 +396,26 @@ def read_trajectory(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     layers: dict[str, dict[str, Any]] = {}
     for j, name in enumerate(names):
         rows = [r["layers"][j] for r in records]
-        series = {key: np.array([_float(row.get(key)) for row in rows])
-                  for key in ("b", "qe_opt", "n", *TRANSITION_KEYS, "near_zero_frac", "near_crest_frac")}
+        series = {
+            key: np.array([_float(row.get(key)) for row in rows])
+            for key in ("b", "qe_opt", "n", *TRANSITION_KEYS, "near_zero_frac", "near_crest_frac")
+        }
         counts = [row.get("phase_counts") for row in rows]
-        series["phase_density"] = (np.array([np.asarray(c, dtype=np.float64) / max(sum(c), 1) / width
-                                             for c in counts]) if counts and all(c is not None for c in counts)
-                                   else None)
+        series["phase_density"] = (
+            np.array([np.asarray(c, dtype=np.float64) / max(sum(c), 1) / width for c in counts])
+            if counts and all(c is not None for c in counts)
+            else None
+        )
         series["phase_note"] = next((row["phase_note"] for row in rows if row.get("phase_note")), None)
         layers[name] = series
-    return {"stage": np.array([r["stage"] for r in records], dtype=int),
-            "epoch": np.array([r["epoch"] for r in records], dtype=int),
-            "step": np.array([r.get("step", -1) for r in records], dtype=int),
-            "test_acc": np.array([r["test_acc"] for r in records]),
-            "recorded": bool(records) and all("flip_ratio" in row for r in records for row in r["layers"])
-            and bool(names),
-            "layers": layers}
+    return {
+        "stage": np.array([r["stage"] for r in records], dtype=int),
+        "epoch": np.array([r["epoch"] for r in records], dtype=int),
+        "step": np.array([r.get("step", -1) for r in records], dtype=int),
+        "test_acc": np.array([r["test_acc"] for r in records]),
+        "recorded": bool(records) and all("flip_ratio" in row for r in records for row in r["layers"]) and bool(names),
+        "layers": layers,
+    }
 
 
 def _float(value: Any) -> float:
@@ -371,7 +438,7 @@ def late_flip_ratio(trajectory: dict[str, Any], stage: int = 2, fraction: float 
     idx = np.flatnonzero(trajectory["stage"] == stage)
     if idx.size == 0:
         return math.nan
-    last = idx[-max(1, math.ceil(fraction * idx.size)):]
+    last = idx[-max(1, math.ceil(fraction * idx.size)) :]
     flips = sum(float(np.sum(s["flip_ratio"][last] * s["n"][last])) for s in trajectory["layers"].values())
     total = sum(float(np.sum(s["n"][last])) for s in trajectory["layers"].values())
     return flips / total if total > 0 else math.nan

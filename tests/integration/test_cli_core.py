@@ -1,6 +1,7 @@
 """CLI: derive, qe, sweep, verify — normal runs, outputs, and bad input (exit 2, one line, no traceback,
 nothing written). Most calls go through cli.main in this process (run_cli_in_process); `qe --json` and the default
 verify table run as real subprocesses (the console script's entry point)."""
+
 from __future__ import annotations
 
 import json
@@ -32,23 +33,37 @@ def test_qe_json_and_text():
     assert proc.returncode == 0 and "qe_min" in proc.stdout
 
 
-@pytest.mark.parametrize("args, needle", [
-    (("qe", "--omega0", "-1", "--b", "0.05"), "omega0"),
-    (("qe", "--omega0", "20"), "--b"),
-    (("qe", "--omega0", "20", "--b", "nan"), "b"),
-    (("qe", "--omega0", "20", "--b", "0.05", "--gamma", "-1"), "gamma"),
-    (("verify", "--samples", "5"), "--samples"),
-    (("verify", "--b", "0,0.05"), "--b"),
-    (("verify", "--gamma", "opt,x"), "gamma"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (("qe", "--omega0", "-1", "--b", "0.05"), "omega0"),
+        (("qe", "--omega0", "20"), "--b"),
+        (("qe", "--omega0", "20", "--b", "nan"), "b"),
+        (("qe", "--omega0", "20", "--b", "0.05", "--gamma", "-1"), "gamma"),
+        (("verify", "--samples", "5"), "--samples"),
+        (("verify", "--b", "0,0.05"), "--b"),
+        (("verify", "--gamma", "opt,x"), "gamma"),
+    ],
+)
 def test_bad_input_one_line(args, needle):
     assert_one_line_error(run_cli_in_process(*args), needle)
 
 
 def test_sweep_writes_csv_with_provenance_and_plot(tmp_path):
     out, png = tmp_path / "s.csv", tmp_path / "s.png"
-    proc = run_cli_in_process("sweep", "--omega0", "1:200:50", "--b", "0.01,0.037,0.05", "--gamma", "opt",
-                   "--out", str(out), "--plot", str(png))
+    proc = run_cli_in_process(
+        "sweep",
+        "--omega0",
+        "1:200:50",
+        "--b",
+        "0.01,0.037,0.05",
+        "--gamma",
+        "opt",
+        "--out",
+        str(out),
+        "--plot",
+        str(png),
+    )
     assert proc.returncode == 0, proc.stderr
     table, prov = read_grid(out)
     assert len(table["qe"]) == 150 and prov["config"]["b"] == [0.01, 0.037, 0.05]
@@ -65,8 +80,9 @@ def test_sweep_writes_csv_with_provenance_and_plot(tmp_path):
 
 def test_sweep_log_fixed_gamma_and_other_prior(tmp_path):
     out = tmp_path / "s.csv"
-    proc = run_cli_in_process("sweep", "--omega0", "1:1000:7", "--log", "--b", "0.05", "--gamma", "0.6", "--out",
-                              str(out))
+    proc = run_cli_in_process(
+        "sweep", "--omega0", "1:1000:7", "--log", "--b", "0.05", "--gamma", "0.6", "--out", str(out)
+    )
     assert proc.returncode == 0, proc.stderr
     table, _ = read_grid(out)
     assert table["omega0"][-1] == pytest.approx(1000.0) and (table["gamma"] == 0.6).all()
@@ -77,16 +93,19 @@ def test_sweep_log_fixed_gamma_and_other_prior(tmp_path):
     assert (table["prior"] == "gaussian").all() and (table["qe"] >= 0).all()
 
 
-@pytest.mark.parametrize("extra, needle", [
-    (("--omega0", "0:200:4", "--b", "0.05"), "omega0"),
-    (("--omega0", "1:200:x", "--b", "0.05"), "START:STOP:N"),
-    (("--omega0", "1:200:4", "--b", "-0.05"), "--b"),
-    (("--omega0", "1:200:4", "--b", "0.05", "--prior", "student-t"), "--df"),
-    (("--omega0", "1:200:4", "--b", "0.05", "--df", "3"), "--df"),
-    (("--omega0", "1:200:4", "--b", "0.05", "--plot", "PLOTDIR/missing/p.png"), "does not exist"),
-    (("--omega0", "1:200:4", "--b", "0.05", "--plot", "PLOTDIR/p.xyz"), ".png"),
-    (("--omega0", "1:200:4", "--b", "0.05", "--gamma", "big"), "gamma"),
-])
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        (("--omega0", "0:200:4", "--b", "0.05"), "omega0"),
+        (("--omega0", "1:200:x", "--b", "0.05"), "START:STOP:N"),
+        (("--omega0", "1:200:4", "--b", "-0.05"), "--b"),
+        (("--omega0", "1:200:4", "--b", "0.05", "--prior", "student-t"), "--df"),
+        (("--omega0", "1:200:4", "--b", "0.05", "--df", "3"), "--df"),
+        (("--omega0", "1:200:4", "--b", "0.05", "--plot", "PLOTDIR/missing/p.png"), "does not exist"),
+        (("--omega0", "1:200:4", "--b", "0.05", "--plot", "PLOTDIR/p.xyz"), ".png"),
+        (("--omega0", "1:200:4", "--b", "0.05", "--gamma", "big"), "gamma"),
+    ],
+)
 def test_sweep_bad_input_leaves_nothing(tmp_path, extra, needle):
     extra = tuple(e.replace("PLOTDIR", str(tmp_path)) for e in extra)
     proc = run_cli_in_process("sweep", *extra, "--out", str(tmp_path / "s.csv"))
@@ -95,8 +114,20 @@ def test_sweep_bad_input_leaves_nothing(tmp_path, extra, needle):
 
 
 def test_verify_json_passes_small_grid():
-    proc = run_cli_in_process("verify", "--samples", "2e4", "--seed", "3", "--omega0", "20", "--b", "0.01,0.05",
-                              "--gamma", "opt,0.6", "--json")     # the help's own notation, 2e6, is accepted
+    proc = run_cli_in_process(
+        "verify",
+        "--samples",
+        "2e4",
+        "--seed",
+        "3",
+        "--omega0",
+        "20",
+        "--b",
+        "0.01,0.05",
+        "--gamma",
+        "opt,0.6",
+        "--json",
+    )  # the help's own notation, 2e6, is accepted
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["passed"] and len(out["rows"]) == 4

@@ -1,5 +1,6 @@
 """``biper-analysis fit-b`` end to end: outputs, the JSON contract, and one-line errors on bad input. The full
 run with every output and the unsafe pickle run as real subprocesses; the rest through cli.main in this process."""
+
 from __future__ import annotations
 
 import builtins
@@ -24,29 +25,45 @@ def official(tmp_path_factory):
 
 def test_table_json_csv_plot(official, tmp_path):
     out_json, out_csv, out_png = tmp_path / "r.json", tmp_path / "r.csv", tmp_path / "r.png"
-    proc = run_cli("fit-b", str(official.parent), "--json", str(out_json), "--csv", str(out_csv),
-                   "--plot", str(out_png))
+    proc = run_cli(
+        "fit-b", str(official.parent), "--json", str(out_json), "--csv", str(out_csv), "--plot", str(out_png)
+    )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0] == f"reading {official}"                  # the file chosen in the run folder is named
-    assert lines[1].split()[:3] == ["name", "n", "b_loc0"]       # the JSON/CSV column names
+    assert lines[0] == f"reading {official}"  # the file chosen in the run folder is named
+    assert lines[1].split()[:3] == ["name", "n", "b_loc0"]  # the JSON/CSV column names
     assert [line.split()[0] for line in lines[2:20]] == binarised_conv_names(R20)
     assert "summed L1 QE" in proc.stdout
     d = json.loads(out_json.read_text())
     assert d["omega0"] == 20.0 and len(d["layers"]) == 18 and "provenance" in d
     assert len(list(csv.DictReader(line for line in out_csv.open() if not line.startswith("#")))) == 18
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]   # no temp files left
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
 
 
 def test_json_stdout_is_exactly_one_object(official):
     proc = run_cli_in_process("fit-b", str(official), "--json", "-", "--gamma", "0.6")
     assert proc.returncode == 0, proc.stderr
-    d = json.loads(proc.stdout)            # fails if anything else is on stdout
+    d = json.loads(proc.stdout)  # fails if anything else is on stdout
     assert {"omega0", "checkpoint", "layers", "totals"} <= set(d)
     assert d["gamma"] == 0.6 and d["layers"][0]["gamma"] == 0.6
-    assert {"name", "n", "b", "b_ci", "loc", "b_loc0", "ks_stat", "gaussian_sigma", "delta_aic", "gamma",
-            "qe_pred", "qe_emp", "qe_emp_se", "rel_err", "official_l1"} <= set(d["layers"][0])
+    assert {
+        "name",
+        "n",
+        "b",
+        "b_ci",
+        "loc",
+        "b_loc0",
+        "ks_stat",
+        "gaussian_sigma",
+        "delta_aic",
+        "gamma",
+        "qe_pred",
+        "qe_emp",
+        "qe_emp_se",
+        "rel_err",
+        "official_l1",
+    } <= set(d["layers"][0])
     # stderr holds at most the progress note (printed when the analysis takes more than a second)
     assert all(line.startswith("biper-analysis fit-b: analysing") for line in proc.stderr.splitlines())
 
@@ -55,8 +72,9 @@ def test_model_is_the_deprecated_name_of_law(official, capsys):
     """--model still works for a release, with exactly one warning line on stderr."""
     assert main(["fit-b", str(official), "--model", "laplace,gaussian", "--json", "-"]) == 0
     out, err = capsys.readouterr()
-    assert err.splitlines() == ["biper-analysis fit-b: warning: --model is deprecated and will be removed; use --law "
-                                "(same values)"]
+    assert err.splitlines() == [
+        "biper-analysis fit-b: warning: --model is deprecated and will be removed; use --law (same values)"
+    ]
     assert json.loads(out)["models"] == ["laplace", "gaussian"]
     assert main(["fit-b", str(official), "--law", "gaussian", "--json", "-"]) == 0
     out, err = capsys.readouterr()
@@ -69,8 +87,9 @@ def test_safetensors_with_layers_and_omega0(tmp_path):
     sd = {k: v.numpy() for k, v in make_state_dict(R20).items()}
     path = tmp_path / "m.safetensors"
     save_file(sd, str(path))
-    proc = run_cli_in_process("fit-b", str(path), "--omega0", "20", "--layers", r"^layer3.*conv.*\.weight$", "--json",
-                              "-")
+    proc = run_cli_in_process(
+        "fit-b", str(path), "--omega0", "20", "--layers", r"^layer3.*conv.*\.weight$", "--json", "-"
+    )
     assert proc.returncode == 0, proc.stderr
     assert [r["name"] for r in json.loads(proc.stdout)["layers"]] == binarised_conv_names(R20)[12:]
 
@@ -139,8 +158,19 @@ def test_checkpoint_of_a_real_training_run(tmp_path):
     from biper_analysis.training import TrainConfig, train_run
 
     data = "/usr/share/datasets/fashion-mnist"
-    cfg = TrainConfig(model="resnet20_1w1a", dataset="fashion-mnist", data_dir=data, omega0=25.0, epochs1=1,
-                      epochs2=1, batch_size=128, train_limit=256, test_limit=128, device="cpu", augment=False)
+    cfg = TrainConfig(
+        model="resnet20_1w1a",
+        dataset="fashion-mnist",
+        data_dir=data,
+        omega0=25.0,
+        epochs1=1,
+        epochs2=1,
+        batch_size=128,
+        train_limit=256,
+        test_limit=128,
+        device="cpu",
+        augment=False,
+    )
     run = tmp_path / "run"
     train_run(cfg, run, quiet=True)
     rep = analyze_checkpoint(run)
@@ -164,9 +194,19 @@ def test_run_directory_of_a_real_mlp_run(tmp_path, capsys):
 
     from biper_analysis.training import TrainConfig, train_run
 
-    cfg = TrainConfig(model="mlp_1w1a", dataset="fashion-mnist", data_dir="/usr/share/datasets/fashion-mnist",
-                      omega0=25.0, epochs1=1, epochs2=1, batch_size=128, train_limit=256, test_limit=128,
-                      device="cpu", augment=False)
+    cfg = TrainConfig(
+        model="mlp_1w1a",
+        dataset="fashion-mnist",
+        data_dir="/usr/share/datasets/fashion-mnist",
+        omega0=25.0,
+        epochs1=1,
+        epochs2=1,
+        batch_size=128,
+        train_limit=256,
+        test_limit=128,
+        device="cpu",
+        augment=False,
+    )
     run = tmp_path / "run"
     train_run(cfg, run, quiet=True)
     assert main(["fit-b", str(run), "--json", "-"]) == 0

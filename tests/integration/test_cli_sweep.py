@@ -1,6 +1,7 @@
 """CLI ``sweep``: full grids ω0 × b × γ and over a fitted law, every format written and read back with its
 provenance, --columns, the size limit, the install hint, own files replaced and foreign ones refused, and a real
 Ctrl-C (SIGINT) in the middle of a big write."""
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,7 @@ from biper_analysis.analysis.qe_grid import COLUMNS, read_grid
 from biper_analysis.theory import analytic
 from tests.conftest import assert_one_line_error, run_cli
 
-pytest.importorskip("pyarrow")   # the Makefile installs the [parquet] extra; CI tests with it
+pytest.importorskip("pyarrow")  # the Makefile installs the [parquet] extra; CI tests with it
 
 FORMATS = ("csv", "parquet", "npz")
 
@@ -26,8 +27,9 @@ FORMATS = ("csv", "parquet", "npz")
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_a_full_grid_to_each_format_reads_back_with_its_provenance(tmp_path, fmt):
     out = tmp_path / f"s.{fmt}"
-    proc = run_cli("sweep", "--omega0", "1:200:20", "--log", "--b", "0.01:0.05:3", "--gamma", "opt,0.6",
-                   "--out", str(out))
+    proc = run_cli(
+        "sweep", "--omega0", "1:200:20", "--log", "--b", "0.01:0.05:3", "--gamma", "opt,0.6", "--out", str(out)
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     assert f"wrote {out} (120 rows: 20 ω0 × 3 law(s) × 2 γ; 15 columns" in proc.stdout
@@ -41,7 +43,7 @@ def test_a_full_grid_to_each_format_reads_back_with_its_provenance(tmp_path, fmt
         assert (table["scale"][rows] == b).all()
         np.testing.assert_array_equal(table["omega0"][rows], om)
         expected = analytic.qe_min(om, b) if gamma is None else analytic.qe(om, b, gamma)
-        np.testing.assert_array_equal(table["qe"][rows], expected)       # exact, whatever the format
+        np.testing.assert_array_equal(table["qe"][rows], expected)  # exact, whatever the format
     assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
 
 
@@ -59,8 +61,13 @@ def _laws_file(path: Path) -> Path:
     from biper_analysis import laws
     from biper_analysis.laws.lawfile import law_to_dict
 
-    layer = {"best_model": "penalised", "laws": {"penalised": law_to_dict(laws.Penalised(0.05, 1.3, 4.0, 20.0)),
-                                                 "laplace": law_to_dict(laws.Laplace(0.04))}}
+    layer = {
+        "best_model": "penalised",
+        "laws": {
+            "penalised": law_to_dict(laws.Penalised(0.05, 1.3, 4.0, 20.0)),
+            "laplace": law_to_dict(laws.Laplace(0.04)),
+        },
+    }
     path.write_text(json.dumps({"omega0": 20.0, "layers": {"layer1.0.conv1.weight": layer}}))
     return path
 
@@ -70,7 +77,7 @@ def test_a_fitted_law_over_omega0_and_gamma(tmp_path):
     out = tmp_path / "law.npz"
     proc = run_cli("sweep", "--omega0", "5:40:8", "--law", spec, "--gamma", "opt,0.5", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
-    assert "fitted to weights trained at ω0 = 20" in proc.stderr             # the one warning line
+    assert "fitted to weights trained at ω0 = 20" in proc.stderr  # the one warning line
     table, prov = read_grid(out)
     assert len(table["qe"]) == 16 and (table["prior"] == "penalised").all()
     assert prov["config"]["law"] == spec
@@ -87,30 +94,43 @@ def test_a_fitted_law_over_omega0_and_gamma(tmp_path):
     assert (table["prior"] == "laplace").all() and not np.isnan(table["dqe_domega0"]).any()
 
 
-@pytest.mark.parametrize("extra, needle", [
-    (("--omega0", "1:200:1e13"), "10,000,000,000,000 rows × 15 columns as .csv take up to 3.4 PB, but"),
-    (("--omega0", "1:200:2e12", "--columns", "qe"), "rows × 1 columns as .csv take up to"),
-    (("--omega0", "1:200:1000", "--max-points", "999"), "1,000 rows (1000 ω0 × 1 law(s) × 1 γ), more than "
-                                                          "--max-points 999"),
-    (("--omega0", "1:200:10", "--columns", "qe,omega"), "no column 'omega'"),
-    (("--omega0", "1:200:10", "--columns", "qe,qe"), "names 'qe' twice"),
-    (("--omega0", "1:200:10", "--gamma", "opt,-1"), "gamma"),
-    (("--omega0", "1:200:10", "--gamma", "0:1:x"), "START:STOP:N"),
-    (("--omega0", "1:200:10", "--b", "0:0.05:3"), "--b values must be > 0"),
-    (("--omega0", "1:200:10", "--gamma", "0:1:30", "--plot", "PLOT"), "30 is more than 24"),
-])
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        (("--omega0", "1:200:1e13"), "10,000,000,000,000 rows × 15 columns as .csv take up to 3.4 PB, but"),
+        (("--omega0", "1:200:2e12", "--columns", "qe"), "rows × 1 columns as .csv take up to"),
+        (
+            ("--omega0", "1:200:1000", "--max-points", "999"),
+            "1,000 rows (1000 ω0 × 1 law(s) × 1 γ), more than --max-points 999",
+        ),
+        (("--omega0", "1:200:10", "--columns", "qe,omega"), "no column 'omega'"),
+        (("--omega0", "1:200:10", "--columns", "qe,qe"), "names 'qe' twice"),
+        (("--omega0", "1:200:10", "--gamma", "opt,-1"), "gamma"),
+        (("--omega0", "1:200:10", "--gamma", "0:1:x"), "START:STOP:N"),
+        (("--omega0", "1:200:10", "--b", "0:0.05:3"), "--b values must be > 0"),
+        (("--omega0", "1:200:10", "--gamma", "0:1:30", "--plot", "PLOT"), "30 is more than 24"),
+    ],
+)
 def test_refusals_are_one_line_before_any_work(tmp_path, extra, needle):
     extra = tuple(e.replace("PLOT", str(tmp_path / "p.png")) for e in extra)
-    proc = run_cli("sweep", "--b", "0.05", *extra, "--out", str(tmp_path / "s.csv")) if "--b" not in extra else \
-        run_cli("sweep", *extra, "--out", str(tmp_path / "s.csv"))
+    proc = (
+        run_cli("sweep", "--b", "0.05", *extra, "--out", str(tmp_path / "s.csv"))
+        if "--b" not in extra
+        else run_cli("sweep", *extra, "--out", str(tmp_path / "s.csv"))
+    )
     assert_one_line_error(proc, needle)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_the_size_limit_names_the_free_space_of_the_output_disk(tmp_path):
     proc = run_cli("sweep", "--omega0", "1:200:1e13", "--b", "0.05", "--out", str(tmp_path / "s.parquet"))
-    assert_one_line_error(proc, "10,000,000,000,000 rows × 15 columns as .parquet take up to 920.6 TB",
-                          f"but {tmp_path} has", "GB free", "use fewer points, fewer --columns, a larger disk")
+    assert_one_line_error(
+        proc,
+        "10,000,000,000,000 rows × 15 columns as .parquet take up to 920.6 TB",
+        f"but {tmp_path} has",
+        "GB free",
+        "use fewer points, fewer --columns, a larger disk",
+    )
 
 
 def test_without_pyarrow_parquet_gives_the_install_hint_and_csv_still_works(tmp_path):
@@ -122,8 +142,9 @@ def test_without_pyarrow_parquet_gives_the_install_hint_and_csv_still_works(tmp_
     work = tmp_path / "work"
     work.mkdir()
     proc = run_cli("sweep", "--omega0", "1:200:10", "--b", "0.05", "--out", str(work / "s.parquet"), env=env)
-    assert_one_line_error(proc, "writing .parquet needs pyarrow, which is not installed: install "
-                                "biper-analysis[parquet]")
+    assert_one_line_error(
+        proc, "writing .parquet needs pyarrow, which is not installed: install biper-analysis[parquet]"
+    )
     proc = run_cli("sweep", "--omega0", "1:200:10", "--b", "0.05", "--out", str(work / "s.csv"), env=env)
     assert proc.returncode == 0, proc.stderr
     table, prov = read_grid(work / "s.csv")
@@ -142,8 +163,9 @@ def test_its_own_file_is_replaced_and_a_foreign_one_refused(tmp_path):
     foreign = tmp_path / "data.npz"
     np.savez(foreign, a=np.arange(3))
     before = foreign.read_bytes()
-    assert_one_line_error(run_cli("sweep", "--omega0", "1:10:3", "--b", "0.05", "--out", str(foreign)),
-                          "was not written by")
+    assert_one_line_error(
+        run_cli("sweep", "--omega0", "1:10:3", "--b", "0.05", "--out", str(foreign)), "was not written by"
+    )
     assert foreign.read_bytes() == before
 
 
@@ -152,15 +174,32 @@ def test_ctrl_c_mid_write_leaves_nothing_and_says_so_in_one_line(tmp_path, fmt):
     """A real SIGINT to a sweep writing a big grid, once its temporary file exists: exit status 130, one line on
     stderr, no file and no temporary file left."""
     out = tmp_path / f"big.{fmt}"
-    proc = subprocess.Popen([sys.executable, "-m", "biper_analysis", "sweep", "--omega0", "1:200:2e7", "--b", "0.05",
-                             "--columns", "omega0,qe", "--out", str(out)], cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "biper_analysis",
+            "sweep",
+            "--omega0",
+            "1:200:2e7",
+            "--b",
+            "0.05",
+            "--columns",
+            "omega0,qe",
+            "--out",
+            str(out),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 120
     started = lambda: any(p.name.startswith(f".big.{fmt}.") for p in tmp_path.iterdir())
     while time.time() < deadline and not started() and proc.poll() is None:
         time.sleep(0.02)
     assert started(), "the sweep never started writing"
-    time.sleep(0.3)                          # well inside the write (2·10⁷ rows take seconds)
+    time.sleep(0.3)  # well inside the write (2·10⁷ rows take seconds)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
@@ -181,8 +220,25 @@ def test_a_long_grid_shows_progress_on_a_terminal(tmp_path):
     main, child = pty.openpty()
     fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     out = tmp_path / "p.parquet"
-    proc = subprocess.Popen([sys.executable, "-m", "biper_analysis", "sweep", "--omega0", "1:200:2e6", "--b", "0.05",
-                             "--columns", "omega0,qe", "--out", str(out)], stdin=child, stdout=child, stderr=child)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "biper_analysis",
+            "sweep",
+            "--omega0",
+            "1:200:2e6",
+            "--b",
+            "0.05",
+            "--columns",
+            "omega0,qe",
+            "--out",
+            str(out),
+        ],
+        stdin=child,
+        stdout=child,
+        stderr=child,
+    )
     os.close(child)
     seen = b""
     while True:
@@ -191,7 +247,7 @@ def test_a_long_grid_shows_progress_on_a_terminal(tmp_path):
             break
         try:
             data = os.read(main, 65536) if ready else b""
-        except OSError:          # the terminal closed: the command has exited
+        except OSError:  # the terminal closed: the command has exited
             break
         if ready and not data:
             break
@@ -208,9 +264,11 @@ def test_memory_stays_bounded_on_a_grid_bigger_than_the_bound(tmp_path):
     """3·10⁶ rows × 15 columns (360 MB of float64 if held at once) written with less than 300 MB resident: the peak
     of the process's own memory (VmHWM; rusage would also count the copy of the test runner it was forked from)."""
     out = tmp_path / "big.npz"
-    code = ("import sys; from biper_analysis.cli import main; "
-            f"rc = main(['sweep', '--omega0', '1:200:3e6', '--b', '0.05', '--out', {str(out)!r}]); "
-            "print(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]); sys.exit(rc)")
+    code = (
+        "import sys; from biper_analysis.cli import main; "
+        f"rc = main(['sweep', '--omega0', '1:200:3e6', '--b', '0.05', '--out', {str(out)!r}]); "
+        "print(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]); sys.exit(rc)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     peak_mb = int(proc.stdout.splitlines()[-1]) / 1024

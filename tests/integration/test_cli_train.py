@@ -1,4 +1,5 @@
 """``biper-analysis train`` / ``eval``: a tiny run end to end, and bad input as one line, exit 2, nothing left."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,9 +15,27 @@ def data_dir(tmp_path_factory):
 
 
 def _train_args(data_dir, out, *extra):
-    return ["train", "--model", "mlp_1w1a", "--dataset", "fashion-mnist", "--data-dir", str(data_dir),
-            "--epochs1", "1", "--epochs2", "1", "--batch-size", "32", "--device", "cpu", "--quiet", "--out", str(out),
-            *extra]
+    return [
+        "train",
+        "--model",
+        "mlp_1w1a",
+        "--dataset",
+        "fashion-mnist",
+        "--data-dir",
+        str(data_dir),
+        "--epochs1",
+        "1",
+        "--epochs2",
+        "1",
+        "--batch-size",
+        "32",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
 def test_train_then_eval_in_process(data_dir, tmp_path, capsys):
@@ -28,23 +47,29 @@ def test_train_then_eval_in_process(data_dir, tmp_path, capsys):
     assert "ω0=25.0 stage 2" in out and "top-1" in out and "(32 test images)" in out
 
 
-@pytest.mark.parametrize("extra, needles", [
-    (["--model", "resnet99"], ["unknown model 'resnet99'"]),
-    (["--dataset", "svhn"], ["unknown dataset 'svhn'"]),
-    (["--omega0", "0"], ["omega0 must be"]),
-    (["--omega0", "-3"], ["omega0 must be"]),
-    (["--epochs1", "-1"], ["epochs1 must be >= 1"]),
-    (["--epochs2", "0"], ["epochs2 must be >= 1"]),
-    (["--seed", "-1"], ["seed must be >= 0"]),
-    (["--record-every-steps", "-1"], ["record_every_steps must be >= 0"]),
-    (["--binarizer", "sign", "--surrogate", "triangle"], ["surrogate 'triangle' applies to binarizer 'biper' only"]),
-    (["--width", "64", "--model", "resnet20_1w1a"], ["width applies to model 'mlp_1w1a' only"]),
-    (["--set", "momentum"], ["--set 'momentum'"]),
-    (["--set", "colour=red"], ["KEY one of"]),
-    (["--binarizer", "xnor"], ["unknown binarizer"]),
-    (["--resume"], ["no checkpoint"]),
-    (["--preset", "huge"], ["unknown preset 'huge'"]),
-])
+@pytest.mark.parametrize(
+    "extra, needles",
+    [
+        (["--model", "resnet99"], ["unknown model 'resnet99'"]),
+        (["--dataset", "svhn"], ["unknown dataset 'svhn'"]),
+        (["--omega0", "0"], ["omega0 must be"]),
+        (["--omega0", "-3"], ["omega0 must be"]),
+        (["--epochs1", "-1"], ["epochs1 must be >= 1"]),
+        (["--epochs2", "0"], ["epochs2 must be >= 1"]),
+        (["--seed", "-1"], ["seed must be >= 0"]),
+        (["--record-every-steps", "-1"], ["record_every_steps must be >= 0"]),
+        (
+            ["--binarizer", "sign", "--surrogate", "triangle"],
+            ["surrogate 'triangle' applies to binarizer 'biper' only"],
+        ),
+        (["--width", "64", "--model", "resnet20_1w1a"], ["width applies to model 'mlp_1w1a' only"]),
+        (["--set", "momentum"], ["--set 'momentum'"]),
+        (["--set", "colour=red"], ["KEY one of"]),
+        (["--binarizer", "xnor"], ["unknown binarizer"]),
+        (["--resume"], ["no checkpoint"]),
+        (["--preset", "huge"], ["unknown preset 'huge'"]),
+    ],
+)
 def test_bad_input_one_line_no_run_dir(data_dir, tmp_path, capsys, extra, needles):
     out = tmp_path / "never"
     args = _train_args(data_dir, out)
@@ -60,8 +85,17 @@ def test_bad_input_one_line_no_run_dir(data_dir, tmp_path, capsys, extra, needle
 
 def test_missing_data_dir_subprocess(tmp_path):
     """The real entry point: one line naming the fix, exit 2, no traceback, no run directory."""
-    proc = run_cli("train", "--dataset", "fashion-mnist", "--data-dir", str(tmp_path / "nodata"), "--out",
-                   str(tmp_path / "run"), "--quiet", timeout=120)
+    proc = run_cli(
+        "train",
+        "--dataset",
+        "fashion-mnist",
+        "--data-dir",
+        str(tmp_path / "nodata"),
+        "--out",
+        str(tmp_path / "run"),
+        "--quiet",
+        timeout=120,
+    )
     assert_one_line_error(proc, "does not exist", "apt-get install dataset-fashion-mnist")
     assert not (tmp_path / "run").exists()
 
@@ -76,8 +110,24 @@ def test_eval_bad_inputs(tmp_path, capsys):
 
 
 def test_preset_short_picks_the_small_network(data_dir, tmp_path, capsys):
-    args = ["train", "--preset", "short", "--data-dir", str(data_dir), "--epochs1", "1", "--epochs2", "1",
-            "--device", "cpu", "--quiet", "--out", str(tmp_path / "s"), "--set", "momentum=0.8"]
+    args = [
+        "train",
+        "--preset",
+        "short",
+        "--data-dir",
+        str(data_dir),
+        "--epochs1",
+        "1",
+        "--epochs2",
+        "1",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--out",
+        str(tmp_path / "s"),
+        "--set",
+        "momentum=0.8",
+    ]
     assert main(args) == 0
     import torch
 
@@ -89,9 +139,27 @@ def test_preset_short_picks_the_small_network(data_dir, tmp_path, capsys):
 
 
 def test_the_old_preset_name_still_works_with_a_warning(data_dir, tmp_path, capsys):
-    args = ["train", "--preset", "anchor", "--model", "mlp_1w1a", "--data-dir", str(data_dir), "--epochs1", "1",
-            "--epochs2", "1", "--batch-size", "32", "--no-augment", "--device", "cpu", "--quiet", "--out",
-            str(tmp_path / "a")]
+    args = [
+        "train",
+        "--preset",
+        "anchor",
+        "--model",
+        "mlp_1w1a",
+        "--data-dir",
+        str(data_dir),
+        "--epochs1",
+        "1",
+        "--epochs2",
+        "1",
+        "--batch-size",
+        "32",
+        "--no-augment",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--out",
+        str(tmp_path / "a"),
+    ]
     assert main(args) == 0
     assert "'anchor' is now called 'official'" in capsys.readouterr().err
 
@@ -102,19 +170,59 @@ def test_the_option_list_is_pinned():
 
     sub = next(a for a in build_parser()._actions if a.dest == "command").choices["train"]
     flags = {opt for action in sub._actions for opt in action.option_strings}
-    assert flags >= {"--model", "--dataset", "--data-dir", "--binarizer", "--surrogate", "--omega0", "--epochs1",
-                     "--epochs2", "--batch-size", "--lr1", "--lr2", "--weight-decay1", "--weight-decay2", "--tau1",
-                     "--tau2", "--warmup-epochs", "--no-augment", "--preset", "--out", "--device", "--train-limit",
-                     "--test-limit", "--resume", "--seed", "--quiet", "--threads", "--set", "--width",
-                     "--test-batch-size", "--momentum", "--in-channels"}
+    assert flags >= {
+        "--model",
+        "--dataset",
+        "--data-dir",
+        "--binarizer",
+        "--surrogate",
+        "--omega0",
+        "--epochs1",
+        "--epochs2",
+        "--batch-size",
+        "--lr1",
+        "--lr2",
+        "--weight-decay1",
+        "--weight-decay2",
+        "--tau1",
+        "--tau2",
+        "--warmup-epochs",
+        "--no-augment",
+        "--preset",
+        "--out",
+        "--device",
+        "--train-limit",
+        "--test-limit",
+        "--resume",
+        "--seed",
+        "--quiet",
+        "--threads",
+        "--set",
+        "--width",
+        "--test-batch-size",
+        "--momentum",
+        "--in-channels",
+    }
 
 
 def test_the_command_list_and_the_convergence_options_are_pinned():
     from biper_analysis.cli import build_parser
 
     commands = next(a for a in build_parser()._actions if a.dest == "command").choices
-    assert set(commands) == {"derive", "qe", "omega0", "sweep", "verify", "fit-b", "train", "eval", "train-sweep",
-                             "convergence", "figures", "check"}
+    assert set(commands) == {
+        "derive",
+        "qe",
+        "omega0",
+        "sweep",
+        "verify",
+        "fit-b",
+        "train",
+        "eval",
+        "train-sweep",
+        "convergence",
+        "figures",
+        "check",
+    }
     flags = {opt for action in commands["convergence"]._actions for opt in action.option_strings}
     assert flags == {"-h", "--help", "--out", "--seeds", "--preset", "--data-dir", "--jobs"}
 
@@ -146,10 +254,24 @@ def test_convergence_study_end_to_end(data_dir, tmp_path, monkeypatch):
     provenance, one verdict line per arm; a rerun reuses every run and replaces its own study file."""
     from biper_analysis.training import config
 
-    monkeypatch.setitem(config.PRESETS, "tiny", {**config.PRESETS["short"], "epochs1": 1, "epochs2": 1,
-                                                  "width": 16, "train_limit": 64, "test_limit": 32})
-    args = ("convergence", "--out", str(tmp_path / "c"), "--preset", "tiny", "--seeds", "0", "--jobs", "1",
-            "--data-dir", str(data_dir))
+    monkeypatch.setitem(
+        config.PRESETS,
+        "tiny",
+        {**config.PRESETS["short"], "epochs1": 1, "epochs2": 1, "width": 16, "train_limit": 64, "test_limit": 32},
+    )
+    args = (
+        "convergence",
+        "--out",
+        str(tmp_path / "c"),
+        "--preset",
+        "tiny",
+        "--seeds",
+        "0",
+        "--jobs",
+        "1",
+        "--data-dir",
+        str(data_dir),
+    )
     proc = run_cli_in_process(*args)
     assert proc.returncode == 0, proc.stderr
     assert "biper: mean best" in proc.stdout and "sign: mean best" in proc.stdout

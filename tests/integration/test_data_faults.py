@@ -1,6 +1,7 @@
 """Broken dataset files — truncated, corrupt, of the wrong shape, with labels out of range — in the real on-disk
 formats (idx .gz, CIFAR-10 python batches): one line naming the file and the fix, exit status 2, in `train`, `eval`
 and `train-sweep`, and nothing left behind (no run or sweep folder)."""
+
 from __future__ import annotations
 
 import gzip
@@ -34,12 +35,12 @@ def _copy(good: Path, tmp_path: Path) -> Path:
 
 def _truncate(path: Path) -> None:
     raw = path.read_bytes()
-    path.write_bytes(raw[: len(raw) // 2])                # a download or copy cut short
+    path.write_bytes(raw[: len(raw) // 2])  # a download or copy cut short
 
 
 def _corrupt(path: Path) -> None:
     raw = bytearray(path.read_bytes())
-    raw[len(raw) // 2: len(raw) // 2 + 16] = bytes(16)    # damaged bytes in the compressed stream
+    raw[len(raw) // 2 : len(raw) // 2 + 16] = bytes(16)  # damaged bytes in the compressed stream
     path.write_bytes(bytes(raw))
 
 
@@ -49,15 +50,18 @@ def _regz(path: Path, array: np.ndarray) -> None:
     write_idx(path.with_name(path.name.removesuffix(".gz")), array)
 
 
-@pytest.mark.parametrize("fault, file, needle", [
-    ("truncated", TRAIN_IMAGES, "truncated or corrupt gzip file"),
-    ("corrupt", TRAIN_IMAGES, "truncated or corrupt gzip file"),
-    ("not gzip", TRAIN_IMAGES, "truncated or corrupt gzip file"),
-    ("short data", TRAIN_IMAGES, "is truncated: header says (64, 28, 28)"),
-    ("wrong shape", TRAIN_IMAGES, "expected images of shape [N, 28, 28], found [64, 784]"),
-    ("wrong count", TRAIN_IMAGES, "holds 60 images but train-labels-idx1-ubyte.gz holds 64 labels"),
-    ("wrong labels", TEST_LABELS, "label 12 at example 3 is out of range (labels are 0 to 9)"),
-])
+@pytest.mark.parametrize(
+    "fault, file, needle",
+    [
+        ("truncated", TRAIN_IMAGES, "truncated or corrupt gzip file"),
+        ("corrupt", TRAIN_IMAGES, "truncated or corrupt gzip file"),
+        ("not gzip", TRAIN_IMAGES, "truncated or corrupt gzip file"),
+        ("short data", TRAIN_IMAGES, "is truncated: header says (64, 28, 28)"),
+        ("wrong shape", TRAIN_IMAGES, "expected images of shape [N, 28, 28], found [64, 784]"),
+        ("wrong count", TRAIN_IMAGES, "holds 60 images but train-labels-idx1-ubyte.gz holds 64 labels"),
+        ("wrong labels", TEST_LABELS, "label 12 at example 3 is out of range (labels are 0 to 9)"),
+    ],
+)
 def test_a_broken_fashion_mnist_file_is_named_with_its_fix(good, tmp_path, fault, file, needle):
     data = _copy(good, tmp_path)
     path = data / file
@@ -69,7 +73,7 @@ def test_a_broken_fashion_mnist_file_is_named_with_its_fix(good, tmp_path, fault
         path.write_bytes(b"<html>404 Not Found</html>")
     elif fault == "short data":
         raw = gzip.decompress(path.read_bytes())
-        path.write_bytes(gzip.compress(raw[:-100]))       # a valid gzip whose idx payload stops early
+        path.write_bytes(gzip.compress(raw[:-100]))  # a valid gzip whose idx payload stops early
     elif fault == "wrong shape":
         _regz(path, np.zeros((64, 784), dtype=np.uint8))
     elif fault == "wrong count":
@@ -86,12 +90,15 @@ def test_a_broken_fashion_mnist_file_is_named_with_its_fix(good, tmp_path, fault
     assert "apt-get install --reinstall dataset-fashion-mnist" in message and "\n" not in message
 
 
-@pytest.mark.parametrize("fault, needle", [
-    ("truncated", "truncated or corrupt CIFAR-10 batch"),
-    ("no keys", "is not a CIFAR-10 python batch"),
-    ("wrong shape", "expected data of shape [N, 3072]"),
-    ("wrong labels", "label 10 at example 0 is out of range"),
-])
+@pytest.mark.parametrize(
+    "fault, needle",
+    [
+        ("truncated", "truncated or corrupt CIFAR-10 batch"),
+        ("no keys", "is not a CIFAR-10 python batch"),
+        ("wrong shape", "expected data of shape [N, 3072]"),
+        ("wrong labels", "label 10 at example 0 is out of range"),
+    ],
+)
 def test_a_broken_cifar_batch_is_named_with_its_fix(tmp_path, fault, needle):
     folder = write_cifar10(tmp_path / "cifar-10-batches-py", per_batch=4, n_test=3)
     path = folder / "data_batch_3"
@@ -115,6 +122,7 @@ def test_a_broken_cifar_batch_is_named_with_its_fix(tmp_path, fault, needle):
 def test_train_eval_and_train_sweep_name_a_truncated_file_and_leave_nothing(good, tmp_path, capsys):
     """The issue's case: a truncated Fashion-MNIST file gave "internal error: EOFError", exit 1, and train-sweep left
     an empty folder. Now: one line naming the file, exit 2, no run or sweep folder (the CLI's own main)."""
+
     def one_line(args: list[str], *needles: str) -> None:
         assert main(args) == 2, args
         err = capsys.readouterr().err
@@ -123,13 +131,47 @@ def test_train_eval_and_train_sweep_name_a_truncated_file_and_leave_nothing(good
     data = _copy(good, tmp_path)
     _truncate(data / TRAIN_IMAGES)
     run, sweep = tmp_path / "run", tmp_path / "sweep"
-    one_line(["train", "--model", "mlp_1w1a", "--data-dir", str(data), "--epochs1", "1", "--epochs2", "1",
-              "--out", str(run)], f"biper-analysis train: error: {data / TRAIN_IMAGES}: truncated or corrupt gzip "
-             "file", "apt-get install --reinstall dataset-fashion-mnist")
-    one_line(["train-sweep", "--data-dir", str(data), "--epochs1", "1", "--epochs2", "1", "--seeds", "0",
-              "--omega0", "20", "--out", str(sweep)], str(data / TRAIN_IMAGES), "truncated or corrupt gzip file")
+    one_line(
+        [
+            "train",
+            "--model",
+            "mlp_1w1a",
+            "--data-dir",
+            str(data),
+            "--epochs1",
+            "1",
+            "--epochs2",
+            "1",
+            "--out",
+            str(run),
+        ],
+        f"biper-analysis train: error: {data / TRAIN_IMAGES}: truncated or corrupt gzip file",
+        "apt-get install --reinstall dataset-fashion-mnist",
+    )
+    one_line(
+        [
+            "train-sweep",
+            "--data-dir",
+            str(data),
+            "--epochs1",
+            "1",
+            "--epochs2",
+            "1",
+            "--seeds",
+            "0",
+            "--omega0",
+            "20",
+            "--out",
+            str(sweep),
+        ],
+        str(data / TRAIN_IMAGES),
+        "truncated or corrupt gzip file",
+    )
     assert not run.exists() and not sweep.exists()
-    _truncate(data / TEST_LABELS)                      # eval reads the test split
+    _truncate(data / TEST_LABELS)  # eval reads the test split
     checkpoint = save_official(tmp_path / "official", "resnet20_1w1a", omega0=20.0)
-    one_line(["eval", str(checkpoint), "--dataset", "fashion-mnist", "--data-dir", str(data), "--device", "cpu"],
-             str(data / TEST_LABELS), "truncated or corrupt gzip file")
+    one_line(
+        ["eval", str(checkpoint), "--dataset", "fashion-mnist", "--data-dir", str(data), "--device", "cpu"],
+        str(data / TEST_LABELS),
+        "truncated or corrupt gzip file",
+    )

@@ -1,6 +1,7 @@
 """Adding a weight law is one file: a law defined in this test module, and registered only while a test runs, is
 offered and fitted by fit-b (``--law all``), saved in and read back from the law file, drawn in the figures in its
 own style, and is part of the training sweep's analysis cache key."""
+
 from __future__ import annotations
 
 import json
@@ -56,8 +57,12 @@ class TwiceB(Law):
 
     @classmethod
     def fit_sample(cls, sample, omega0, fitted):
-        return cls(2.0 * float(np.mean(np.abs(sample)))), {"n_fit": sample.size, "converged": True,
-                                                            "iterations": 0, "method": "c = 2 mean|w|"}
+        return cls(2.0 * float(np.mean(np.abs(sample)))), {
+            "n_fit": sample.size,
+            "converged": True,
+            "iterations": 0,
+            "method": "c = 2 mean|w|",
+        }
 
 
 @pytest.fixture
@@ -71,8 +76,10 @@ def twice_b():
 def _two_layers(tmp_path, seed: int = 0):
     """A plain state_dict of two binarised-size layers (Laplace weights), read with --layers and --omega0."""
     rng = np.random.default_rng(seed)
-    sd = {f"l{i}.weight": torch.tensor(rng.laplace(0.0, b, (64, 64)), dtype=torch.float32)
-          for i, b in enumerate((0.02, 0.06))}
+    sd = {
+        f"l{i}.weight": torch.tensor(rng.laplace(0.0, b, (64, 64)), dtype=torch.float32)
+        for i, b in enumerate((0.02, 0.06))
+    }
     path = tmp_path / "two.pth"
     torch.save(sd, path)
     return path
@@ -81,16 +88,37 @@ def _two_layers(tmp_path, seed: int = 0):
 def test_fit_b_fits_saves_and_reads_back_a_new_law(twice_b, tmp_path, capsys):
     path = _two_layers(tmp_path)
     out, saved, png = tmp_path / "r.json", tmp_path / "laws.json", tmp_path / "r.png"
-    assert main(["fit-b", str(path), "--omega0", "20", "--layers", r"\.weight$", "--law", "all", "--jobs", "1",
-                 "--json", str(out), "--save-laws", str(saved), "--plot", str(png)]) == 0
-    assert "twice-b" in capsys.readouterr().out                    # the table's per-law summary line
+    assert (
+        main(
+            [
+                "fit-b",
+                str(path),
+                "--omega0",
+                "20",
+                "--layers",
+                r"\.weight$",
+                "--law",
+                "all",
+                "--jobs",
+                "1",
+                "--json",
+                str(out),
+                "--save-laws",
+                str(saved),
+                "--plot",
+                str(png),
+            ]
+        )
+        == 0
+    )
+    assert "twice-b" in capsys.readouterr().out  # the table's per-law summary line
     report = json.loads(out.read_text())
     assert report["models"][-1] == "twice-b" and report["models"][:-1] == list(law_names(fittable=True))[:-1]
     for row in report["layers"]:
         entry, lap = row["models"]["twice-b"], row["models"]["laplace"]
         assert entry["n_params"] == 1 and entry["fit_info"]["method"] == "c = 2 mean|w|"
         assert entry["params"]["c"] == pytest.approx(2 * row["b_loc0"], rel=1e-12)
-        assert entry["qe_pred"] == pytest.approx(lap["qe_pred"], rel=1e-12)    # the same law as Laplace
+        assert entry["qe_pred"] == pytest.approx(lap["qe_pred"], rel=1e-12)  # the same law as Laplace
         assert entry["loglik"] == pytest.approx(lap["loglik"], rel=1e-12) and math.isfinite(entry["oos"]["qe_pred"])
         law = load_law(f"{saved}:{row['name']}:twice-b")
         assert isinstance(law, TwiceB) and law.c == entry["params"]["c"]
@@ -132,6 +160,6 @@ def test_the_analysis_cache_key_follows_the_registry(tmp_path):
         cached = json.loads((run / ANALYSIS_FILE).read_text())
         assert ["twice-b", "test-1"] in cached["laws"]
         stamp2 = (run / ANALYSIS_FILE).stat().st_mtime_ns
-        assert stamp2 != stamp and _analyse(run) == second            # reused: the file is not rewritten
+        assert stamp2 != stamp and _analyse(run) == second  # reused: the file is not rewritten
         assert (run / ANALYSIS_FILE).stat().st_mtime_ns == stamp2
     assert "twice-b" not in _analyse(run)["models"]

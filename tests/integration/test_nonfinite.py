@@ -4,6 +4,7 @@ layer skipped and said so where not (:func:`biper_analysis.theory.weights.weight
 
 The fit-b cases run the per-layer analysis (:mod:`biper_analysis.analysis.layer`) through the CLI.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,7 @@ from tests.checkpoint_factory import make_state_dict, official_checkpoint, write
 from tests.fake_datasets import write_fashion_mnist
 
 R20 = "resnet20_1w1a"
-LAYER = "layer1.0.conv1.weight"          # 16·16·3·3 = 2304 weights
+LAYER = "layer1.0.conv1.weight"  # 16·16·3·3 = 2304 weights
 N = 2304
 #: Three layers keep the fits quick; the faulty one is among them.
 SELECT = r"^layer1\.0\.conv[12]\.weight$|^layer3\.2\.conv2\.weight$"
@@ -72,9 +73,11 @@ def test_weight_faults_names_every_kind_with_its_counts():
     assert weight_faults(np.zeros(8, dtype=np.float32)).describe() == "all 8 weights are 0 (a constant layer)"
     assert weight_faults(np.full(5, -0.0)).describe() == "all 5 weights are 0 (a constant layer)"
     assert weight_faults(np.full(3, 0.05)).describe() == "all 3 weights are 0.05 (a constant layer)"
-    assert weight_faults(np.array([np.nan, 0.3, 0.3])).describe() == \
-        "1 of 3 weights are NaN/inf and the other 2 are all 0.3 (a constant layer)"
-    assert weight_faults(np.array([0.3, -0.3])) is None          # two values: a (tiny) layer, not a constant one
+    assert (
+        weight_faults(np.array([np.nan, 0.3, 0.3])).describe()
+        == "1 of 3 weights are NaN/inf and the other 2 are all 0.3 (a constant layer)"
+    )
+    assert weight_faults(np.array([0.3, -0.3])) is None  # two values: a (tiny) layer, not a constant one
 
 
 def test_drift_leaves_out_nonfinite_pairs_and_counts_them():
@@ -99,12 +102,15 @@ def data_dir(tmp_path_factory) -> Path:
     return write_fashion_mnist(tmp_path_factory.mktemp("fmnist"), n_train=16, n_test=20)
 
 
-@pytest.mark.parametrize("fault, needle", [
-    ("nan", f"layer {LAYER}: all {N} weights are NaN/inf; the accuracy below does not measure a sound network"),
-    ("some-nan", f"layer {LAYER}: 11 of {N} weights are NaN/inf;"),
-    ("zero", f"layer {LAYER}: all {N} weights are 0 (a constant layer); its binary weights all take one value"),
-    ("constant", f"layer {LAYER}: all {N} weights are 0.05 (a constant layer)"),
-])
+@pytest.mark.parametrize(
+    "fault, needle",
+    [
+        ("nan", f"layer {LAYER}: all {N} weights are NaN/inf; the accuracy below does not measure a sound network"),
+        ("some-nan", f"layer {LAYER}: 11 of {N} weights are NaN/inf;"),
+        ("zero", f"layer {LAYER}: all {N} weights are 0 (a constant layer); its binary weights all take one value"),
+        ("constant", f"layer {LAYER}: all {N} weights are 0.05 (a constant layer)"),
+    ],
+)
 def test_eval_names_the_faulty_layer_and_its_count_in_one_warning(tmp_path, data_dir, capsys, fault, needle):
     """An all-NaN layer used to give 9.50 % with no word: the accuracy is printed, and one warning says why it
     cannot be trusted."""
@@ -150,8 +156,13 @@ def test_fit_b_all_nan_layer_is_skipped_with_its_count(tmp_path, capsys, models)
     assert report["totals"]["n_layers_analysed"] == 2
 
 
-@pytest.mark.parametrize("fault, words", [("zero", f"all {N} weights are 0 (a constant layer)"),
-                                          ("constant", f"all {N} weights are 0.05 (a constant layer)")])
+@pytest.mark.parametrize(
+    "fault, words",
+    [
+        ("zero", f"all {N} weights are 0 (a constant layer)"),
+        ("constant", f"all {N} weights are 0.05 (a constant layer)"),
+    ],
+)
 def test_fit_b_constant_layer_is_named_as_such_not_as_a_misfit(tmp_path, capsys, fault, words):
     """An all-zero layer gave b = 0, rel_err nan and only a KS misfit line; a constant one a "+nan%" misfit."""
     rc, report, err = _fit_b(capsys, _save(tmp_path, fault), "--model", "laplace,gaussian")
@@ -183,7 +194,7 @@ def test_fit_b_reference_with_an_all_nan_layer_is_named_not_an_error(tmp_path, c
     named = [w for w in report["warnings"] if LAYER in w and "reference" in w]
     assert len(named) == 1 and f"all {N} weights are NaN/inf" in named[0], report["warnings"]
     row = next(r for r in report["layers"] if r["name"] == LAYER)
-    assert row["drift_corr"] is None and np.isfinite(row["qe_emp"])     # NaN is null in JSON
+    assert row["drift_corr"] is None and np.isfinite(row["qe_emp"])  # NaN is null in JSON
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -205,13 +216,13 @@ def test_plots_name_a_layer_they_cannot_draw_and_mark_a_constant_one(tmp_path):
     plt.close(fig)
     report = analyze_checkpoint(_save(tmp_path / "zero", "zero"), layers=SELECT)
     fig = fig_checkpoint_summary(report)
-    if LAYER in plotted_layers(report):     # drawn, with the reason in place of the laws
+    if LAYER in plotted_layers(report):  # drawn, with the reason in place of the laws
         titles = {ax.get_title().split("\n")[0]: ax for ax in fig.axes if "\n" in ax.get_title()}
         constant = titles[LAYER.removesuffix(".weight")]
         assert "constant: no law fitted" in constant.get_title()
         assert any(f"all {N} weights are 0 (a constant layer)" == t.get_text() for t in constant.texts)
-        assert all(line.get_label().startswith("_") for line in constant.lines)   # no law's curve
+        assert all(line.get_label().startswith("_") for line in constant.lines)  # no law's curve
         plt.close(fig_layer_laws(report, LAYER))
-    else:                                   # or not analysed (report.py's choice), and named under the figure
+    else:  # or not analysed (report.py's choice), and named under the figure
         assert f"{LAYER} (all {N} weights are 0 (a constant layer))" in fig.get_supxlabel()
     plt.close(fig)

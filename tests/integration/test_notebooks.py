@@ -1,5 +1,6 @@
 """The notebooks: each .py (jupytext percent) and its paired .ipynb hold the same cells, and every notebook runs
 top to bottom headless in its quick setting (BIPER_NOTEBOOK_QUICK=1) and prints a number the library decides."""
+
 from __future__ import annotations
 
 import os
@@ -40,13 +41,15 @@ def test_the_ipynb_is_in_sync_with_its_py(source: Path):
 
 @pytest.mark.parametrize("source", SOURCES, ids=[p.stem for p in SOURCES])
 def test_notebook_runs_headless(source: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    if source.stem in NEEDS_DATA and not Path(os.environ.get("BIPER_DATA_DIR",
-                                                              "/usr/share/datasets/fashion-mnist")).is_dir():
+    if (
+        source.stem in NEEDS_DATA
+        and not Path(os.environ.get("BIPER_DATA_DIR", "/usr/share/datasets/fashion-mnist")).is_dir()
+    ):
         pytest.fail("Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist (or set BIPER_DATA_DIR)")
     monkeypatch.setenv("BIPER_NOTEBOOK_QUICK", "1")
-    monkeypatch.setenv("BIPER_SWEEP", str(tmp_path / "no-sweep"))   # trains its own tiny run, deterministic
+    monkeypatch.setenv("BIPER_SWEEP", str(tmp_path / "no-sweep"))  # trains its own tiny run, deterministic
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")      # the tiny training runs gain nothing from more threads
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the tiny training runs gain nothing from more threads
     nb = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
     NotebookClient(nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]

@@ -4,6 +4,7 @@ interrupted command leaves no temporary file behind.
 
 Refusals run through cli.main in this process (run_cli_in_process: the console script's code path without ~1 s of
 imports per call); what needs a real process — signals, the debug switch's traceback — runs in a subprocess."""
+
 from __future__ import annotations
 
 import hashlib
@@ -22,8 +23,11 @@ from tests.conftest import assert_one_line_error, run_cli_in_process
 
 def _digest(folder: Path) -> dict[str, str]:
     """Every file under ``folder`` with its SHA-256 (hidden temporary files included)."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture()
@@ -33,12 +37,15 @@ def run_folder(tmp_path: Path) -> Path:
     return tmp_path / "run"
 
 
-@pytest.mark.parametrize("option, target, needle", [
-    ("--json", "stage2/model_best.pth.tar", ".json"),            # wrong suffix: refused before reading anything
-    ("--csv", "stage2/config.txt", ".csv"),
-    ("--plot", "stage2/model_best.pth.tar", ".png"),
-    ("--save-laws", "stage2/config.txt", ".json"),
-])
+@pytest.mark.parametrize(
+    "option, target, needle",
+    [
+        ("--json", "stage2/model_best.pth.tar", ".json"),  # wrong suffix: refused before reading anything
+        ("--csv", "stage2/config.txt", ".csv"),
+        ("--plot", "stage2/model_best.pth.tar", ".png"),
+        ("--save-laws", "stage2/config.txt", ".json"),
+    ],
+)
 def test_fit_b_never_writes_over_its_inputs(run_folder, option, target, needle):
     before = _digest(run_folder)
     proc = run_cli_in_process("fit-b", str(run_folder), option, str(run_folder / target))
@@ -63,35 +70,54 @@ def test_fit_b_refuses_foreign_files_and_replaces_its_own(run_folder, tmp_path):
     assert_one_line_error(run_cli_in_process("fit-b", str(run_folder), "--csv", str(sweep_csv)), "was not written by")
 
 
-@pytest.mark.parametrize("args, needle", [
-    (("--plot", "out.jpg"), ".png"),
-    (("--plot", "x.tar"), ".png"),
-    (("--law", "cauchy"), "unknown law 'cauchy'"),
-    (("--model", "cauchy"), "unknown law 'cauchy'"),
-    (("--law", "comb", "--model", "comb"), "give --law only"),
-    (("--csv", "-"), "--csv needs a file name"),
-    (("--plot-layers", "PLOTFILE"), "is a file"),
-    (("--json", "SAME.json", "--save-laws", "SAME.json"), "name the same file"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (("--plot", "out.jpg"), ".png"),
+        (("--plot", "x.tar"), ".png"),
+        (("--law", "cauchy"), "unknown law 'cauchy'"),
+        (("--model", "cauchy"), "unknown law 'cauchy'"),
+        (("--law", "comb", "--model", "comb"), "give --law only"),
+        (("--csv", "-"), "--csv needs a file name"),
+        (("--plot-layers", "PLOTFILE"), "is a file"),
+        (("--json", "SAME.json", "--save-laws", "SAME.json"), "name the same file"),
+    ],
+)
 def test_fit_b_bad_options_are_refused_before_any_work(run_folder, tmp_path, args, needle):
     (tmp_path / "PLOTFILE").write_text("x")
-    args = tuple(a.replace("PLOTFILE", str(tmp_path / "PLOTFILE")).replace("SAME", str(tmp_path / "same"))
-                 for a in args)
+    args = tuple(
+        a.replace("PLOTFILE", str(tmp_path / "PLOTFILE")).replace("SAME", str(tmp_path / "same")) for a in args
+    )
     start = time.perf_counter()
     proc = run_cli_in_process("fit-b", str(run_folder), *args)
     assert_one_line_error(proc, needle)
-    assert time.perf_counter() - start < 30          # no analysis ran (the subprocess start is most of it)
+    assert time.perf_counter() - start < 30  # no analysis ran (the subprocess start is most of it)
     assert not (tmp_path / "same.json").exists()
 
 
 def test_sweep_limits_and_its_own_outputs(tmp_path):
-    assert_one_line_error(run_cli_in_process("sweep", "--omega0", "1:200:1e13", "--b", "0.05", "--out",
-                                             str(tmp_path / "s.csv")), "take up to", "free")  # more than the disk
-    assert_one_line_error(run_cli_in_process("sweep", "--omega0", "1:200:6000000", "--b", "0.01,0.05",
-                                             "--max-points", "1e7", "--out", str(tmp_path / "s.csv")),
-                          "12,000,000 rows", "--max-points 10000000")
+    assert_one_line_error(
+        run_cli_in_process("sweep", "--omega0", "1:200:1e13", "--b", "0.05", "--out", str(tmp_path / "s.csv")),
+        "take up to",
+        "free",
+    )  # more than the disk
+    assert_one_line_error(
+        run_cli_in_process(
+            "sweep",
+            "--omega0",
+            "1:200:6000000",
+            "--b",
+            "0.01,0.05",
+            "--max-points",
+            "1e7",
+            "--out",
+            str(tmp_path / "s.csv"),
+        ),
+        "12,000,000 rows",
+        "--max-points 10000000",
+    )
     own, plot = tmp_path / "own.csv", tmp_path / "own.png"
-    for _attempt in range(2):                                 # the second run replaces its own outputs
+    for _attempt in range(2):  # the second run replaces its own outputs
         proc = run_cli_in_process("sweep", "--omega0", "1:10:3", "--b", "0.05", "--out", str(own), "--plot", str(plot))
         assert proc.returncode == 0, proc.stderr
     assert proc.stderr.count("replacing") == 2
@@ -99,8 +125,9 @@ def test_sweep_limits_and_its_own_outputs(tmp_path):
     plot.unlink()
     foreign = tmp_path / "data.csv"
     foreign.write_text("a,b\n1,2\n")
-    assert_one_line_error(run_cli_in_process("sweep", "--omega0", "1:10:3", "--b", "0.05", "--out", str(foreign)),
-                          "was not written by")
+    assert_one_line_error(
+        run_cli_in_process("sweep", "--omega0", "1:10:3", "--b", "0.05", "--out", str(foreign)), "was not written by"
+    )
     assert foreign.read_text() == "a,b\n1,2\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv"]
 
@@ -138,13 +165,16 @@ def test_train_sweep_refuses_a_baseline_without_its_biper_partner(tmp_path):
     assert not (tmp_path / "s").exists()
 
 
-@pytest.mark.parametrize("args, needle", [
-    (("--seeds", "-1"), "seed must be >= 0"),
-    (("--seeds", "0,0"), "repeat"),
-    (("--epochs1", "0"), ">= 1"),
-    (("--omega0", "0,20"), "--omega0"),
-    (("--jobs", "0"), ">= 1"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (("--seeds", "-1"), "seed must be >= 0"),
+        (("--seeds", "0,0"), "repeat"),
+        (("--epochs1", "0"), ">= 1"),
+        (("--omega0", "0,20"), "--omega0"),
+        (("--jobs", "0"), ">= 1"),
+    ],
+)
 def test_train_sweep_bad_options_are_one_line(tmp_path, args, needle):
     proc = run_cli_in_process("train-sweep", "--out", str(tmp_path / "r"), *args)
     assert_one_line_error(proc, needle)
@@ -155,8 +185,9 @@ def test_eval_reports_the_stored_accuracy_and_warns_on_contradictions(run_folder
     from tests.fake_datasets import write_fashion_mnist
 
     data = write_fashion_mnist(tmp_path / "data", n_train=32, n_test=20)
-    proc = run_cli_in_process("eval", str(run_folder), "--data-dir", str(data), "--dataset", "fashion-mnist",
-                   "--stage", "1", "--omega0", "5")
+    proc = run_cli_in_process(
+        "eval", str(run_folder), "--data-dir", str(data), "--dataset", "fashion-mnist", "--stage", "1", "--omega0", "5"
+    )
     assert proc.returncode == 0, proc.stderr
     assert "the file says 86.98%" in proc.stdout
     warnings = [line for line in proc.stderr.splitlines() if "warning" in line]
@@ -172,16 +203,33 @@ def test_debug_traceback_only_with_biper_debug_1(tmp_path):
         run_cli_in_process("fit-b", missing, env={"BIPER_DEBUG": "1"})
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM])   # SIGINT, in every format: tests/integration/test_cli_sweep.py
+@pytest.mark.parametrize("sig", [signal.SIGTERM])  # SIGINT, in every format: tests/integration/test_cli_sweep.py
 def test_an_interrupted_sweep_leaves_no_temporary_file(tmp_path, sig):
     """A kill while a large CSV is being written: exit status 130, nothing left in the folder."""
     out = tmp_path / "big.csv"
-    proc = subprocess.Popen([sys.executable, "-m", "biper_analysis", "sweep", "--omega0", "1:200:1e7", "--b",
-                             "0.01,0.05", "--columns", "omega0,qe", "--out", str(out)], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "biper_analysis",
+            "sweep",
+            "--omega0",
+            "1:200:1e7",
+            "--b",
+            "0.01,0.05",
+            "--columns",
+            "omega0,qe",
+            "--out",
+            str(out),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 120
     while time.time() < deadline and not any(p.name.startswith(".big.csv.") for p in tmp_path.iterdir()):
-        time.sleep(0.05)      # wait until the temporary file exists: the write is under way
+        time.sleep(0.05)  # wait until the temporary file exists: the write is under way
     assert any(p.name.startswith(".big.csv.") for p in tmp_path.iterdir()), "the sweep never started writing"
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
@@ -193,5 +241,7 @@ def test_an_interrupted_sweep_leaves_no_temporary_file(tmp_path, sig):
 def test_a_negative_value_is_named_not_taken_for_an_option():
     """argparse alone answers "expected one argument" for --omega0 -5,10; the value is checked and named instead."""
     for grid in ("-5,10", "-1:100:20"):
-        assert_one_line_error(run_cli_in_process("sweep", "--omega0", grid, "--b", "0.05", "--out", "s.csv"),
-                              "--omega0 values must be > 0")
+        assert_one_line_error(
+            run_cli_in_process("sweep", "--omega0", grid, "--b", "0.05", "--out", "s.csv"),
+            "--omega0 values must be > 0",
+        )

@@ -2,6 +2,7 @@
 stop `train`, `fit-b`, `figures` and `check` promptly with exit status 130 and one line saying what was finished and
 how to go on; real signals to real subprocesses. (The QE `sweep` is covered in test_outputs.py; `train-sweep` has
 its own executor and tests.)"""
+
 from __future__ import annotations
 
 import os
@@ -30,12 +31,20 @@ class Command:
     they come."""
 
     def __init__(self, args: list[str], cwd: Path) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "biper_analysis", *args], cwd=cwd, text=True,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "biper_analysis", *args],
+            cwd=cwd,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         self.out: list[str] = []
         self.err: list[str] = []
-        self._readers = [threading.Thread(target=self._read, args=(s, into), daemon=True)
-                         for s, into in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]
+        self._readers = [
+            threading.Thread(target=self._read, args=(s, into), daemon=True)
+            for s, into in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))
+        ]
         for t in self._readers:
             t.start()
 
@@ -80,26 +89,40 @@ def data_dir(tmp_path_factory) -> Path:
 
 
 def _train_args(data_dir: Path, out: Path) -> list[str]:
-    return ["train", "--model", "mlp_1w1a", "--data-dir", str(data_dir), "--epochs1", "2", "--epochs2", "1",
-            "--seed", "1", "--out", str(out)]
+    return [
+        "train",
+        "--model",
+        "mlp_1w1a",
+        "--data-dir",
+        str(data_dir),
+        "--epochs1",
+        "2",
+        "--epochs2",
+        "1",
+        "--seed",
+        "1",
+        "--out",
+        str(out),
+    ]
 
 
 def test_ctrl_c_stops_train_keeps_its_checkpoints_and_says_how_to_resume(data_dir, tmp_path, capsys):
     out = tmp_path / "run"
     cmd = Command(_train_args(data_dir, out), tmp_path)
-    cmd.wait_for(r"^stage 1 epoch 1/2: ")                 # a first checkpoint is on disk
+    cmd.wait_for(r"^stage 1 epoch 1/2: ")  # a first checkpoint is on disk
     seconds = cmd.interrupt(signal.SIGINT, group=True)
     assert cmd.proc.returncode == 130, cmd.err
     assert seconds < PROMPT_S, seconds
     line = _last(cmd.err)
-    assert line.startswith("biper-analysis train: interrupted; finished stage 1 ") and "Traceback" not in \
-        "\n".join(cmd.err), cmd.err
+    assert line.startswith("biper-analysis train: interrupted; finished stage 1 ") and "Traceback" not in "\n".join(
+        cmd.err
+    ), cmd.err
     assert (out / "stage1" / "checkpoint.pth.tar").is_file()
     assert not [p for p in out.rglob(".*")], "a temporary file was left"
     resume = line.split("continue with: ", 1)[1]
     words = shlex.split(resume)
     assert words[0] == "biper-analysis" and words[-1] == "--resume"
-    assert main([*words[1:], "--quiet"]) == 0           # the printed command continues the run to its end
+    assert main([*words[1:], "--quiet"]) == 0  # the printed command continues the run to its end
     assert "stage 2: best" in capsys.readouterr().out
 
 
@@ -112,11 +135,13 @@ def test_sigterm_before_the_first_epoch_leaves_no_run_folder(data_dir, tmp_path)
     seconds = cmd.interrupt(signal.SIGTERM, group=False)
     assert cmd.proc.returncode == 130 and seconds < PROMPT_S, (seconds, cmd.err)
     line = _last(cmd.err)
-    if "no epoch was finished" not in line:              # the first epoch won the race: its checkpoint is kept
+    if "no epoch was finished" not in line:  # the first epoch won the race: its checkpoint is kept
         assert "finished stage 1 1/2" in line, line
         pytest.skip("the first epoch finished before the signal arrived")
-    assert line == (f"biper-analysis train: interrupted; no epoch was finished, so nothing was kept in {out}; "
-                    "start again with the same command")
+    assert line == (
+        f"biper-analysis train: interrupted; no epoch was finished, so nothing was kept in {out}; "
+        "start again with the same command"
+    )
     assert not out.exists()
 
 
@@ -127,10 +152,23 @@ def checkpoint(tmp_path_factory) -> Path:
 
 def _fit_b_all(checkpoint: Path, tmp_path: Path) -> Command:
     """fit-b with every law in two worker processes: about a minute of work on this machine."""
-    cmd = Command(["fit-b", str(checkpoint), "--model", "all", "--jobs", "2", "--json", str(tmp_path / "r.json"),
-                   "--csv", str(tmp_path / "r.csv")], tmp_path)
-    cmd.wait_for(r"^biper-analysis fit-b: analysing ")     # shown once the analysis has run for a second
-    time.sleep(1.5)                                        # the workers are fitting
+    cmd = Command(
+        [
+            "fit-b",
+            str(checkpoint),
+            "--model",
+            "all",
+            "--jobs",
+            "2",
+            "--json",
+            str(tmp_path / "r.json"),
+            "--csv",
+            str(tmp_path / "r.csv"),
+        ],
+        tmp_path,
+    )
+    cmd.wait_for(r"^biper-analysis fit-b: analysing ")  # shown once the analysis has run for a second
+    time.sleep(1.5)  # the workers are fitting
     return cmd
 
 
@@ -139,10 +177,12 @@ def test_sigterm_stops_fit_b_and_its_workers_promptly(checkpoint, tmp_path):
     cmd = _fit_b_all(checkpoint, tmp_path)
     seconds = cmd.interrupt(signal.SIGTERM, group=False)
     assert cmd.proc.returncode == 130 and seconds < PROMPT_S, (seconds, cmd.err)
-    assert _last(cmd.err) == ("biper-analysis fit-b: interrupted; no output was written (fit-b writes its files "
-                              "after the analysis); run the same command again")
+    assert _last(cmd.err) == (
+        "biper-analysis fit-b: interrupted; no output was written (fit-b writes its files "
+        "after the analysis); run the same command again"
+    )
     assert list(tmp_path.iterdir()) == []
-    if shutil.which("ps"):       # the workers went with it (multiprocessing's resource tracker follows on its own)
+    if shutil.which("ps"):  # the workers went with it (multiprocessing's resource tracker follows on its own)
         deadline, left = time.monotonic() + 10, ["?"]
         while left and time.monotonic() < deadline:
             ps = subprocess.run(["ps", "-o", "args=", "-s", str(cmd.proc.pid)], capture_output=True, text=True)
@@ -161,8 +201,10 @@ def test_ctrl_c_stops_fit_b_promptly(checkpoint, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="lead implements in report.py (workers ignore SIGINT: _io.interrupt.ignore_interrupts as "
-                          "their initializer)", strict=False)
+@pytest.mark.xfail(
+    reason="lead implements in report.py (workers ignore SIGINT: _io.interrupt.ignore_interrupts as their initializer)",
+    strict=False,
+)
 def test_ctrl_c_to_fit_b_prints_no_worker_traceback(checkpoint, tmp_path):
     """The terminal sends Ctrl-C to the workers too; a worker caught while idle printed its own traceback."""
     cmd = _fit_b_all(checkpoint, tmp_path)
@@ -178,9 +220,11 @@ def test_ctrl_c_stops_figures_and_says_how_many_were_written(tmp_path):
     seconds = cmd.interrupt(signal.SIGINT, group=True)
     assert cmd.proc.returncode == 130 and seconds < PROMPT_S, (seconds, cmd.err)
     written = [line for line in cmd.out if line.startswith("wrote ")]
-    assert _last(cmd.err) == (f"biper-analysis figures: interrupted; {len(written)} figures were written to {out} "
-                              "before the interrupt; run the same command again to finish (it replaces its own "
-                              "figures)")
+    assert _last(cmd.err) == (
+        f"biper-analysis figures: interrupted; {len(written)} figures were written to {out} "
+        "before the interrupt; run the same command again to finish (it replaces its own "
+        "figures)"
+    )
     assert len(list(out.glob("*.png"))) == len(written) and not list(out.glob(".*"))
 
 
@@ -190,6 +234,9 @@ def test_sigterm_stops_check_and_writes_no_report(tmp_path):
     seconds = cmd.interrupt(signal.SIGTERM, group=False)
     assert cmd.proc.returncode == 130 and seconds < PROMPT_S, (seconds, cmd.err)
     line = _last(cmd.err)
-    assert re.fullmatch(r"biper-analysis check: interrupted; during check_\w+ \(finished: check_[\w, ]+\); no report "
-                        r"was written; run the same command again", line), line
-    assert list(tmp_path.iterdir()) == []          # not even the default check-out/ folder
+    assert re.fullmatch(
+        r"biper-analysis check: interrupted; during check_\w+ \(finished: check_[\w, ]+\); no report "
+        r"was written; run the same command again",
+        line,
+    ), line
+    assert list(tmp_path.iterdir()) == []  # not even the default check-out/ folder

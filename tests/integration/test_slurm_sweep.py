@@ -2,6 +2,7 @@
 runs trained locally tensor by tensor; a task signalled as at its time limit is requeued and resumes bit-identical;
 a task killed mid-run shows as failed with its log, and the rerun submits only it; cluster faults are one line,
 exit 2, before anything is submitted. Real Fashion-MNIST, a few thousand images, mlp_1w1a."""
+
 from __future__ import annotations
 
 import json
@@ -23,11 +24,28 @@ from tests.slurm_cluster import Cluster, free_port, missing, start_cluster
 
 #: Two runs (BiPer ω0 = 20 and the sign baseline, seed 0): two stage-1 epochs so that a task can be stopped after its
 #: first checkpoint.
-PLAN = ["--omega0", "20", "--seeds", "0", "--epochs1", "2", "--epochs2", "1", "--train-limit", "2000",
-        "--test-limit", "500"]
+PLAN = [
+    "--omega0",
+    "20",
+    "--seeds",
+    "0",
+    "--epochs1",
+    "2",
+    "--epochs2",
+    "1",
+    "--train-limit",
+    "2000",
+    "--test-limit",
+    "500",
+]
 SLURM = ["--executor", "slurm", "--time", "10"]
-FILES = ("init.pth.tar", "stage1/checkpoint.pth.tar", "stage1/model_best.pth.tar", "stage2/checkpoint.pth.tar",
-         "stage2/model_best.pth.tar")
+FILES = (
+    "init.pth.tar",
+    "stage1/checkpoint.pth.tar",
+    "stage1/model_best.pth.tar",
+    "stage2/checkpoint.pth.tar",
+    "stage2/model_best.pth.tar",
+)
 
 
 @pytest.fixture(scope="module")
@@ -76,17 +94,24 @@ def slurm_sweep(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> d
     job = _jobs(out)["biper-w20-s0"]
     # a follower (train-sweep --wait) started now is stopped with SIGTERM below: it leaves at once (exit 130) and the
     # jobs go on
-    follower = subprocess.Popen([sys.executable, "-m", "biper_analysis", "train-sweep", "--out", str(out), *PLAN,
-                                 *SLURM, "--wait"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                env=cluster.env)
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "biper_analysis", "train-sweep", "--out", str(out), *PLAN, *SLURM, "--wait"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cluster.env,
+    )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(follower.stderr), daemon=True)
     reader.start()
     _wait_until((out / "biper-w20-s0" / "stage1" / "checkpoint.pth.tar").exists, "the first checkpoint")
-    cluster.run("scancel", "--signal=USR2", job)      # Slurm's warning before the time limit (submitit's --signal)
+    cluster.run("scancel", "--signal=USR2", job)  # Slurm's warning before the time limit (submitit's --signal)
     # the requeued task may not start for cred_expire (10 s): the sweep is not done before the follower is stopped
-    _wait_until(lambda: any("runs done" in line for line in lines) or follower.poll() is not None,
-                "the follower's first progress line", 60)
+    _wait_until(
+        lambda: any("runs done" in line for line in lines) or follower.poll() is not None,
+        "the follower's first progress line",
+        60,
+    )
     signalled = time.monotonic()
     follower.send_signal(signal.SIGTERM)
     follower.wait(timeout=60)
@@ -170,8 +195,7 @@ def test_provenance_records_job_and_node(slurm_sweep: dict[str, Any]):
     assert "train-sweep: " in slurm_sweep["wait"].stderr and "runs done" in slurm_sweep["wait"].stderr
 
 
-def test_a_killed_task_shows_as_failed_and_only_it_is_resubmitted(cluster: Cluster, local_sweep: Path,
-                                                                  tmp_path: Path):
+def test_a_killed_task_shows_as_failed_and_only_it_is_resubmitted(cluster: Cluster, local_sweep: Path, tmp_path: Path):
     """One run finished already (copied from the local sweep); the other's task is killed with SIGKILL (as the
     kernel's out-of-memory killer does) after its first checkpoint. The waiting train-sweep says so in one line and
     exits 1, claiming nothing; --status names the run failed with its log and last error line; the rerun submits only
@@ -179,8 +203,13 @@ def test_a_killed_task_shows_as_failed_and_only_it_is_resubmitted(cluster: Clust
     out = tmp_path / "sweep"
     out.mkdir()
     shutil.copytree(local_sweep / "biper-w20-s0", out / "biper-w20-s0")
-    first = subprocess.Popen([sys.executable, "-m", "biper_analysis", "train-sweep", "--out", str(out), *PLAN, *SLURM,
-                              "--wait"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cluster.env)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "biper_analysis", "train-sweep", "--out", str(out), *PLAN, *SLURM, "--wait"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cluster.env,
+    )
     _wait_until(lambda: (out / "slurm" / "jobs.json").exists() or first.poll() is not None, "the submission")
     job = _jobs(out)["sign-s0"]
     _wait_until((out / "sign-s0" / "stage1" / "checkpoint.pth.tar").exists, "the first checkpoint")
@@ -188,10 +217,13 @@ def test_a_killed_task_shows_as_failed_and_only_it_is_resubmitted(cluster: Clust
     stdout, stderr = first.communicate(timeout=120)
     assert first.returncode == 1 and "submitted 1 run as Slurm job" in stdout, (stdout, stderr)
     errors = [line for line in stderr.splitlines() if line.startswith("biper-analysis train-sweep: ")]
-    assert errors[0].startswith(f"biper-analysis train-sweep: error: sign-s0 failed (job {job}): FAILED: killed by "
-                                "SIGKILL"), errors
-    assert errors[1] == ("biper-analysis train-sweep: 1 of 2 runs failed; rerun the same command to resubmit them "
-                         "(they resume from their last checkpoints)"), errors
+    assert errors[0].startswith(
+        f"biper-analysis train-sweep: error: sign-s0 failed (job {job}): FAILED: killed by SIGKILL"
+    ), errors
+    assert errors[1] == (
+        "biper-analysis train-sweep: 1 of 2 runs failed; rerun the same command to resubmit them "
+        "(they resume from their last checkpoints)"
+    ), errors
     assert not (out / "sweep.json").exists() and not (out / "sign-s0" / "summary.json").exists()
     status = run_cli("train-sweep", "--out", str(out), "--status", env=cluster.env)
     assert status.returncode == 0, status.stderr
@@ -214,24 +246,24 @@ def test_a_killed_task_shows_as_failed_and_only_it_is_resubmitted(cluster: Clust
 
 def test_cluster_faults_are_one_line_before_anything_is_submitted(cluster: Cluster, tmp_path: Path):
     out = tmp_path / "sweep"
-    bad_partition = run_cli("train-sweep", "--out", str(out), *PLAN, *SLURM, "--partition", "nosuch",
-                            env=cluster.env)
+    bad_partition = run_cli("train-sweep", "--out", str(out), *PLAN, *SLURM, "--partition", "nosuch", env=cluster.env)
     assert_one_line_error(bad_partition, "--partition nosuch does not exist", "partitions here: debug")
     dead = tmp_path / "dead.conf"
     conf = re.sub(r"SlurmctldPort=\d+", f"SlurmctldPort={free_port()}", cluster.conf.read_text())
-    dead.write_text(conf.replace("MessageTimeout=10", "MessageTimeout=2"))     # nobody listens there
+    dead.write_text(conf.replace("MessageTimeout=10", "MessageTimeout=2"))  # nobody listens there
     unreachable = run_cli("train-sweep", "--out", str(out), *PLAN, *SLURM, env={**cluster.env, "SLURM_CONF": str(dead)})
     assert_one_line_error(unreachable, "cannot reach the Slurm controller")
     no_slurm = run_cli("train-sweep", "--out", str(out), *PLAN, *SLURM, env={**cluster.env, "PATH": "/nonexistent"})
     assert_one_line_error(no_slurm, "no Slurm here", "--executor local")
     local_only = run_cli("train-sweep", "--out", str(out), *PLAN, "--partition", "debug")
     assert_one_line_error(local_only, "--partition applies to --executor slurm")
-    assert not out.exists()   # nothing written, nothing submitted
+    assert not out.exists()  # nothing written, nothing submitted
     assert not cluster.run("squeue", "-h").stdout.strip()
 
 
-def test_requests_the_cluster_cannot_meet_are_refused_before_submitting(cluster: Cluster, tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch):
+def test_requests_the_cluster_cannot_meet_are_refused_before_submitting(
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     from biper_analysis._io.errors import UsageError
     from biper_analysis.training.slurm import load_settings, run_sweep_on_slurm
     from biper_analysis.training.sweep import SweepPlan
@@ -256,9 +288,29 @@ def test_a_run_of_two_processes_per_task_trains_distributed(cluster: Cluster, tm
     RANK / WORLD_SIZE / MASTER_ADDR of a gloo process group (the GPU path, --gpus-per-run G with nccl, is the same
     wiring and is not tested here: no GPU, CPU torch)."""
     out = tmp_path / "sweep"
-    proc = run_cli("train-sweep", "--out", str(out), "--omega0", "20", "--seeds", "0", "--no-baseline",
-                   "--epochs1", "1", "--epochs2", "1", "--train-limit", "2000", "--test-limit", "500", *SLURM,
-                   "--procs-per-run", "2", "--wait", env=cluster.env)
+    proc = run_cli(
+        "train-sweep",
+        "--out",
+        str(out),
+        "--omega0",
+        "20",
+        "--seeds",
+        "0",
+        "--no-baseline",
+        "--epochs1",
+        "1",
+        "--epochs2",
+        "1",
+        "--train-limit",
+        "2000",
+        "--test-limit",
+        "500",
+        *SLURM,
+        "--procs-per-run",
+        "2",
+        "--wait",
+        env=cluster.env,
+    )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((out / "biper-w20-s0" / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["executor"]["processes"] == 2
@@ -266,4 +318,4 @@ def test_a_run_of_two_processes_per_task_trains_distributed(cluster: Cluster, tm
     assert ckpt["world_size"] == 2 and not any(k.startswith("module.") for k in ckpt["state_dict"])
     job = _jobs(out)["biper-w20-s0"]
     assert "biper-w20-s0: trained" in (out / "slurm" / f"{job}_0_log.out").read_text()
-    assert "trained" not in (out / "slurm" / f"{job}_1_log.out").read_text()   # rank 1 trains, writes nothing
+    assert "trained" not in (out / "slurm" / f"{job}_1_log.out").read_text()  # rank 1 trains, writes nothing

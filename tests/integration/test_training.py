@@ -1,5 +1,6 @@
 """Training loop on tiny data in the real formats: files, checkpoint format, metrics, resume, baselines and
 checkpoint evaluation (the loop's pure parts and the learning-rate schedule: tests/unit/training)."""
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,19 @@ def resnet_run(data_dir, tmp_path_factory):
 
 
 def tiny(data_dir, **kw) -> TrainConfig:
-    base = dict(model="mlp_1w1a", data_dir=str(data_dir), epochs1=2, epochs2=2, batch_size=32, lr1=0.05,
-                lr2=0.01, warmup_epochs=1, device="cpu", augment=True, seed=3)
+    base = dict(
+        model="mlp_1w1a",
+        data_dir=str(data_dir),
+        epochs1=2,
+        epochs2=2,
+        batch_size=32,
+        lr1=0.05,
+        lr2=0.01,
+        warmup_epochs=1,
+        device="cpu",
+        augment=True,
+        seed=3,
+    )
     return TrainConfig(**{**base, **kw})
 
 
@@ -42,8 +54,13 @@ def test_run_files_checkpoint_and_metrics(data_dir, tmp_path):
             assert (run / f"stage{stage}" / name).is_file()
     ckpt = torch.load(run / "stage2" / "checkpoint.pth.tar", map_location="cpu", weights_only=True)
     assert OFFICIAL_KEYS <= set(ckpt)
-    assert (ckpt["omega0"], ckpt["stage"], ckpt["binarizer"], ckpt["surrogate"], ckpt["seed"]) == \
-        (20.0, 2, "biper", "sine", 3)
+    assert (ckpt["omega0"], ckpt["stage"], ckpt["binarizer"], ckpt["surrogate"], ckpt["seed"]) == (
+        20.0,
+        2,
+        "biper",
+        "sine",
+        3,
+    )
     assert ckpt["binarized_layers"] == ["hidden.0.weight", "hidden.1.weight"]
     assert ckpt["config"]["model"] == "mlp_1w1a" and ckpt["epoch"] == 2
     assert {"version", "git_revision"} <= set(ckpt["provenance"])
@@ -106,8 +123,10 @@ def test_resume_gives_identical_weights(data_dir, tmp_path, monkeypatch, interru
     train_run(cfg, tmp_path / "b", resume=True, quiet=True)
     a, b = _final_weights(tmp_path / "a"), _final_weights(tmp_path / "b")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    strip = lambda p: [{k: v for k, v in json.loads(line).items() if k not in ("time_s", "wall_time")}
-                       for line in (p / "metrics.jsonl").read_text().splitlines()]
+    strip = lambda p: [
+        {k: v for k, v in json.loads(line).items() if k not in ("time_s", "wall_time")}
+        for line in (p / "metrics.jsonl").read_text().splitlines()
+    ]
     assert strip(tmp_path / "a") == strip(tmp_path / "b")
 
 
@@ -145,10 +164,11 @@ def test_evaluate_ours_and_official_format_agree(data_dir, resnet_run, tmp_path)
     off = tmp_path / "official"
     off.mkdir()
     torch.save({k: ck[k] for k in OFFICIAL_KEYS} | {"state_dict": sd}, off / "model_best.pth.tar")
-    (off / "config.txt").write_text("2024-03-01 12:00:00.000000\n\nmodel:  resnet20_1w1a\ndataset:  cifar10\n"
-                                    "freq:  20.0\ntau:  0.0468\nstage2:  True\n")
-    res = evaluate_checkpoint(off / "model_best.pth.tar", dataset="fashion-mnist", data_dir=str(data_dir),
-                              device="cpu")
+    (off / "config.txt").write_text(
+        "2024-03-01 12:00:00.000000\n\nmodel:  resnet20_1w1a\ndataset:  cifar10\n"
+        "freq:  20.0\ntau:  0.0468\nstage2:  True\n"
+    )
+    res = evaluate_checkpoint(off / "model_best.pth.tar", dataset="fashion-mnist", data_dir=str(data_dir), device="cpu")
     assert res["format"] == "official" and (res["omega0"], res["stage"]) == (20.0, 2)
     assert res["test_acc"] == ours["test_acc"] and res["test_loss"] == pytest.approx(ours["test_loss"], rel=1e-6)
 
@@ -162,8 +182,9 @@ def test_official_file_without_stage_line_and_unknown_dataset(data_dir, resnet_r
         torch.save({k: ck[k] for k in OFFICIAL_KEYS}, off / "model_best.pth.tar")
         # no stage2 line: the stage is read from β (ones after the official stage 1, mean|w| after stage 2)
         (off / "config.txt").write_text("2024-03-01 12:00:00\nmodel:  resnet20_1w1a\nfreq:  20.0\n")
-        res = evaluate_checkpoint(off / "model_best.pth.tar", dataset="fashion-mnist", data_dir=str(data_dir),
-                                  device="cpu")
+        res = evaluate_checkpoint(
+            off / "model_best.pth.tar", dataset="fashion-mnist", data_dir=str(data_dir), device="cpu"
+        )
         assert res["stage"] == stage and res["test_acc"] == summary["stages"][stage]["best_acc"]
     (off / "config.txt").write_text("2024-03-01 12:00:00\nmodel:  resnet20_1w1a\nfreq:  20.0\ndataset:  cifar100\n")
     with pytest.raises(ValueError, match="cifar100"):
@@ -173,8 +194,11 @@ def test_official_file_without_stage_line_and_unknown_dataset(data_dir, resnet_r
 def test_eval_vgg_small_uses_its_conv0_stem(data_dir, tmp_path):
     """VGG-small's stem is conv0 (its conv1 is a binarised 128→128 conv): evaluation builds the right model. The
     widest network here, so the smallest data: 16 training and 8 test images."""
-    summary = train_run(tiny(data_dir, epochs1=1, epochs2=1, model="vgg_small_1w1a", batch_size=16, train_limit=16,
-                             test_limit=8), tmp_path / "vgg", quiet=True)
+    summary = train_run(
+        tiny(data_dir, epochs1=1, epochs2=1, model="vgg_small_1w1a", batch_size=16, train_limit=16, test_limit=8),
+        tmp_path / "vgg",
+        quiet=True,
+    )
     res = evaluate_checkpoint(tmp_path / "vgg", data_dir=str(data_dir), device="cpu", test_limit=8)
     assert res["model"] == "vgg_small_1w1a" and res["stage"] == 2
     assert res["test_acc"] == summary["stages"][2]["best_acc"]
@@ -236,7 +260,7 @@ def test_official_summed_l1_of_a_trained_run_equals_the_official_loop(data_dir, 
 def test_evaluate_a_narrow_mlp_run(data_dir, tmp_path):
     """An mlp_1w1a trained at another width (the main job's sweep uses 256) loads and evaluates to the accuracy
     it stored."""
-    for width, channels in ((64, 1), (32, 3)):        # 3 channels: the one-channel images repeated, as in training
+    for width, channels in ((64, 1), (32, 3)):  # 3 channels: the one-channel images repeated, as in training
         run = tmp_path / f"run-{width}-{channels}"
         summary = train_run(tiny(data_dir, width=width, in_channels=channels), run, quiet=True)
         res = evaluate_checkpoint(run, data_dir=str(data_dir), device="cpu")

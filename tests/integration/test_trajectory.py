@@ -1,5 +1,6 @@
 """Trajectory recording on real tiny runs: weights bit-identical with recording on or off, TensorBoard event files
 read back with TensorBoard's own reader equal to metrics.jsonl, and a resumed run continuing the same series."""
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,7 @@ from biper_analysis.training import TrainConfig, loop, train_run
 from biper_analysis.training.trajectory import LAYER_SCALARS, RUN_SCALARS, read_trajectory
 from tests.fake_datasets import write_fashion_mnist
 
-STEPS_PER_EPOCH = 3   # 96 images, batch 32
+STEPS_PER_EPOCH = 3  # 96 images, batch 32
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +23,20 @@ def data_dir(tmp_path_factory):
 
 
 def tiny(data_dir, **kw) -> TrainConfig:
-    base = dict(model="mlp_1w1a", width=32, data_dir=str(data_dir), epochs1=2, epochs2=2, batch_size=32, lr1=0.2,
-                lr2=0.1, warmup_epochs=1, device="cpu", seed=3, record_every_steps=2)
+    base = dict(
+        model="mlp_1w1a",
+        width=32,
+        data_dir=str(data_dir),
+        epochs1=2,
+        epochs2=2,
+        batch_size=32,
+        lr1=0.2,
+        lr2=0.1,
+        warmup_epochs=1,
+        device="cpu",
+        seed=3,
+        record_every_steps=2,
+    )
     return TrainConfig(**{**base, **kw})
 
 
@@ -38,8 +51,9 @@ def _events(run) -> ea.EventAccumulator:
 
 
 def _checkpoint_tensors(run):
-    files = [run / "init.pth.tar"] + [run / f"stage{s}" / n for s in (1, 2)
-                                      for n in ("checkpoint.pth.tar", "model_best.pth.tar")]
+    files = [run / "init.pth.tar"] + [
+        run / f"stage{s}" / n for s in (1, 2) for n in ("checkpoint.pth.tar", "model_best.pth.tar")
+    ]
     out = {}
     for f in files:
         ck = torch.load(f, map_location="cpu", weights_only=True)
@@ -77,12 +91,13 @@ def _assert_events_equal_metrics(run, records):
         for key, tag in RUN_SCALARS.items():
             expected_tags.add(tag)
             assert [e.value for e in acc.Scalars(tag) if e.step == r["step"]] == [f32(r[key])]
-        subs = [(r["step"], row["name"], row) for row in r["layers"]] + \
-               [(s["step"], f"{row['name']}/steps", row) for s in r.get("steps", []) for row in s["layers"]]
+        subs = [(r["step"], row["name"], row) for row in r["layers"]] + [
+            (s["step"], f"{row['name']}/steps", row) for s in r.get("steps", []) for row in s["layers"]
+        ]
         for step, prefix, row in subs:
             for key in LAYER_SCALARS:
                 if row.get(key) is None:
-                    assert f"{prefix}/{key}" not in scalars        # null stays null: nothing filled in
+                    assert f"{prefix}/{key}" not in scalars  # null stays null: nothing filled in
                     continue
                 expected_tags.add(f"{prefix}/{key}")
                 assert [e.value for e in acc.Scalars(f"{prefix}/{key}") if e.step == step] == [f32(row[key])]
@@ -120,15 +135,16 @@ def _strip(records):
 
 def _series(acc):
     tags = acc.Tags()
-    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in tags["scalars"]} | \
-        {tag: [(e.step, tuple(e.histogram_value.bucket)) for e in acc.Histograms(tag)] for tag in tags["histograms"]}
+    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in tags["scalars"]} | {
+        tag: [(e.step, tuple(e.histogram_value.bucket)) for e in acc.Histograms(tag)] for tag in tags["histograms"]
+    }
 
 
 @pytest.mark.parametrize("crash", ["before_epoch", "before_checkpoint"])
 def test_resumed_run_continues_the_same_series(data_dir, tmp_path, monkeypatch, crash):
     cfg = tiny(data_dir)
     train_run(cfg, tmp_path / "a", quiet=True)
-    if crash == "before_epoch":       # interrupted at the start of stage 1's second epoch
+    if crash == "before_epoch":  # interrupted at the start of stage 1's second epoch
         real, calls = loop.train_one_epoch, {"n": 0}
 
         def flaky(*args, **kwargs):
@@ -136,14 +152,16 @@ def test_resumed_run_continues_the_same_series(data_dir, tmp_path, monkeypatch, 
                 raise KeyboardInterrupt
             calls["n"] += 1
             return real(*args, **kwargs)
+
         monkeypatch.setattr(loop, "train_one_epoch", flaky)
-    else:                             # stage 2 epoch 1's metrics and events written, its checkpoint not
+    else:  # stage 2 epoch 1's metrics and events written, its checkpoint not
         real, calls = loop._save, {"n": 0}
 
         def flaky(obj, path):
             if path.name == loop.CHECKPOINT and obj["stage"] == 2:
                 raise KeyboardInterrupt
             return real(obj, path)
+
         monkeypatch.setattr(loop, "_save", flaky)
     with pytest.raises(KeyboardInterrupt):
         train_run(cfg, tmp_path / "b", quiet=True)
@@ -164,8 +182,27 @@ def test_read_trajectory_and_the_train_command(data_dir, tmp_path, capsys):
     from biper_analysis.cli import main
 
     out = tmp_path / "r"
-    args = ["train", "--model", "mlp_1w1a", "--width", "32", "--data-dir", str(data_dir), "--epochs1", "1",
-            "--epochs2", "2", "--batch-size", "32", "--device", "cpu", "--quiet", "--no-tensorboard", "--out", str(out)]
+    args = [
+        "train",
+        "--model",
+        "mlp_1w1a",
+        "--width",
+        "32",
+        "--data-dir",
+        str(data_dir),
+        "--epochs1",
+        "1",
+        "--epochs2",
+        "2",
+        "--batch-size",
+        "32",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--no-tensorboard",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     assert not list(out.glob("events.out.tfevents.*"))
     t = read_trajectory(out)

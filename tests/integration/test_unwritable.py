@@ -1,6 +1,7 @@
 """Outputs that cannot be written: a folder that refuses writes (for real, also for root: ``readonly_dir``), standard
 output on a full disk, two options naming one file. Each is one line on stderr naming the user's path — never a
 hidden temporary name — and the fix, exit status 2, before any work, and nothing is left behind."""
+
 from __future__ import annotations
 
 import errno
@@ -33,7 +34,7 @@ def _no_temp_name(proc: subprocess.CompletedProcess[str], target: Path) -> None:
 def test_claims_refuse_an_unwritable_folder_naming_the_users_path(readonly_dir):
     with pytest.raises(OutputUnwritable, match=r"cannot write --json .*readonly/fit\.json: .*; write it to another"):
         claim_output(readonly_dir / "fit.json", command="fit-b", option="--json", suffixes=(".json",))
-    with pytest.raises(OutputUnwritable, match="--out .*readonly/new/run"):   # the nearest existing folder decides
+    with pytest.raises(OutputUnwritable, match="--out .*readonly/new/run"):  # the nearest existing folder decides
         claim_folder(readonly_dir / "new" / "run", option="--out")
     assert list(readonly_dir.iterdir()) == []
 
@@ -45,15 +46,19 @@ def test_atomic_write_errors_name_the_target_not_the_temporary_file(tmp_path, re
     assert str(target) in str(info.value) and ".a.txt." not in str(info.value)
     # an OS error inside the block (here a full disk reported for the temporary file) names the target too
     target = tmp_path / "b.csv"
-    with pytest.raises(OutputUnwritable, match=r"cannot write .*b\.csv: the disk is full; free some space") as info, \
-            atomic_path(target) as tmp:
+    with (
+        pytest.raises(OutputUnwritable, match=r"cannot write .*b\.csv: the disk is full; free some space") as info,
+        atomic_path(target) as tmp,
+    ):
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
     assert ".b.csv." not in str(info.value) and [p.name for p in tmp_path.iterdir()] == ["readonly"]
 
 
 def test_unwritable_messages_say_why_and_the_fix():
-    assert str(unwritable(OSError(errno.EACCES, "Permission denied", "/x/.r.md.k2"), "/x/r.md", option="--report")) \
+    assert (
+        str(unwritable(OSError(errno.EACCES, "Permission denied", "/x/.r.md.k2"), "/x/r.md", option="--report"))
         == "cannot write --report /x/r.md: no permission to write there; write it to another folder"
+    )
     assert "the disk quota is used up; free some space" in str(unwritable(OSError(errno.EDQUOT, "Quota"), "/q/f"))
 
 
@@ -67,10 +72,40 @@ def test_every_command_refuses_an_unwritable_output_before_any_work(checkpoint, 
         (["check", "--only", "qe_min_peak", "--quick", "--report", str(readonly_dir / "R.md")], "R.md"),
         (["sweep", "--omega0", "1:10:5", "--b", "0.05", "--out", str(readonly_dir / "s.csv")], "s.csv"),
         (["figures", "--only", "fig3", "--out", str(readonly_dir / "figs")], "figs"),
-        (["train", "--model", "mlp_1w1a", "--data-dir", str(data), "--epochs1", "1", "--epochs2", "1",
-          "--out", str(readonly_dir / "run")], "run"),
-        (["train-sweep", "--data-dir", str(data), "--epochs1", "1", "--epochs2", "1", "--seeds", "0",
-          "--omega0", "20", "--out", str(readonly_dir / "sw")], "sw"),
+        (
+            [
+                "train",
+                "--model",
+                "mlp_1w1a",
+                "--data-dir",
+                str(data),
+                "--epochs1",
+                "1",
+                "--epochs2",
+                "1",
+                "--out",
+                str(readonly_dir / "run"),
+            ],
+            "run",
+        ),
+        (
+            [
+                "train-sweep",
+                "--data-dir",
+                str(data),
+                "--epochs1",
+                "1",
+                "--epochs2",
+                "1",
+                "--seeds",
+                "0",
+                "--omega0",
+                "20",
+                "--out",
+                str(readonly_dir / "sw"),
+            ],
+            "sw",
+        ),
     ]
     for args, name in cases:
         assert main(args) == 2, args
@@ -87,16 +122,25 @@ def test_standard_output_on_a_full_disk_is_one_line(tmp_path):
     if not Path("/dev/full").exists():
         pytest.skip("no /dev/full here")
     with open("/dev/full", "w") as full:
-        proc = subprocess.run([sys.executable, "-m", "biper_analysis", "qe", "--omega0", "20", "--b", "0.05"],
-                              stdout=full, stderr=subprocess.PIPE, text=True, cwd=tmp_path, timeout=600)
+        proc = subprocess.run(
+            [sys.executable, "-m", "biper_analysis", "qe", "--omega0", "20", "--b", "0.05"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            timeout=600,
+        )
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.splitlines() == ["biper-analysis qe: error: cannot write standard output: the disk is "
-                                        "full; free some space or write it to another disk"]
+    assert proc.stderr.splitlines() == [
+        "biper-analysis qe: error: cannot write standard output: the disk is "
+        "full; free some space or write it to another disk"
+    ]
 
 
 def test_fit_b_same_path_for_a_figure_and_the_layer_folder_is_refused_before_work(checkpoint, tmp_path, capsys):
     """`--plot p.png --plot-layers p.png` once wrote p.png, then failed 5 s later on the folder: now refused at once,
     and nothing is written; so is a figure inside the layer folder, and two options naming one file."""
+
     def one_line(args: list[str], needle: str) -> None:
         assert main(["fit-b", str(checkpoint), *args]) == 2
         out, err = capsys.readouterr()
@@ -108,8 +152,10 @@ def test_fit_b_same_path_for_a_figure_and_the_layer_folder_is_refused_before_wor
     one_line(["--plot", str(layers / "all.png"), "--plot-layers", str(layers)], "does not exist")
     layers.mkdir()
     one_line(["--plot", str(layers / "all.png"), "--plot-layers", str(layers)], "lies inside --plot-layers")
-    one_line(["--json", str(tmp_path / "r.json"), "--save-laws", str(tmp_path / "r.json")],
-             "--json and --save-laws name the same file")
+    one_line(
+        ["--json", str(tmp_path / "r.json"), "--save-laws", str(tmp_path / "r.json")],
+        "--json and --save-laws name the same file",
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["layers"] and not any(layers.iterdir())
 
 
@@ -122,13 +168,17 @@ def test_fit_b_removes_the_outputs_it_made_when_a_later_one_fails(checkpoint, tm
 
     late = tmp_path / "late"
     late.mkdir()
-    claims = {"--plot": claim(tmp_path / "p.png", command="fit-b", option="--plot"),
-              "--csv": claim(tmp_path / "r.csv", command="fit-b", option="--csv"),
-              "--json": claim(late / "r.json", command="fit-b", option="--json"), "--save-laws": None}
+    claims = {
+        "--plot": claim(tmp_path / "p.png", command="fit-b", option="--plot"),
+        "--csv": claim(tmp_path / "r.csv", command="fit-b", option="--csv"),
+        "--json": claim(late / "r.json", command="fit-b", option="--json"),
+        "--save-laws": None,
+    }
     report = analyze_checkpoint(checkpoint, layers=r"^layer3\.0\.conv1\.weight$")
     late.chmod(0o555)
-    locked = subprocess.run(["chattr", "+i", str(late)], capture_output=True).returncode == 0 \
-        if os.geteuid() == 0 else False
+    locked = (
+        subprocess.run(["chattr", "+i", str(late)], capture_output=True).returncode == 0 if os.geteuid() == 0 else False
+    )
     try:
         if os.access(late, os.W_OK) and not locked:
             pytest.skip("cannot make a folder unwritable here")

@@ -13,6 +13,7 @@ Tests only read the JSON (generated once at high precision, frozen with this gen
 
 E sin² is also integrated (s ≤ 100), and compared with the exact −expm1(−2s²)/2 before writing.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,32 @@ import mpmath as mp
 
 DPS = 50
 DIGITS = 40
-S_VALUES = ["1e-6", "1e-4", "1e-3", "0.01", "0.05", "0.1", "0.2", "0.24", "0.25", "0.26", "0.3", "0.5", "0.75",
-            "1", "1.5", "2", "3", "5", "10", "30", "100", "1e3", "1e4", "1e6"]
+S_VALUES = [
+    "1e-6",
+    "1e-4",
+    "1e-3",
+    "0.01",
+    "0.05",
+    "0.1",
+    "0.2",
+    "0.24",
+    "0.25",
+    "0.26",
+    "0.3",
+    "0.5",
+    "0.75",
+    "1",
+    "1.5",
+    "2",
+    "3",
+    "5",
+    "10",
+    "30",
+    "100",
+    "1e3",
+    "1e4",
+    "1e6",
+]
 Z_MAX = 15
 
 
@@ -57,7 +82,9 @@ def main() -> None:
     out = {
         "description": "E sin^2(sZ) and E|sin(sZ)|, Z ~ N(0,1), s = omega*sigma; mpmath, 40 significant digits",
         "generator": "tests/reference/generate_gaussian_reference.py",
-        "mpmath_version": mp.__version__, "dps": DPS, "rows": rows,
+        "mpmath_version": mp.__version__,
+        "dps": DPS,
+        "rows": rows,
     }
     path = Path(__file__).with_name("gaussian_reference.json")
     path.write_text(json.dumps(out, indent=1) + "\n")

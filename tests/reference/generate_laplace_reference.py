@@ -17,6 +17,7 @@ stores 45 significant digits (≥ 40 as required).
 
 The QE_min peak is located by mpmath's findroot on dQE_min/dx = 0 computed from the same integrals.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,9 +31,23 @@ DIGITS = 45
 GAMMAS = ("0.25", "0.5", "0.75", "1")
 
 # 4 points per decade over 1e-6 .. 1e6, plus points of interest.
-X_STRINGS = sorted({*(mp.nstr(mp.mpf(10) ** (mp.mpf(e) / 4), 17) for e in range(-24, 25)),
-                    "0.0044", "0.0354", "0.1", "0.5", "0.9548825", "1", "2", "3", "20", "1000", "123456.789"},
-                   key=lambda s: mp.mpf(s))
+X_STRINGS = sorted(
+    {
+        *(mp.nstr(mp.mpf(10) ** (mp.mpf(e) / 4), 17) for e in range(-24, 25)),
+        "0.0044",
+        "0.0354",
+        "0.1",
+        "0.5",
+        "0.9548825",
+        "1",
+        "2",
+        "3",
+        "20",
+        "1000",
+        "123456.789",
+    },
+    key=lambda s: mp.mpf(s),
+)
 
 
 def _points(x: mp.mpf) -> list[mp.mpf]:
@@ -44,7 +59,7 @@ def _half_period(g, x: mp.mpf) -> tuple[mp.mpf, mp.mpf]:
     """(J, J') for f(t) = g(sin t) on [0, π] (sin t ≥ 0 there, so |sin t| = sin t)."""
     pts = _points(x)
     j = mp.quad(lambda t: g(mp.sin(t)) * mp.exp(-t / x) / x, pts)
-    jp = mp.quad(lambda t: g(mp.sin(t)) * mp.exp(-t / x) * (t - x) / x ** 3, pts)
+    jp = mp.quad(lambda t: g(mp.sin(t)) * mp.exp(-t / x) * (t - x) / x**3, pts)
     return j, jp
 
 
@@ -53,33 +68,42 @@ def _moment(g, x: mp.mpf) -> tuple[mp.mpf, mp.mpf]:
     j, jp = _half_period(g, x)
     one_minus_q = -mp.expm1(-mp.pi / x)
     q = 1 - one_minus_q
-    return j / one_minus_q, jp / one_minus_q + j * q * (mp.pi / x ** 2) / one_minus_q ** 2
+    return j / one_minus_q, jp / one_minus_q + j * q * (mp.pi / x**2) / one_minus_q**2
 
 
 def values_at(xs: str) -> dict[str, mp.mpf]:
     x = mp.mpf(xs)
-    e2, de2 = _moment(lambda s: s ** 2, x)
+    e2, de2 = _moment(lambda s: s**2, x)
     e1, de1 = _moment(lambda s: s, x)
-    e3, _ = _moment(lambda s: s ** 3, x)
-    e4, _ = _moment(lambda s: s ** 4, x)
-    out = {"e_sin2": e2, "e_abs_sin": e1, "e_abs_sin3": e3, "e_sin4": e4, "qe_min": e2 - e1 ** 2,
-           "official_l1": 1 - e1, "d_e_sin2_dx": de2, "d_e_abs_sin_dx": de1, "d_qe_min_dx": de2 - 2 * e1 * de1}
+    e3, _ = _moment(lambda s: s**3, x)
+    e4, _ = _moment(lambda s: s**4, x)
+    out = {
+        "e_sin2": e2,
+        "e_abs_sin": e1,
+        "e_abs_sin3": e3,
+        "e_sin4": e4,
+        "qe_min": e2 - e1**2,
+        "official_l1": 1 - e1,
+        "d_e_sin2_dx": de2,
+        "d_e_abs_sin_dx": de1,
+        "d_qe_min_dx": de2 - 2 * e1 * de1,
+    }
     for g in GAMMAS:
         gm = mp.mpf(g)
-        out[f"qe_gamma_{g}"] = e2 - 2 * gm * e1 + gm ** 2
+        out[f"qe_gamma_{g}"] = e2 - 2 * gm * e1 + gm**2
     return out
 
 
 def peak() -> tuple[mp.mpf, mp.mpf]:
     def _slope(x):
-        e2, de2 = _moment(lambda s: s ** 2, x)
+        e2, de2 = _moment(lambda s: s**2, x)
         e1, de1 = _moment(lambda s: s, x)
         return de2 - 2 * e1 * de1
 
     xp = mp.findroot(_slope, (mp.mpf("0.9"), mp.mpf("1.0")), solver="secant", tol=mp.eps * 1024)
-    e2, _ = _moment(lambda s: s ** 2, xp)
+    e2, _ = _moment(lambda s: s**2, xp)
     e1, _ = _moment(lambda s: s, xp)
-    return xp, e2 - e1 ** 2
+    return xp, e2 - e1**2
 
 
 def _at(dps: int):
@@ -106,7 +130,7 @@ def main() -> int:
         return 1
     data = {
         "description": "w ~ Laplace(0, b), x = omega0*b; E g(|sin(omega0 w)|) by mpmath quadrature over one "
-                       "half-period weighted by the geometric tail factor 1/(1-exp(-pi/x)); see the generator.",
+        "half-period weighted by the geometric tail factor 1/(1-exp(-pi/x)); see the generator.",
         "generator": "tests/reference/generate_laplace_reference.py",
         "mpmath": mp.__version__,
         "digits": DIGITS,

@@ -18,6 +18,7 @@ zero and crest (k the larger |coefficient|, for the peaks), and the envelope sca
 a product rule over the common period and Gregory differences); rows are kept to supports of a few hundred
 half-periods so that the direct method stays affordable.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,7 +37,7 @@ TAIL = mp.mpf("1e-34")
 # (law, β, a, ω/ω0, three coefficients in the law's parameter order after s and β)
 ROWS = [
     ("harmonic", "1", "1", "1", ("6", "2", "3")),
-    ("harmonic", "1.2", "2.5", "1", ("-3", "-5", "4")),          # crest-heavy: negative sin² coefficients
+    ("harmonic", "1.2", "2.5", "1", ("-3", "-5", "4")),  # crest-heavy: negative sin² coefficients
     ("harmonic", "0.8", "0.3", "1", ("10", "0", "0")),
     ("harmonic", "2", "5", "1", ("40", "20", "10")),
     ("harmonic", "1.5", "3", "3/2", ("8", "-2", "6")),
@@ -44,7 +45,7 @@ ROWS = [
     ("harmonic", "1.5", "8", "1", ("-20", "-30", "40")),
     ("harmonic", "3", "0.05", "1", ("2", "1", "1")),
     ("maxent", "1", "1", "1", ("6", "2", "-3")),
-    ("maxent", "1.2", "2.5", "1", ("30", "15", "-20")),          # zero and crest peaks
+    ("maxent", "1.2", "2.5", "1", ("30", "15", "-20")),  # zero and crest peaks
     ("maxent", "0.8", "0.3", "1", ("10", "4", "0")),
     ("maxent", "2", "5", "1", ("60", "30", "5")),
     ("maxent", "1.5", "3", "3/2", ("8", "8", "-2")),
@@ -79,7 +80,7 @@ def _points(hi: mp.mpf, a: mp.mpf, b: mp.mpf, width: mp.mpf) -> list[mp.mpf]:
         j += 1
     k = 0
     while k * mp.pi / (2 * a) < hi:
-        c = k * mp.pi / (2 * a)           # zeros (even k) and crests (odd k)
+        c = k * mp.pi / (2 * a)  # zeros (even k) and crests (odd k)
         pts.add(c)
         for t in ("0.25", "0.5", "1", "2", "4"):
             for sign in (-1, 1):
@@ -105,14 +106,24 @@ def row(law: str, beta_t: str, a_t: str, ratio_t: str, coef_t: tuple[str, str, s
     pts = _points(hi, a, b, width)
     out = {}
     for kind in ("one", "sin2", "abs"):
+
         def f(u, kind=kind):
             g = 1 if kind == "one" else mp.sin(b * u) ** 2 if kind == "sin2" else abs(mp.sin(b * u))
-            return mp.exp(-u ** beta - _potential(law, coefs, a * u)) * g
+            return mp.exp(-(u**beta) - _potential(law, coefs, a * u)) * g
+
         out[kind] = mp.fsum(mp.quad(f, [lo, up]) for lo, up in zip(pts[:-1], pts[1:]))
-    return {"law": law, "beta": beta_t, "a": a_t, "omega_over_omega0": ratio_t, "coefs": list(coef_t),
-            "I_one": mp.nstr(out["one"], DIGITS), "e_sin2": mp.nstr(out["sin2"] / out["one"], DIGITS),
-            "e_abs_sin": mp.nstr(out["abs"] / out["one"], DIGITS), "pieces": len(pts) - 1,
-            "seconds": round(time.time() - t0, 1)}
+    return {
+        "law": law,
+        "beta": beta_t,
+        "a": a_t,
+        "omega_over_omega0": ratio_t,
+        "coefs": list(coef_t),
+        "I_one": mp.nstr(out["one"], DIGITS),
+        "e_sin2": mp.nstr(out["sin2"] / out["one"], DIGITS),
+        "e_abs_sin": mp.nstr(out["abs"] / out["one"], DIGITS),
+        "pieces": len(pts) - 1,
+        "seconds": round(time.time() - t0, 1),
+    }
 
 
 def main() -> None:
@@ -128,8 +139,14 @@ def main() -> None:
         rows.append(r)
     if args.quick:
         return
-    data = {"description": __doc__.splitlines()[0], "generator": "tests/reference/generate_phase_laws_reference.py",
-            "mpmath_version": mp.__version__, "dps": DPS, "total_seconds": round(time.time() - start), "rows": rows}
+    data = {
+        "description": __doc__.splitlines()[0],
+        "generator": "tests/reference/generate_phase_laws_reference.py",
+        "mpmath_version": mp.__version__,
+        "dps": DPS,
+        "total_seconds": round(time.time() - start),
+        "rows": rows,
+    }
     out = Path(__file__).with_name("phase_laws_reference.json")
     out.write_text(json.dumps(data, indent=1) + "\n")
     print(f"wrote {out} ({len(rows)} rows, {data['total_seconds']} s)")

@@ -1,6 +1,7 @@
 """The package's layers, checked on its import graph (every ``import`` and ``from … import`` in every module, read
 from the syntax tree, including imports inside functions): imports flow one way — faces → pipelines (training,
 analysis) → laws → theory → _io — and no module imports itself back through others."""
+
 from __future__ import annotations
 
 import ast
@@ -10,8 +11,21 @@ import biper_analysis
 
 ROOT = Path(biper_analysis.__file__).resolve().parent
 #: layer of each top-level part of the package (higher may import lower or equal, never higher)
-LAYERS = {"_version": 0, "paper": 0, "_io": 0, "theory": 1, "laws": 2, "analysis": 3, "training": 4,
-          "plotting": 5, "paper_checks": 5, "commands": 5, "cli": 5, "__main__": 5, "__init__": 5}
+LAYERS = {
+    "_version": 0,
+    "paper": 0,
+    "_io": 0,
+    "theory": 1,
+    "laws": 2,
+    "analysis": 3,
+    "training": 4,
+    "plotting": 5,
+    "paper_checks": 5,
+    "commands": 5,
+    "cli": 5,
+    "__main__": 5,
+    "__init__": 5,
+}
 #: modules that are faces though they sit inside a lower part (entry points)
 FACES = {"biper_analysis.training.__main__"}
 
@@ -36,7 +50,7 @@ def _graph() -> dict[str, set[str]]:
                 base = node.module or ""
                 if node.level:
                     pkg = name.split(".") if is_pkg else name.split(".")[:-1]
-                    base = ".".join(pkg[:len(pkg) - node.level + 1] + ([node.module] if node.module else []))
+                    base = ".".join(pkg[: len(pkg) - node.level + 1] + ([node.module] if node.module else []))
                 if base.startswith("biper_analysis"):
                     for a in node.names:
                         full = f"{base}.{a.name}"
@@ -53,8 +67,9 @@ def _layer(module: str) -> int:
 
 
 def test_imports_never_go_up_a_layer():
-    upward = sorted(f"{m} -> {d}" for m, deps in _graph().items() for d in deps
-                    if d != "biper_analysis" and _layer(d) > _layer(m))
+    upward = sorted(
+        f"{m} -> {d}" for m, deps in _graph().items() for d in deps if d != "biper_analysis" and _layer(d) > _layer(m)
+    )
     assert not upward, "imports against the layering:\n" + "\n".join(upward)
 
 
@@ -70,7 +85,7 @@ def test_the_import_graph_has_no_cycle():
             if dep == "biper_analysis" or dep.endswith("__main__"):
                 continue
             if state.get(dep) == 1:
-                return stack[stack.index(dep):] + [dep]
+                return stack[stack.index(dep) :] + [dep]
             if dep not in state:
                 cycle = visit(dep)
                 if cycle:

@@ -8,6 +8,7 @@ by the training options without loading torch.
 >>> len(bnn.binary_layer_names(m))
 18
 """
+
 from __future__ import annotations
 
 import importlib
@@ -15,11 +16,29 @@ from typing import Any
 
 _MODULES = {
     "choices": ("SURROGATES", "WEIGHT_BINARIZERS"),
-    "binarizers": ("SIGN_OF_ZERO", "ActivationSign", "NormalisedActivationSign", "PeriodicWeight", "SignSTE",
-                   "binary_activation", "binary_sign", "triangle_wave", "weight_binarizer"),
+    "binarizers": (
+        "SIGN_OF_ZERO",
+        "ActivationSign",
+        "NormalisedActivationSign",
+        "PeriodicWeight",
+        "SignSTE",
+        "binary_activation",
+        "binary_sign",
+        "triangle_wave",
+        "weight_binarizer",
+    ),
     "layers": ("BinaryConv2d", "BinaryLinear", "binary_layers"),
-    "models": ("DEFAULT_IN_CHANNELS", "MODELS", "binary_layer_names", "build_model", "mlp_1w1a", "resnet18_1w1a",
-               "resnet20_1w1a", "set_stage", "vgg_small_1w1a"),
+    "models": (
+        "DEFAULT_IN_CHANNELS",
+        "MODELS",
+        "binary_layer_names",
+        "build_model",
+        "mlp_1w1a",
+        "resnet18_1w1a",
+        "resnet20_1w1a",
+        "set_stage",
+        "vgg_small_1w1a",
+    ),
 }
 _LAZY = {name: module for module, names in _MODULES.items() for name in names}
 

@@ -25,6 +25,7 @@ sign(0): :data:`SIGN_OF_ZERO` = 0.0, the official code's ``torch.sign``. This ke
 checkpoints bit-identical to the official code; for weights the event sin(ω0 w) = 0 has probability zero,
 and the zero padding of the convolutions is applied *after* binarisation, so it is not affected.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,9 +37,21 @@ from torch.autograd import Function
 
 from biper_analysis.training.nn.choices import SURROGATES, WEIGHT_BINARIZERS
 
-__all__ = ["SIGN_OF_ZERO", "ACTIVATION_VAR_EPS", "WEIGHT_BINARIZERS", "SURROGATES", "binary_sign", "triangle_wave",
-           "PeriodicWeight", "SignSTE", "weight_binarizer", "check_binarizer", "ActivationSign",
-           "NormalisedActivationSign", "binary_activation"]
+__all__ = [
+    "SIGN_OF_ZERO",
+    "ACTIVATION_VAR_EPS",
+    "WEIGHT_BINARIZERS",
+    "SURROGATES",
+    "binary_sign",
+    "triangle_wave",
+    "PeriodicWeight",
+    "SignSTE",
+    "weight_binarizer",
+    "check_binarizer",
+    "ActivationSign",
+    "NormalisedActivationSign",
+    "binary_activation",
+]
 
 #: sign(0) — the official ``torch.sign`` convention (a true 0 at exactly 0). Named so tests pin it.
 SIGN_OF_ZERO = 0.0

@@ -1,5 +1,6 @@
 """The names of the weight binarizers and periodic latents (torch-free, so that the training options can list
 them without loading torch). :mod:`biper_analysis.training.nn.binarizers` implements them."""
+
 from __future__ import annotations
 
 __all__ = ["WEIGHT_BINARIZERS", "SURROGATES"]

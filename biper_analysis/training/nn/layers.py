@@ -8,6 +8,7 @@ stored but unused in the forward pass. ω0, stage, binarizer and surrogate are c
 ``binarizer``: "biper" (weights p(ω0 w) in stage 1, sign(p(ω0 w)) in stage 2; binary activations), "sign"
 (weights w in stage 1, sign(w) STE in stage 2; binary activations), "fp" (real weights and activations).
 """
+
 from __future__ import annotations
 
 import torch
@@ -24,8 +25,16 @@ class _BinaryMixin:
 
     weight: nn.Parameter
 
-    def _init_binary(self, out_features: int, scale_shape: tuple[int, ...], *, omega0: float, stage: int,
-                     binarizer: str, surrogate: str) -> None:
+    def _init_binary(
+        self,
+        out_features: int,
+        scale_shape: tuple[int, ...],
+        *,
+        omega0: float,
+        stage: int,
+        binarizer: str,
+        surrogate: str,
+    ) -> None:
         check_binarizer(binarizer, omega0, stage, surrogate)
         self.omega0, self.stage, self.binarizer, self.surrogate = float(omega0), int(stage), binarizer, surrogate
         self.alpha = nn.Parameter(torch.rand(out_features, *scale_shape))
@@ -51,8 +60,10 @@ class _BinaryMixin:
         return torch.sin(self.omega0 * self.weight).pow(2).mean()
 
     def extra_repr(self) -> str:  # type: ignore[override]
-        return (super().extra_repr() + f", omega0={self.omega0}, stage={self.stage}, "  # type: ignore[misc]
-                f"binarizer={self.binarizer!r}, surrogate={self.surrogate!r}")
+        return (
+            super().extra_repr() + f", omega0={self.omega0}, stage={self.stage}, "  # type: ignore[misc]
+            f"binarizer={self.binarizer!r}, surrogate={self.surrogate!r}"
+        )
 
 
 class BinaryConv2d(_BinaryMixin, nn.Conv2d):
@@ -65,16 +76,26 @@ class BinaryConv2d(_BinaryMixin, nn.Conv2d):
     torch.Size([2, 8, 5, 5])
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
-                 padding: int = 1, *, omega0: float = 20.0, stage: int = 2, binarizer: str = "biper",
-                 surrogate: str = "sine") -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        padding: int = 1,
+        *,
+        omega0: float = 20.0,
+        stage: int = 2,
+        binarizer: str = "biper",
+        surrogate: str = "sine",
+    ) -> None:
         nn.Conv2d.__init__(self, in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=False)
-        self._init_binary(out_channels, (1, 1), omega0=omega0, stage=stage, binarizer=binarizer,
-                          surrogate=surrogate)
+        self._init_binary(out_channels, (1, 1), omega0=omega0, stage=stage, binarizer=binarizer, surrogate=surrogate)
 
     def forward(self, a: Tensor) -> Tensor:  # type: ignore[override]
-        out = F.conv2d(self._input(a), self.binary_weight(), None, self.stride, self.padding, self.dilation,
-                       self.groups)
+        out = F.conv2d(
+            self._input(a), self.binary_weight(), None, self.stride, self.padding, self.dilation, self.groups
+        )
         return out * self.alpha
 
 
@@ -86,8 +107,16 @@ class BinaryLinear(_BinaryMixin, nn.Linear):
     torch.Size([4, 3])
     """
 
-    def __init__(self, in_features: int, out_features: int, *, omega0: float = 20.0, stage: int = 2,
-                 binarizer: str = "biper", surrogate: str = "sine") -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        omega0: float = 20.0,
+        stage: int = 2,
+        binarizer: str = "biper",
+        surrogate: str = "sine",
+    ) -> None:
         nn.Linear.__init__(self, in_features, out_features, bias=False)
         self._init_binary(out_features, (), omega0=omega0, stage=stage, binarizer=binarizer, surrogate=surrogate)
 

@@ -16,6 +16,7 @@ below) so that official checkpoints load with ``load_state_dict(..., strict=True
 Every factory has the signature ``(num_classes=10, in_channels=3, omega0=20.0, stage=2, binarizer="biper",
 surrogate="sine")``; these names and keywords are a stable API.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -26,8 +27,17 @@ from torch.nn import init
 
 from biper_analysis.training.nn.layers import BinaryConv2d, BinaryLinear, binary_layers
 
-__all__ = ["resnet20_1w1a", "resnet18_1w1a", "vgg_small_1w1a", "mlp_1w1a", "MODELS", "DEFAULT_IN_CHANNELS",
-           "build_model", "binary_layer_names", "set_stage"]
+__all__ = [
+    "resnet20_1w1a",
+    "resnet18_1w1a",
+    "vgg_small_1w1a",
+    "mlp_1w1a",
+    "MODELS",
+    "DEFAULT_IN_CHANNELS",
+    "build_model",
+    "binary_layer_names",
+    "set_stage",
+]
 
 
 def _kaiming_conv_init(module: nn.Module) -> None:
@@ -85,9 +95,18 @@ class BasicBlock18(_BinaryBlock):
 class CifarResNet(nn.Module):
     """The official CIFAR ResNet skeleton (stem, stages ``layer1..``, BatchNorm1d ``bn2``, ``linear``)."""
 
-    def __init__(self, block: type[nn.Module], num_blocks: list[int], widths: list[int], strides: list[int],
-                 num_classes: int, in_channels: int, stem_hardtanh: bool, final_pool: int | None,
-                 **opts: object) -> None:
+    def __init__(
+        self,
+        block: type[nn.Module],
+        num_blocks: list[int],
+        widths: list[int],
+        strides: list[int],
+        num_classes: int,
+        in_channels: int,
+        stem_hardtanh: bool,
+        final_pool: int | None,
+        **opts: object,
+    ) -> None:
         super().__init__()
         self.stem_hardtanh, self.final_pool = stem_hardtanh, final_pool
         self.conv1 = nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False)
@@ -168,37 +187,83 @@ def _opts(omega0: float, stage: int, binarizer: str, surrogate: str) -> dict[str
     return {"omega0": omega0, "stage": stage, "binarizer": binarizer, "surrogate": surrogate}
 
 
-def resnet20_1w1a(num_classes: int = 10, in_channels: int = 3, omega0: float = 20.0, stage: int = 2,
-                  binarizer: str = "biper", surrogate: str = "sine") -> CifarResNet:
+def resnet20_1w1a(
+    num_classes: int = 10,
+    in_channels: int = 3,
+    omega0: float = 20.0,
+    stage: int = 2,
+    binarizer: str = "biper",
+    surrogate: str = "sine",
+) -> CifarResNet:
     """ResNet-20 1w1a (official ``resnet20_1w1a``).
 
     >>> m = resnet20_1w1a()
     >>> sum(p.numel() for p in m.parameters()), len(binary_layer_names(m))
     (271194, 18)
     """
-    return CifarResNet(BasicBlock20, [3, 3, 3], [16, 32, 64], [1, 2, 2], num_classes, in_channels,
-                       stem_hardtanh=True, final_pool=None, **_opts(omega0, stage, binarizer, surrogate))
+    return CifarResNet(
+        BasicBlock20,
+        [3, 3, 3],
+        [16, 32, 64],
+        [1, 2, 2],
+        num_classes,
+        in_channels,
+        stem_hardtanh=True,
+        final_pool=None,
+        **_opts(omega0, stage, binarizer, surrogate),
+    )
 
 
-def resnet18_1w1a(num_classes: int = 10, in_channels: int = 3, omega0: float = 20.0, stage: int = 2,
-                  binarizer: str = "biper", surrogate: str = "sine") -> CifarResNet:
+def resnet18_1w1a(
+    num_classes: int = 10,
+    in_channels: int = 3,
+    omega0: float = 20.0,
+    stage: int = 2,
+    binarizer: str = "biper",
+    surrogate: str = "sine",
+) -> CifarResNet:
     """ResNet-18 1w1a for 32×32 inputs (official CIFAR ``resnet18_1w1a``): 16 binarised convs."""
-    return CifarResNet(BasicBlock18, [2, 2, 2, 2], [64, 128, 256, 512], [1, 2, 2, 2], num_classes, in_channels,
-                       stem_hardtanh=False, final_pool=4, **_opts(omega0, stage, binarizer, surrogate))
+    return CifarResNet(
+        BasicBlock18,
+        [2, 2, 2, 2],
+        [64, 128, 256, 512],
+        [1, 2, 2, 2],
+        num_classes,
+        in_channels,
+        stem_hardtanh=False,
+        final_pool=4,
+        **_opts(omega0, stage, binarizer, surrogate),
+    )
 
 
-def vgg_small_1w1a(num_classes: int = 10, in_channels: int = 3, omega0: float = 20.0, stage: int = 2,
-                   binarizer: str = "biper", surrogate: str = "sine") -> VGGSmall:
+def vgg_small_1w1a(
+    num_classes: int = 10,
+    in_channels: int = 3,
+    omega0: float = 20.0,
+    stage: int = 2,
+    binarizer: str = "biper",
+    surrogate: str = "sine",
+) -> VGGSmall:
     """VGG-small 1w1a (official ``vgg_small_1w1a``): 5 binarised convs, 4.66M parameters."""
     return VGGSmall(num_classes, in_channels, **_opts(omega0, stage, binarizer, surrogate))
 
 
-def mlp_1w1a(num_classes: int = 10, in_channels: int = 1, omega0: float = 20.0, stage: int = 2,
-             binarizer: str = "biper", surrogate: str = "sine", *, image_size: int = 32, width: int = 512,
-             depth: int = 2) -> BiPerMLP:
+def mlp_1w1a(
+    num_classes: int = 10,
+    in_channels: int = 1,
+    omega0: float = 20.0,
+    stage: int = 2,
+    binarizer: str = "biper",
+    surrogate: str = "sine",
+    *,
+    image_size: int = 32,
+    width: int = 512,
+    depth: int = 2,
+) -> BiPerMLP:
     """The small CPU network: 1024 → 512 (fp) → 2 × BiPer 512 → 10 on one-channel 32×32 images."""
-    return BiPerMLP(num_classes, in_channels * image_size * image_size, width, depth,
-                    **_opts(omega0, stage, binarizer, surrogate))
+    return BiPerMLP(
+        num_classes, in_channels * image_size * image_size, width, depth, **_opts(omega0, stage, binarizer, surrogate)
+    )
 
 
 #: Every model the CLI and the training loop accept, by name.

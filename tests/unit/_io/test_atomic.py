@@ -1,4 +1,5 @@
 """Atomic output: the target appears whole or not at all, with normal permissions, never through a device."""
+
 from __future__ import annotations
 
 import os

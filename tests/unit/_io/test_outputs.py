@@ -1,6 +1,7 @@
 """Output claims: a command may replace only its own earlier outputs (recognised by the producer mark in each
 format the package writes), never an input, a foreign file, a folder, a link or a file in a forbidden folder.
 The commands' use of these claims, end to end, is in tests/integration/test_outputs.py."""
+
 from __future__ import annotations
 
 import json
@@ -59,9 +60,14 @@ def test_written_by_reads_the_mark_of_every_format(tmp_path, figure_files):
 
 def test_written_by_is_false_for_anything_else(tmp_path):
     cases = {
-        "plain.json": '{"my": "results"}', "list.json": "[1, 2]", "broken.json": "{", "notes.md": "my notes\n",
-        "data.csv": "a,b\n1,2\n", "fake.png": "not a png", "mark-in-body.csv": "a\n# provenance: {}\n",
-        "unknown.txt": json.dumps({"provenance": {"producer": producer("fit-b")}}),       # a suffix we never write
+        "plain.json": '{"my": "results"}',
+        "list.json": "[1, 2]",
+        "broken.json": "{",
+        "notes.md": "my notes\n",
+        "data.csv": "a,b\n1,2\n",
+        "fake.png": "not a png",
+        "mark-in-body.csv": "a\n# provenance: {}\n",
+        "unknown.txt": json.dumps({"provenance": {"producer": producer("fit-b")}}),  # a suffix we never write
     }
     for name, text in cases.items():
         (tmp_path / name).write_text(text)
@@ -75,7 +81,7 @@ def test_a_new_path_is_claimed_and_an_own_output_is_replaced(tmp_path):
     _json_output(tmp_path / "r.json", "fit-b")
     again = claim_output(tmp_path / "r.json", command="fit-b", option="--json", suffixes=(".json",))
     assert again.replaces and "replacing" in again.note() and str(tmp_path / "r.json") in again.note()
-    assert claim_output(tmp_path / "R.JSON", command="fit-b", option="--json", suffixes=(".json",))   # suffix case
+    assert claim_output(tmp_path / "R.JSON", command="fit-b", option="--json", suffixes=(".json",))  # suffix case
 
 
 def test_foreign_files_are_refused_and_left_alone(tmp_path):
@@ -100,13 +106,16 @@ def test_an_input_is_never_an_output_even_with_a_matching_suffix_or_own_mark(tmp
             claim_output(target, command="fit-b", option="--json", suffixes=(".json",), inputs=[ckpt])
 
 
-@pytest.mark.parametrize("name, suffixes, message", [
-    ("", (), "--out needs a file name"),
-    ("r.txt", (".csv",), "must end in .csv"),
-    ("r.jpg", (".png", ".pdf", ".svg"), "must end in .png, .pdf or .svg"),
-    ("nodir/r.csv", (".csv",), "does not exist; create it first"),
-    ("adir", (), "is a folder"),
-])
+@pytest.mark.parametrize(
+    "name, suffixes, message",
+    [
+        ("", (), "--out needs a file name"),
+        ("r.txt", (".csv",), "must end in .csv"),
+        ("r.jpg", (".png", ".pdf", ".svg"), "must end in .png, .pdf or .svg"),
+        ("nodir/r.csv", (".csv",), "does not exist; create it first"),
+        ("adir", (), "is a folder"),
+    ],
+)
 def test_bad_paths_are_refused_with_the_fix(tmp_path, name, suffixes, message):
     (tmp_path / "adir").mkdir()
     path = "" if name == "" else tmp_path / name
@@ -122,12 +131,16 @@ def test_links_and_forbidden_folders(tmp_path):
     run = tmp_path / "run"
     (run / "stage2").mkdir(parents=True)
     with pytest.raises(OutputRefused, match=r"lies inside .*run \(the run folder read\); write it somewhere else"):
-        claim_output(run / "stage2" / "r.json", command="fit-b", option="--json",
-                     forbidden_folders=[(run, "the run folder read")])
+        claim_output(
+            run / "stage2" / "r.json",
+            command="fit-b",
+            option="--json",
+            forbidden_folders=[(run, "the run folder read")],
+        )
 
 
 def test_claim_folder(tmp_path):
-    assert claim_folder(tmp_path / "a" / "b", option="--out") == tmp_path / "a" / "b"   # created later, by the run
+    assert claim_folder(tmp_path / "a" / "b", option="--out") == tmp_path / "a" / "b"  # created later, by the run
     assert not (tmp_path / "a").exists()
     (tmp_path / "f").write_text("keep me")
     with pytest.raises(OutputRefused, match="--out .* is a file, not a folder"):
@@ -140,7 +153,7 @@ def test_claim_folder(tmp_path):
 def test_two_options_may_not_name_the_same_file(tmp_path):
     (tmp_path / "sub").mkdir()
     a = claim_output(tmp_path / "x.json", command="fit-b", option="--json")
-    b = claim_output(tmp_path / "sub" / ".." / "x.json", command="fit-b", option="--save-laws")   # another spelling
+    b = claim_output(tmp_path / "sub" / ".." / "x.json", command="fit-b", option="--save-laws")  # another spelling
     with pytest.raises(OutputRefused, match="--json and --save-laws name the same file"):
         distinct([("--json", a), ("--csv", None), ("--save-laws", b)])
     distinct([("--json", a), ("--csv", claim_output(tmp_path / "x.csv", command="fit-b", option="--csv"))])

@@ -1,5 +1,6 @@
 """Provenance: the keys every result carries, the git revision (clean, dirty, outside a repository) read from a
 scratch repository, and the compute environment."""
+
 from __future__ import annotations
 
 import json
@@ -24,10 +25,10 @@ def test_the_record_and_its_keys():
     assert (p["package"], p["version"], p["python"]) == ("biper-analysis", __version__, platform.python_version())
     assert p["config"] == config and p["config"] is not config and p["seed"] == 3 and p["stage"] == 2
     assert p["producer"] == "biper-analysis sweep" and p["git_revision"] == prov.git_revision()
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", p["created"])           # UTC, to the second
-    assert json.loads(json.dumps(p, allow_nan=False)) == p                                  # strict JSON
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", p["created"])  # UTC, to the second
+    assert json.loads(json.dumps(p, allow_nan=False)) == p  # strict JSON
     bare = prov.provenance(timestamp=False)
-    assert set(bare) == KEYS and bare["config"] == {} and bare["seed"] is None          # no producer, no time
+    assert set(bare) == KEYS and bare["config"] == {} and bare["seed"] is None  # no producer, no time
 
 
 def _git(cwd, *args):
@@ -61,14 +62,14 @@ def test_git_revision_clean_and_dirty(scratch_repo):
     (scratch_repo / "pkg" / "new.py").write_text("untracked\n")
     prov.git_revision.cache_clear()
     assert prov.git_revision() == head
-    (scratch_repo / "pkg" / "mod.py").write_text("v2\n")                        # a changed source file
+    (scratch_repo / "pkg" / "mod.py").write_text("v2\n")  # a changed source file
     prov.git_revision.cache_clear()
     assert prov.git_revision() == head + "+dirty"
 
 
 def test_git_revision_outside_a_repository(tmp_path, monkeypatch):
     monkeypatch.setattr(prov, "_REPO_ROOT", tmp_path)
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))          # do not find a repository above
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))  # do not find a repository above
     prov.git_revision.cache_clear()
     try:
         assert prov.git_revision() == "unknown"
@@ -88,5 +89,5 @@ def test_compute_environment(monkeypatch):
     env = prov.compute_environment()
     assert env["torch"] == str(torch.__version__) and env["torch_threads"] == torch.get_num_threads()
     assert isinstance(env["torch"], str) and env["torch_cpu_capability"]
-    monkeypatch.delitem(sys.modules, "torch")                  # torch not loaded: nothing about it is recorded
+    monkeypatch.delitem(sys.modules, "torch")  # torch not loaded: nothing about it is recorded
     assert "torch" not in prov.compute_environment()

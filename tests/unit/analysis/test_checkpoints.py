@@ -1,4 +1,5 @@
 """checkpoints.py: every supported format, layer selection, ω0 resolution, and refusal of bad or unsafe files."""
+
 from __future__ import annotations
 
 import builtins
@@ -48,8 +49,10 @@ def test_module_prefix_is_stripped(tmp_path):
 
 
 def test_config_txt_parsing_and_missing_omega0(tmp_path):
-    assert checkpoints.parse_config_txt("2024-03-28 11:02:13.5\nmodel:  vgg\nfreq:  20.0\n") == {"model": "vgg",
-                                                                                        "freq": "20.0"}
+    assert checkpoints.parse_config_txt("2024-03-28 11:02:13.5\nmodel:  vgg\nfreq:  20.0\n") == {
+        "model": "vgg",
+        "freq": "20.0",
+    }
     path = save_official(tmp_path, R20, omega0=None)
     with pytest.raises(checkpoints.CheckpointError, match="pass omega0"):
         checkpoints.load_checkpoint(path)
@@ -90,7 +93,7 @@ def test_safetensors(tmp_path):
     np.testing.assert_array_equal(ck.array("layer2.0.conv1.weight"), sd["layer2.0.conv1.weight"])
     with pytest.raises(checkpoints.CheckpointError, match="pass omega0"):
         checkpoints.load_checkpoint(path)
-    save_file(sd, str(path), metadata={"omega0": "17.5"})      # ω0 in the header's metadata
+    save_file(sd, str(path), metadata={"omega0": "17.5"})  # ω0 in the header's metadata
     ck = checkpoints.load_checkpoint(path)
     assert ck.omega0 == 17.5 and ck.omega0_source == "checkpoint"
 
@@ -99,8 +102,18 @@ def _ours(directory: Path, stage: int, omega0: float = 15.0) -> Path:
     sd = make_state_dict(R20, seed=stage)
     names = binarised_conv_names(R20)[:4]
     ck = official_checkpoint(sd, R20)
-    ck.update({"omega0": omega0, "stage": stage, "binarizer": "biper", "surrogate": "triangle",
-               "binarized_layers": names, "config": {"omega0": omega0}, "seed": 0, "provenance": {"v": "x"}})
+    ck.update(
+        {
+            "omega0": omega0,
+            "stage": stage,
+            "binarizer": "biper",
+            "surrogate": "triangle",
+            "binarized_layers": names,
+            "config": {"omega0": omega0},
+            "seed": 0,
+            "provenance": {"v": "x"},
+        }
+    )
     d = directory / f"stage{stage}"
     d.mkdir(parents=True)
     torch.save(ck, d / "model_best.pth.tar")
@@ -149,9 +162,13 @@ def test_corrupt_truncated_empty_and_missing(tmp_path, official):
     (tmp_path / "trunc.pth.tar").write_bytes(data[: len(data) // 2])
     (tmp_path / "garbage.pth").write_bytes(b"this is not a checkpoint at all")
     (tmp_path / "empty.pth").write_bytes(b"")
-    (tmp_path / "bad.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\": 1")
-    for name, needle in [("trunc.pth.tar", "truncated"), ("garbage.pth", "corrupt"), ("empty.pth", "empty"),
-                         ("bad.safetensors", "corrupt")]:
+    (tmp_path / "bad.safetensors").write_bytes(b'\x10\x00\x00\x00\x00\x00\x00\x00{"a": 1')
+    for name, needle in [
+        ("trunc.pth.tar", "truncated"),
+        ("garbage.pth", "corrupt"),
+        ("empty.pth", "empty"),
+        ("bad.safetensors", "corrupt"),
+    ]:
         with pytest.raises(checkpoints.CheckpointError, match=needle):
             checkpoints.load_checkpoint(tmp_path / name, omega0=20.0)
     with pytest.raises(FileNotFoundError, match="does not exist"):

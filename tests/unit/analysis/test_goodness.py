@@ -1,5 +1,6 @@
 """goodness.py (the fits and KS tests) against scipy.stats and direct numpy computations (tolerances stated per
 test); weight_stats and weight_drift are tested in tests/unit/theory/test_weights.py."""
+
 from __future__ import annotations
 
 import math
@@ -18,7 +19,7 @@ def _fit(w):
     return fitting.fit_layer(s), s
 
 
-@pytest.mark.parametrize("n", [1001, 1000])   # odd and even n (median convention)
+@pytest.mark.parametrize("n", [1001, 1000])  # odd and even n (median convention)
 def test_laplace_fit_equals_scipy(n):
     rng = np.random.default_rng(n)
     w = rng.laplace(0.01, 0.04, n)
@@ -107,11 +108,11 @@ def test_laplace_phase_probs_equal_sum_over_periods():
     crest = ((k * math.pi + math.pi / 2 + math.pi / 8) / omega0, (k * math.pi + math.pi / 2 - math.pi / 8) / omega0)
     direct_crest = (ss.laplace.cdf(crest[0], 0, b) - ss.laplace.cdf(crest[1], 0, b)).sum()
     assert analytic.laplace_near_crest_frac(x) == pytest.approx(direct_crest, rel=1e-12)
-    assert analytic.laplace_near_crest_frac(1e4) == pytest.approx(0.25, abs=1e-4)   # a uniform phase: 1/4
+    assert analytic.laplace_near_crest_frac(1e4) == pytest.approx(0.25, abs=1e-4)  # a uniform phase: 1/4
 
 
 @pytest.mark.parametrize("n", [5_000, 100_003])
-@pytest.mark.parametrize("shift", [0.0, 0.3])    # a good fit and a bad one (bounds loose far from the max)
+@pytest.mark.parametrize("shift", [0.0, 0.3])  # a good fit and a bad one (bounds loose far from the max)
 def test_ks_branch_and_bound_equals_full_evaluation(n, shift):
     """The block-bounded KS maximum is the exact maximum over all points (equal to 1e-15)."""
     rng = np.random.default_rng(n)
@@ -127,9 +128,11 @@ def test_fitting_and_report_import_no_torch():
     import subprocess
     import sys
 
-    code = ("import sys, biper_analysis.analysis.goodness, biper_analysis.analysis.report, "
-            "biper_analysis.analysis.checkpoints, "
-            "biper_analysis.theory.weights, biper_analysis.cli; biper_analysis.cli.build_parser(); "
-            "assert 'torch' not in sys.modules, 'torch imported'")
+    code = (
+        "import sys, biper_analysis.analysis.goodness, biper_analysis.analysis.report, "
+        "biper_analysis.analysis.checkpoints, "
+        "biper_analysis.theory.weights, biper_analysis.cli; biper_analysis.cli.build_parser(); "
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

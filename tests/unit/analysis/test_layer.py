@@ -1,6 +1,7 @@
 """analysis/layer.py: one layer's row; every law's entry from the same code, Laplace's equal to its closed forms;
 closed-form fits on every weight, iterative fits on the shared subsample, held-out fits on each half; channel SEs.
 Constructed layers whose answer is known: tests/unit/analysis/test_layer_statistics.py."""
+
 from __future__ import annotations
 
 import math
@@ -32,15 +33,19 @@ def test_laplace_entry_is_the_closed_form(gamma):
     assert e["loglik"] == pytest.approx(-n * math.log(2.0 * b) - n, rel=1e-12) and e["n_loglik"] == n
     assert e["aic"] == 2 - 2 * e["loglik"] and e["bic"] == math.log(n) - 2 * e["loglik"]
     assert e["ks"] == goodness.ks_laplace_sorted(s, 0.0, b)
-    assert (e["e_sin2_pred"], e["e_abs_sin_pred"]) == (analytic.expected_sin2(OMEGA0, b),
-                                                        analytic.expected_abs_sin(OMEGA0, b))
-    assert e["qe_pred"] == row["qe_pred"] == float(analytic.qe_from_moments(e["e_sin2_pred"], e["e_abs_sin_pred"],
-                                                                              gamma))
+    assert (e["e_sin2_pred"], e["e_abs_sin_pred"]) == (
+        analytic.expected_sin2(OMEGA0, b),
+        analytic.expected_abs_sin(OMEGA0, b),
+    )
+    assert (
+        e["qe_pred"] == row["qe_pred"] == float(analytic.qe_from_moments(e["e_sin2_pred"], e["e_abs_sin_pred"], gamma))
+    )
     assert e["qe_pred_se"] == abs(OMEGA0 * float(analytic.dqe_domega0(OMEGA0, b, gamma))) / math.sqrt(n)
     for key, train, test in (("a_to_b", first, second), ("b_to_a", second, first)):
         d = e["oos"][key]
-        assert d["qe_pred"] == pytest.approx(float(analytic.qe(OMEGA0, weight_stats(train, OMEGA0).b, gamma)),
-                                             rel=1e-15)
+        assert d["qe_pred"] == pytest.approx(
+            float(analytic.qe(OMEGA0, weight_stats(train, OMEGA0).b, gamma)), rel=1e-15
+        )
         assert d["qe_emp"] == weight_stats(test, OMEGA0).qe(gamma) and d["n_test"] == test.size
         assert d["rel_err"] == (d["qe_pred"] - d["qe_emp"]) / d["qe_emp"] and d["se"] > 0
     assert e["fit_info"] == {"n_fit": n, "converged": True, "iterations": 0, "method": "closed form b = mean|w|"}
@@ -59,13 +64,13 @@ def test_every_law_is_fitted_on_the_whole_layer_and_on_each_half_and_scored_on_t
     assert g["fit_info"]["n_fit"] == 600 and g["n_loglik"] == lap["n_loglik"] == 600
     assert g["oos"]["a_to_b"]["n_fit"] == g["oos"]["b_to_a"]["n_fit"] == 600
     assert row["models"]["gaussian"]["oos"]["a_to_b"]["n_fit"] == 1000
-    assert g["loglik"] >= lap["loglik"]          # gennorm nests Laplace: scored on the weights it was fitted to
+    assert g["loglik"] >= lap["loglik"]  # gennorm nests Laplace: scored on the weights it was fitted to
     first, second = (h.ravel() for h in half_split(w))
     held = fit_laws(first, OMEGA0, ("gennorm",), max_samples=600, seed=1)["gennorm"]
     assert g["oos"]["a_to_b"]["loglik"] == pytest.approx(float(np.sum(held.logpdf(second))), rel=1e-12)
     assert row["best_model_in_sample"] == min(row["models"], key=lambda m: row["models"][m]["aic"])
     assert row["best_model"] == max(row["models"], key=lambda m: row["models"][m]["oos"]["heldout_loglik"])
-    assert row["models"][row["best_model_in_sample"]]["qe_pred_se"] > 0       # the in-sample best's SE
+    assert row["models"][row["best_model_in_sample"]]["qe_pred_se"] > 0  # the in-sample best's SE
 
 
 def test_channel_clustered_se_widens_with_correlated_channels_and_is_used_in_the_verdicts():
@@ -97,7 +102,7 @@ def test_a_half_the_laws_cannot_fit_gives_nan_not_an_error():
 def test_empty_and_all_zero_layers():
     row, hist, fitted = analyze_layer("l.weight", np.full((3, 3), np.nan), OMEGA0, None, ("laplace", "gennorm"))
     assert row["n"] == 0 and row["models"] == {} and hist is None and fitted == {} and math.isnan(row["qe_emp"])
-    row, _, fitted = analyze_layer("l.weight", np.zeros((4, 4)), OMEGA0, 0.5)       # constant: named, not analysed
+    row, _, fitted = analyze_layer("l.weight", np.zeros((4, 4)), OMEGA0, 0.5)  # constant: named, not analysed
     assert row["models"] == {} and fitted == {} and row["n"] == 0 and row["best_model"] is None
     assert row["weight_fault"] == "all 16 weights are 0 (a constant layer)" and math.isnan(row["qe_pred"])
 

@@ -2,6 +2,7 @@
 law is won by that law out of sample and predicted within tolerance; crest peaks and a two-component layer are
 predicted by the best law while Laplace is flagged; with correlated channels the channel-clustered SE is the right
 size (half-vs-half z² ≈ 1) where the iid one is too small."""
+
 from __future__ import annotations
 
 import math
@@ -21,8 +22,13 @@ OMEGA0 = 20.0
 CANDIDATES = ("laplace", "gaussian", "gennorm", "penalised", "harmonic", "maxent")
 #: laws that contain each law as a special case (at some parameters): a law that nests the true one *is* the true
 #: law there, and can come out a hair ahead out of sample by chance
-NESTED_IN = {"laplace": {"gennorm", "penalised", "harmonic", "maxent"}, "gennorm": {"penalised", "harmonic", "maxent"},
-             "penalised": {"harmonic", "maxent"}, "harmonic": set(), "maxent": set()}
+NESTED_IN = {
+    "laplace": {"gennorm", "penalised", "harmonic", "maxent"},
+    "gennorm": {"penalised", "harmonic", "maxent"},
+    "penalised": {"harmonic", "maxent"},
+    "harmonic": set(),
+    "maxent": set(),
+}
 
 
 def _layer(law, seed: int, shape=(32, 256)) -> np.ndarray:
@@ -34,13 +40,21 @@ def _analyse(w: np.ndarray, laws=CANDIDATES) -> dict:
     return row
 
 
-@pytest.mark.parametrize("law", [Laplace(0.04), GenNorm(0.03, 1.6), Penalised(0.05, 1.2, 8.0, OMEGA0),
-                                 Harmonic(0.05, 1.1, 4.0, 2.0, 3.0, OMEGA0),
-                                 Maxent(0.05, 1.2, 12.0, 6.0, -8.0, OMEGA0)], ids=lambda law: law.name)
+@pytest.mark.parametrize(
+    "law",
+    [
+        Laplace(0.04),
+        GenNorm(0.03, 1.6),
+        Penalised(0.05, 1.2, 8.0, OMEGA0),
+        Harmonic(0.05, 1.1, 4.0, 2.0, 3.0, OMEGA0),
+        Maxent(0.05, 1.2, 12.0, 6.0, -8.0, OMEGA0),
+    ],
+    ids=lambda law: law.name,
+)
 def test_a_layer_drawn_from_a_law_is_won_and_predicted_by_it(law):
     row = _analyse(_layer(law, seed=7))
     entries = row["models"]
-    assert row["best_model"] in {law.name} | NESTED_IN[law.name], row["best_model"]   # the true law wins
+    assert row["best_model"] in {law.name} | NESTED_IN[law.name], row["best_model"]  # the true law wins
     assert entries[law.name]["oos"]["within_tol"], entries[law.name]["oos"]
     assert abs(entries[law.name]["oos"]["z"]) <= 2.0 or abs(entries[law.name]["oos"]["rel_err"]) <= 0.05
     assert row["best_within_tol"], (row["best_model"], row["best_rel_err"], row["best_z"])

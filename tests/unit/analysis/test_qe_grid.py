@@ -1,6 +1,7 @@
 """qe_grid: the QE table against independent witnesses (quadrature, finite differences); the lazy axes against numpy;
 chunked evaluation and writing (chunk boundaries, every format's round trip with its provenance, read back by
 pyarrow and numpy themselves); columns; size estimates; interruption."""
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,7 @@ from biper_analysis.analysis import qe_grid
 from biper_analysis.laws.priors import Gaussian, Laplace, StudentT
 from biper_analysis.theory import analytic, quadrature
 
-pa = pytest.importorskip("pyarrow")   # the Makefile installs the [parquet] extra; CI tests with it
+pa = pytest.importorskip("pyarrow")  # the Makefile installs the [parquet] extra; CI tests with it
 pq = pytest.importorskip("pyarrow.parquet")
 pacsv = pytest.importorskip("pyarrow.csv")
 
@@ -25,9 +26,11 @@ FORMATS = ("csv", "parquet", "npz")
 
 def _grid(n_omega0: int = 37) -> qe_grid.QEGrid:
     """3 scales × 3 γ (γ*, 0, 0.6) × n ω0 (geometric): 9·n rows, γ* mixed with fixed values inside chunks."""
-    return qe_grid.QEGrid(qe_grid.Axis.between(1.0, 500.0, n_omega0, log=True),
-                          qe_grid.LawFamily("laplace", qe_grid.Axis.of([0.01, 0.037, 0.05])),
-                          qe_grid.Axis.of([math.nan, 0.0, 0.6]))
+    return qe_grid.QEGrid(
+        qe_grid.Axis.between(1.0, 500.0, n_omega0, log=True),
+        qe_grid.LawFamily("laplace", qe_grid.Axis.of([0.01, 0.037, 0.05])),
+        qe_grid.Axis.of([math.nan, 0.0, 0.6]),
+    )
 
 
 def _assert_same(a: dict, b: dict, columns=qe_grid.COLUMNS) -> None:
@@ -36,7 +39,7 @@ def _assert_same(a: dict, b: dict, columns=qe_grid.COLUMNS) -> None:
         if c == "prior":
             assert list(a[c]) == list(b[c])
         else:
-            np.testing.assert_array_equal(a[c], b[c], err_msg=c)   # bit for bit (NaN == NaN here)
+            np.testing.assert_array_equal(a[c], b[c], err_msg=c)  # bit for bit (NaN == NaN here)
 
 
 # ---- the values ---------------------------------------------------------------------------------------------
@@ -46,7 +49,7 @@ def test_laplace_columns_against_quadrature_and_finite_differences():
     om = np.array([1.0, 7.0, 20.0, 150.0])
     t = qe_grid.qe_sweep(om, [0.01, 0.05], gamma=0.6)
     assert len(t["qe"]) == 8 and list(t) == list(qe_grid.COLUMNS)
-    np.testing.assert_array_equal(t["omega0"][:4], om)          # scale-major order
+    np.testing.assert_array_equal(t["omega0"][:4], om)  # scale-major order
     for i, (w, b) in enumerate(zip(t["omega0"], t["scale"])):
         m = quadrature.moments(w, b)
         assert t["e_sin2"][i] == pytest.approx(m["e_sin2"], rel=1e-10)
@@ -91,8 +94,9 @@ def test_a_full_grid_is_every_point_of_omega0_x_b_x_gamma_in_order():
         np.testing.assert_array_equal(t["qe"][rows], expected)
         np.testing.assert_array_equal(t["dqe_domega0"][rows], analytic.dqe_domega0(om, b, gamma))
         np.testing.assert_array_equal(t["normalised_qe"][rows], analytic.normalised_qe(om, b, gamma))
-        np.testing.assert_array_equal(t["gamma"][rows], analytic.optimal_gamma(om, b) if gamma is None
-                                      else np.full(5, gamma))
+        np.testing.assert_array_equal(
+            t["gamma"][rows], analytic.optimal_gamma(om, b) if gamma is None else np.full(5, gamma)
+        )
 
 
 def test_a_fitted_law_over_a_gamma_axis_reuses_its_moments_and_matches_one_point_at_a_time():
@@ -115,11 +119,13 @@ def test_a_fitted_law_over_a_gamma_axis_reuses_its_moments_and_matches_one_point
 def test_axes_are_numpy_linspace_and_geomspace_exactly(n, start, stop):
     every = np.arange(n)
     np.testing.assert_array_equal(qe_grid.Axis.between(start, stop, n).take(every), np.linspace(start, stop, n))
-    np.testing.assert_array_equal(qe_grid.Axis.between(start, stop, n, log=True).take(every),
-                                  np.geomspace(start, stop, n))
-    some = every[::7][::-1]        # any positions, in any order
-    np.testing.assert_array_equal(qe_grid.Axis.between(start, stop, n, log=True).take(some),
-                                  np.geomspace(start, stop, n)[some])
+    np.testing.assert_array_equal(
+        qe_grid.Axis.between(start, stop, n, log=True).take(every), np.geomspace(start, stop, n)
+    )
+    some = every[::7][::-1]  # any positions, in any order
+    np.testing.assert_array_equal(
+        qe_grid.Axis.between(start, stop, n, log=True).take(some), np.geomspace(start, stop, n)[some]
+    )
 
 
 def test_a_grid_of_a_billion_points_is_not_held_in_memory():
@@ -129,15 +135,21 @@ def test_a_grid_of_a_billion_points_is_not_held_in_memory():
     assert last["qe"][-1] == analytic.qe_min(np.array([200.0]), 0.05)[0]
 
 
-@pytest.mark.parametrize("bad, needle", [
-    (dict(omega0=qe_grid.Axis.of([1.0, -2.0])), "omega0 must be > 0"),
-    (dict(omega0=qe_grid.Axis.of([1.0, math.nan])), "omega0 must be finite"),
-    (dict(gamma=qe_grid.Axis.of([-0.5])), "gamma must be >= 0"),
-    (dict(laws=qe_grid.LawFamily("laplace", qe_grid.Axis.between(-1.0, 1.0, 3))), "scale (b) must be > 0"),
-])
+@pytest.mark.parametrize(
+    "bad, needle",
+    [
+        (dict(omega0=qe_grid.Axis.of([1.0, -2.0])), "omega0 must be > 0"),
+        (dict(omega0=qe_grid.Axis.of([1.0, math.nan])), "omega0 must be finite"),
+        (dict(gamma=qe_grid.Axis.of([-0.5])), "gamma must be >= 0"),
+        (dict(laws=qe_grid.LawFamily("laplace", qe_grid.Axis.between(-1.0, 1.0, 3))), "scale (b) must be > 0"),
+    ],
+)
 def test_bad_axes_are_refused_with_the_argument_named(bad, needle):
-    parts = dict(omega0=qe_grid.Axis.of([1.0]), laws=qe_grid.LawFamily("laplace", qe_grid.Axis.of([0.05])),
-                 gamma=qe_grid.Axis.of([math.nan]))
+    parts = dict(
+        omega0=qe_grid.Axis.of([1.0]),
+        laws=qe_grid.LawFamily("laplace", qe_grid.Axis.of([0.05])),
+        gamma=qe_grid.Axis.of([math.nan]),
+    )
     with pytest.raises(ValueError, match=needle.replace("(", r"\(").replace(")", r"\)")):
         qe_grid.QEGrid(**{**parts, **bad})
 
@@ -166,7 +178,7 @@ def test_every_format_round_trips_exactly_with_its_provenance(tmp_path, fmt, chu
     back, prov = qe_grid.read_grid(path)
     assert prov == json.loads(json.dumps(record))
     _assert_same(back, qe_grid.grid_table(g))
-    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]        # no temporary file left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no temporary file left
 
 
 def test_csv_is_read_by_pyarrow_itself_with_the_provenance_line_first(tmp_path):
@@ -178,7 +190,7 @@ def test_csv_is_read_by_pyarrow_itself_with_the_provenance_line_first(tmp_path):
     assert table.column_names == list(qe_grid.COLUMNS) and table.num_rows == g.size
     ref = qe_grid.grid_table(g)
     np.testing.assert_array_equal(table.column("qe").to_numpy(), ref["qe"])
-    assert table.column("df").null_count == g.size                 # NaN is an empty field
+    assert table.column("df").null_count == g.size  # NaN is an empty field
     assert table.column("prior").to_pylist() == ["laplace"] * g.size
 
 
@@ -188,9 +200,9 @@ def test_csv_without_pyarrow_is_written_column_by_column_and_reads_back_the_same
     monkeypatch.setattr(qe_grid, "_has_pyarrow", lambda: False)
     without = qe_grid.write_grid(g, tmp_path / "b.csv", {}, chunk_rows=50)
     text = without.read_text().splitlines()
-    assert text[2].startswith("laplace,0.01,,1.0,0.01,")           # repr: 1.0 (pyarrow writes 1)
+    assert text[2].startswith("laplace,0.01,,1.0,0.01,")  # repr: 1.0 (pyarrow writes 1)
     a, _ = qe_grid.read_grid(with_arrow)
-    b, _ = qe_grid.read_grid(without)                               # the Python reader, as pyarrow is "missing"
+    b, _ = qe_grid.read_grid(without)  # the Python reader, as pyarrow is "missing"
     _assert_same(a, b)
     _assert_same(b, qe_grid.grid_table(g))
 
@@ -200,7 +212,7 @@ def test_parquet_is_read_by_pyarrow_with_the_provenance_in_its_metadata(tmp_path
     record = {"producer": "biper-analysis sweep", "rows": g.size}
     path = qe_grid.write_grid(g, tmp_path / "g.parquet", record, chunk_rows=100)
     meta = pq.read_metadata(path)
-    assert meta.num_rows == g.size and meta.num_row_groups == 4      # one row group per chunk
+    assert meta.num_rows == g.size and meta.num_row_groups == 4  # one row group per chunk
     assert json.loads(meta.metadata[b"provenance"]) == record
     table = pq.read_table(path)
     assert table.schema.field("prior").type == pa.dictionary(pa.int32(), pa.string())
@@ -212,14 +224,14 @@ def test_npz_is_a_valid_zip64_archive_that_numpy_loads(tmp_path):
     g = _grid()
     path = qe_grid.write_grid(g, tmp_path / "g.npz", {"producer": "biper-analysis sweep"}, chunk_rows=64)
     with zipfile.ZipFile(path) as z:
-        assert z.testzip() is None                                   # every member's CRC-32 checks
+        assert z.testzip() is None  # every member's CRC-32 checks
         assert z.namelist() == [f"{c}.npy" for c in qe_grid.COLUMNS] + ["provenance.npy"]
     with np.load(path, allow_pickle=False) as data:
         assert json.loads(str(data["provenance"])) == {"producer": "biper-analysis sweep"}
         assert data["prior"].dtype == np.dtype("<U7") and data["gamma_is_optimal"].dtype == bool
         np.testing.assert_array_equal(data["qe"], qe_grid.grid_table(g)["qe"])
     again = qe_grid.write_grid(g, tmp_path / "h.npz", {"producer": "biper-analysis sweep"}, chunk_rows=333)
-    assert again.read_bytes() == path.read_bytes()                   # chunking leaves no trace in the bytes
+    assert again.read_bytes() == path.read_bytes()  # chunking leaves no trace in the bytes
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -232,11 +244,14 @@ def test_selected_columns_in_the_order_asked(tmp_path, fmt):
     _assert_same(back, {c: ref[c] for c in columns}, columns)
 
 
-@pytest.mark.parametrize("text, needle", [
-    ("qe,omega", "no column 'omega'; choose from prior,scale"),
-    ("qe,omega0,qe", "names 'qe' twice"),
-    (" , ", "at least one column"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("qe,omega", "no column 'omega'; choose from prior,scale"),
+        ("qe,omega0,qe", "names 'qe' twice"),
+        (" , ", "at least one column"),
+    ],
+)
 def test_columns_are_validated_by_name(text, needle):
     with pytest.raises(UsageError, match=needle):
         qe_grid.parse_columns(text)
@@ -246,6 +261,7 @@ def test_columns_are_validated_by_name(text, needle):
 def test_an_interruption_mid_write_leaves_nothing(tmp_path, fmt):
     """Ctrl-C after the first chunk (raised from the progress callback, i.e. between two writes): no file, no
     temporary file."""
+
     def interrupt(rows: int) -> None:
         raise KeyboardInterrupt
 
@@ -266,12 +282,16 @@ def test_the_size_estimate_is_an_upper_bound_within_a_factor_two(tmp_path, fmt, 
 
 def test_a_grid_too_big_for_the_disk_is_refused_with_the_sizes(tmp_path):
     g = qe_grid.QEGrid(qe_grid.Axis.between(1.0, 200.0, 10**13), qe_grid.LawFamily("laplace", qe_grid.Axis.of([0.05])))
-    with pytest.raises(UsageError, match=r"10,000,000,000,000 rows × 15 columns as \.csv take up to 3\.4 PB, but .* "
-                                         r"GB free"):
+    with pytest.raises(
+        UsageError,
+        match=r"10,000,000,000,000 rows × 15 columns as \.csv take up to 3\.4 PB, but .* "
+        r"GB free",
+    ):
         qe_grid.check_room(g, qe_grid.COLUMNS, tmp_path / "big.csv")
     small = qe_grid.QEGrid(qe_grid.Axis.between(1.0, 200.0, 1000), g.laws)
-    assert qe_grid.check_room(small, ("qe",), tmp_path / "ok.parquet") == qe_grid.estimate_bytes(small, ("qe",),
-                                                                                                 "parquet")
+    assert qe_grid.check_room(small, ("qe",), tmp_path / "ok.parquet") == qe_grid.estimate_bytes(
+        small, ("qe",), "parquet"
+    )
 
 
 # ---- whose file is it (the output claim rules for the three formats) ------------------------------------------
@@ -297,7 +317,7 @@ def test_a_table_rewritten_by_another_program_or_not_ours_is_not_the_sweeps(tmp_
     table = pq.read_table(ours)
     pq.write_table(table.slice(0, 10).replace_schema_metadata(table.schema.metadata), tmp_path / "fewer.parquet")
     pq.write_table(table.drop_columns(["x"]).replace_schema_metadata(table.schema.metadata), tmp_path / "cols.parquet")
-    pq.write_table(table.replace_schema_metadata(None), tmp_path / "plain.parquet")   # no provenance key
+    pq.write_table(table.replace_schema_metadata(None), tmp_path / "plain.parquet")  # no provenance key
     np.savez(tmp_path / "numpy.npz", qe=np.zeros(3))
     np.savez(tmp_path / "forged.npz", qe=np.zeros(3), provenance=np.array(json.dumps({**record, "rows": 2})))
     (tmp_path / "bad.parquet").write_bytes(b"PAR1 not really")

@@ -1,4 +1,5 @@
 """report.py: rows equal scipy / direct numpy computations, totals, NaN handling, JSON and CSV output."""
+
 from __future__ import annotations
 
 import csv
@@ -26,7 +27,7 @@ OMEGA0 = 20.0
 
 @pytest.fixture(scope="module")
 def official(tmp_path_factory):
-    bs = list(np.geomspace(0.005, 0.2, 18))      # x = ω0·b from 0.1 to 4: both sides of the QE_min peak
+    bs = list(np.geomspace(0.005, 0.2, 18))  # x = ω0·b from 0.1 to 4: both sides of the QE_min peak
     path = save_official(tmp_path_factory.mktemp("rep"), R20, omega0=OMEGA0, b=bs, seed=11)
     return path, make_state_dict(R20, b=bs, seed=11)
 
@@ -49,8 +50,9 @@ def test_rows_equal_scipy_and_direct_computation(official, report):
         assert row["b_loc0"] == pytest.approx(np.mean(np.abs(w)), rel=1e-12)
         b0 = np.mean(np.abs(w))
         assert row["ks_stat"] == pytest.approx(ss.kstest(w, "laplace", args=(0.0, b0)).statistic, rel=1e-9)
-        assert row["ks_laplace_freeloc"] == pytest.approx(ss.kstest(w, "laplace", args=(loc, scale)).statistic,
-                                                          rel=1e-9)
+        assert row["ks_laplace_freeloc"] == pytest.approx(
+            ss.kstest(w, "laplace", args=(loc, scale)).statistic, rel=1e-9
+        )
         s = np.sin(OMEGA0 * w)
         direct = np.mean(s * s) - np.mean(np.abs(s)) ** 2
         # float32 weights: elementwise float32, sums float64 (fitting.sin_stats) -> 1e-7 relative
@@ -71,7 +73,7 @@ def test_laplace_weights_are_recognised_as_laplace(official, report):
         assert row["qe_emp_se_iid"] == weight_stats(sd[row["name"]].numpy(), OMEGA0).qe_se(), row["name"]
         assert row["qe_emp_se"] == max(row["qe_emp_se_iid"], row["qe_emp_se_channel"]), row["name"]
         assert row["delta_aic"] < 0
-        assert row["ks_stat"] < 2.0 / math.sqrt(row["n"])   # the KS 99.9 % level is 1.95/√n
+        assert row["ks_stat"] < 2.0 / math.sqrt(row["n"])  # the KS 99.9 % level is 1.95/√n
     assert report.totals["n_laplace_favoured"] == 18
 
 
@@ -84,8 +86,7 @@ def test_totals(official, report):
     l1 = sum(np.mean(np.abs(np.sin(OMEGA0 * w) - np.sign(np.sin(OMEGA0 * w)))) for w in ws)
     assert t["official_l1_sum"] == pytest.approx(l1, rel=1e-7)
     n = np.array([r["n"] for r in report.rows])
-    assert t["qe_emp_weighted"] == pytest.approx(np.sum(n * [r["qe_emp"] for r in report.rows]) / n.sum(),
-                                                 rel=1e-12)
+    assert t["qe_emp_weighted"] == pytest.approx(np.sum(n * [r["qe_emp"] for r in report.rows]) / n.sum(), rel=1e-12)
 
 
 def test_fixed_gamma(official):
@@ -112,13 +113,14 @@ def test_json_csv_and_table(report, tmp_path):
     text = report.to_csv()
     assert text.startswith("# provenance: ") and "git_revision" in text.splitlines()[0]
     rows = list(csv.DictReader(io.StringIO(text.split("\n", 1)[1])))
-    assert list(rows[0])[:len(COLUMNS)] == list(COLUMNS) and len(rows) == 18
+    assert list(rows[0])[: len(COLUMNS)] == list(COLUMNS) and len(rows) == 18
     assert float(rows[3]["qe_emp"]) == report.rows[3]["qe_emp"]
     lines = report.table().splitlines()
-    assert lines[0].startswith("name") and len({len(line) for line in lines[:19]}) == 1   # aligned
+    assert lines[0].startswith("name") and len({len(line) for line in lines[:19]}) == 1  # aligned
     # every header is a JSON/CSV column name, or an abbreviation the legend line maps to one
-    legend = dict(pair.split(" = ") for pair in lines[19].removeprefix("columns (JSON/CSV names): ")
-                  .split("; ")[0].split(", "))
+    legend = dict(
+        pair.split(" = ") for pair in lines[19].removeprefix("columns (JSON/CSV names): ").split("; ")[0].split(", ")
+    )
     assert lines[19].endswith("; rel_err columns are fractions")
     assert all(legend.get(h, h) in COLUMNS for h in lines[0].split())
 
@@ -162,8 +164,10 @@ def test_weights_piled_at_the_crests_are_warned_about(tmp_path):
     # a uniform law at ω0·bound = 5π/8 has a crest density exactly twice the density between the windows: the
     # largest a law without crest peaks reaches here; it must not be warned about
     uniform = rng.uniform(-1.0, 1.0, n) * 0.625 * math.pi / omega0
-    sd = {name: torch.tensor(w, dtype=torch.float32).reshape(64, 64)
-          for name, w in (("crest.weight", crests), ("laplace.weight", laplace), ("uniform.weight", uniform))}
+    sd = {
+        name: torch.tensor(w, dtype=torch.float32).reshape(64, 64)
+        for name, w in (("crest.weight", crests), ("laplace.weight", laplace), ("uniform.weight", uniform))
+    }
     path = tmp_path / "crest.pth"
     torch.save(sd, path)
     rep = analyze_checkpoint(path, omega0=omega0, layers=r"\.weight$")

@@ -1,4 +1,5 @@
 """analysis/verdicts.py: every verdict rule, its pass and its fail path."""
+
 from __future__ import annotations
 
 import math
@@ -18,13 +19,13 @@ from biper_analysis.analysis.verdicts import (
 
 def test_laplace_verdict_each_reason():
     assert laplace_verdict(0.01, 0.02, 0.1005, 0.100, 0.001) == ("ok", [])
-    verdict, reasons = laplace_verdict(0.03, 0.02, 0.1005, 0.100, 0.001)          # KS only
+    verdict, reasons = laplace_verdict(0.03, 0.02, 0.1005, 0.100, 0.001)  # KS only
     assert verdict == "misfit" and len(reasons) == 1 and reasons[0].startswith("KS distance 0.030 > 0.020")
-    verdict, reasons = laplace_verdict(0.01, 0.02, 0.115, 0.100, 0.001)           # QE off by 15 % > max(3 SE, 5 %)
+    verdict, reasons = laplace_verdict(0.01, 0.02, 0.115, 0.100, 0.001)  # QE off by 15 % > max(3 SE, 5 %)
     assert verdict == "misfit" and len(reasons) == 1 and "rel_err +0.150" in reasons[0]
-    assert laplace_verdict(0.01, 0.02, 0.1072, 0.100, 0.001)[0] == "misfit"       # +7.2 % and 7 SE: flagged now
-    assert laplace_verdict(0.01, 0.02, 0.1072, 0.100, 0.003)[0] == "ok"           # within 3 SE
-    assert laplace_verdict(0.01, 0.02, 0.115, 0.100, 0.006)[0] == "ok"           # 3 SE = 0.018 covers it
+    assert laplace_verdict(0.01, 0.02, 0.1072, 0.100, 0.001)[0] == "misfit"  # +7.2 % and 7 SE: flagged now
+    assert laplace_verdict(0.01, 0.02, 0.1072, 0.100, 0.003)[0] == "ok"  # within 3 SE
+    assert laplace_verdict(0.01, 0.02, 0.115, 0.100, 0.006)[0] == "ok"  # 3 SE = 0.018 covers it
     assert len(laplace_verdict(0.05, 0.02, 0.2, 0.1, 0.001)[1]) == 2
 
 
@@ -46,14 +47,23 @@ def test_crest_rules():
     assert row_warnings(uniform) == []
     (warning,) = row_warnings(piled)
     assert warning.startswith("layer c: 90% of the weights sit near crests")
-    few = {**piled, "n": 20}                                                        # 18 < CREST_MIN_COUNT weights
+    few = {**piled, "n": 20}  # 18 < CREST_MIN_COUNT weights
     assert row_warnings(few) == []
 
 
 def test_row_warnings_for_nonfinite_and_misfit_layers():
     row = {"name": "l", "n": 0, "n_nonfinite": 5, "near_zero_frac": math.nan, "near_crest_frac": math.nan}
     assert row_warnings(row) == ["layer l: all 5 weights are NaN/inf (layer not analysed)"]
-    row = {"name": "l", "n": 95, "n_nonfinite": 5, "laplace_verdict": "misfit", "laplace_reasons": ["a", "b"],
-           "near_zero_frac": 0.25, "near_crest_frac": 0.25}
-    assert row_warnings(row) == ["layer l: 5 of 100 weights are NaN/inf (left out; the rest analysed)",
-                                 "layer l: Laplace(0, b) misfit: a; b"]
+    row = {
+        "name": "l",
+        "n": 95,
+        "n_nonfinite": 5,
+        "laplace_verdict": "misfit",
+        "laplace_reasons": ["a", "b"],
+        "near_zero_frac": 0.25,
+        "near_crest_frac": 0.25,
+    }
+    assert row_warnings(row) == [
+        "layer l: 5 of 100 weights are NaN/inf (left out; the rest analysed)",
+        "layer l: Laplace(0, b) misfit: a; b",
+    ]

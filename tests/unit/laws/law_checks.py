@@ -7,6 +7,7 @@ Tolerances and why:
 * pdf integrates to 1 and the CDF is its integral: 1e-10 / 1e-9 (adaptive quadrature of the pdf, 1e-12 asked);
 * statistical checks are seeded (repeatable); each states its significance level or k·SE.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,9 @@ def reference_rows(kind: str) -> list[dict[str, Any]]:
     return [r for r in rows if "alpha" in r]
 
 
-def assert_reference(rows: Iterable[dict[str, Any]], make: Callable[[dict[str, Any]], Any], tol: float = 1e-10,
-                     normaliser: bool = True) -> None:
+def assert_reference(
+    rows: Iterable[dict[str, Any]], make: Callable[[dict[str, Any]], Any], tol: float = 1e-10, normaliser: bool = True
+) -> None:
     """Every row's normaliser (2·I_one, when ``normaliser``), E sin² and E|sin| at ω = a·ratio against the law
     ``make(row)`` (scale s = 1, ω0 = a): the worst relative error over all rows and quantities, named, < ``tol``."""
     errors = []
@@ -77,8 +79,10 @@ def check_pdf_and_cdf(law: Any, hi: float) -> None:
     """The pdf integrates to 1 over [−hi, hi] (pieces split at 0 and the zeros kπ/ω0), the CDF is its integral,
     F(0) = ½, and logpdf = log pdf."""
     e = _edges(law, -hi, hi)
-    pieces = [integrate.quad(lambda x: float(law.pdf(x)), lo, up, epsabs=1e-15, epsrel=1e-12, limit=200)[0]
-              for lo, up in zip(e[:-1], e[1:])]
+    pieces = [
+        integrate.quad(lambda x: float(law.pdf(x)), lo, up, epsabs=1e-15, epsrel=1e-12, limit=200)[0]
+        for lo, up in zip(e[:-1], e[1:])
+    ]
     assert abs(sum(pieces) - 1.0) < 1e-10
     F = law.cdf(e)
     np.testing.assert_allclose(np.diff(F), pieces, rtol=1e-9, atol=1e-13)

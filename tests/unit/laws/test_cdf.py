@@ -1,4 +1,5 @@
 """laws/_cdf.py: the piecewise-Chebyshev CDF tables (their accuracy is checked through each law's protocol test)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,6 @@
 """laws/comb.py: the comb law: closed-form moments against numerical integration of its pdf, the exact log-pdf and
 CDF, the sampler, the QE it predicts, and the EM fit."""
+
 from __future__ import annotations
 
 import math
@@ -23,11 +24,14 @@ def test_moments_match_numerical_integration():
         pts = sorted(set(peaks) | set(np.arange(-40, 41) * math.pi / omega))
         edges = [-4.0] + [p for p in pts if -4.0 < p < 4.0] + [4.0]
         for power, method in ((2, law.expected_sin2), (1, law.expected_abs_sin)):
+
             def integrand(x, om=omega, pw=power):
                 return float(law.pdf(x) * np.abs(np.sin(om * x)) ** pw)
 
-            val = sum(integrate.quad(integrand, lo, hi, epsabs=1e-18, epsrel=1e-13, limit=200)[0]
-                      for lo, hi in zip(edges[:-1], edges[1:]))
+            val = sum(
+                integrate.quad(integrand, lo, hi, epsabs=1e-18, epsrel=1e-13, limit=200)[0]
+                for lo, hi in zip(edges[:-1], edges[1:])
+            )
             assert law_checks.rel(method(omega), val) < 1e-10
 
 

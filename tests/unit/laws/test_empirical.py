@@ -1,4 +1,5 @@
 """laws/empirical.py: the empirical law of a sample: moments are direct sample means (chunking does not matter)."""
+
 from __future__ import annotations
 
 import math
@@ -21,7 +22,7 @@ def test_moments_are_direct_sample_means(monkeypatch):
     assert p.moments(om[1])[1] == p.expected_abs_sin(20.0) and p.expected_sin2(om[None, :]).shape == (1, 3)
     import biper_analysis.theory.weights as weights
 
-    monkeypatch.setattr(weights, "_CHUNK", 7)                              # many small chunks: same result
+    monkeypatch.setattr(weights, "_CHUNK", 7)  # many small chunks: same result
     np.testing.assert_allclose(p.expected_abs_sin(om), np.mean(np.abs(s), axis=1), rtol=1e-13)
     assert p.scale == pytest.approx(np.mean(np.abs(w)), rel=1e-14)
     assert abs(complex(p.characteristic_function(20.0)) - np.mean(np.exp(20j * w))) < 1e-14

@@ -1,5 +1,6 @@
 """laws/fitting.py: dispatch through the registry, one shared subsample, determinism (seed, thread count), the
 deprecated model= spelling, and one-line errors for bad input."""
+
 from __future__ import annotations
 
 import json
@@ -57,14 +58,19 @@ def test_fit_is_deterministic_and_subsamples():
 
 
 def test_fit_is_bit_identical_across_thread_counts():
-    code = ("import numpy as np, json; from biper_analysis import laws; "
-            "x = laws.Penalised(0.05, 1.2, 10.0, 20.0).sample(np.random.default_rng(1), 30000); "
-            "print(json.dumps({m: laws.fit_law(x, 20.0, m, max_samples=8000).params for m in laws.MODELS}))")
+    code = (
+        "import numpy as np, json; from biper_analysis import laws; "
+        "x = laws.Penalised(0.05, 1.2, 10.0, 20.0).sample(np.random.default_rng(1), 30000); "
+        "print(json.dumps({m: laws.fit_law(x, 20.0, m, max_samples=8000).params for m in laws.MODELS}))"
+    )
     outs = []
     for threads in ("1", "2"):
         env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
-        outs.append(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                                   check=True, timeout=120).stdout)
+        outs.append(
+            subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, timeout=120
+            ).stdout
+        )
     assert outs[0] == outs[1] and set(json.loads(outs[0])) == set(laws.MODELS)
 
 
@@ -77,23 +83,26 @@ def test_model_is_the_deprecated_name_of_law():
         assert fit_laws(x, None, models=("gaussian",))["gaussian"] == fit_law(x, law="gaussian")
     with pytest.raises(TypeError, match="law= only"):
         fit_law(x, law="laplace", model="laplace")
-    assert fit_law(np.array([0.1, -0.2, 0.3, 0.05]), W0).name == "penalised"      # the default law
+    assert fit_law(np.array([0.1, -0.2, 0.3, 0.05]), W0).name == "penalised"  # the default law
 
 
-@pytest.mark.parametrize("weights, kwargs, needle", [
-    ([], {}, "empty"),
-    ([0.1, float("nan")], {}, "non-finite"),
-    ([0.1, 0.2, -0.3], {"law": "penalised"}, "omega0"),
-    ([0.1, 0.2, -0.3], {"law": "comb"}, "omega0"),
-    ([0.1, 0.2, -0.3], {"law": "comb", "omega0": -1.0}, "omega0 must be > 0"),
-    ([0.1, 0.2, -0.3], {"law": "student"}, "unknown law"),
-    ([0.1, 0.2, -0.3], {"law": "student-t"}, "cannot be fitted"),
-    ([0.0, 0.0], {"law": "laplace"}, "every weight is 0"),
-    ([0.0, 0.0], {"law": "gaussian"}, "every weight is 0"),
-    ([0.0, 0.0, 0.1], {"law": "gennorm"}, "non-zero weight"),
-    ([0.1, 0.2, -0.3], {"law": "gennorm", "max_samples": 1}, "max_samples"),
-    (["a", "b"], {}, "real numbers"),
-])
+@pytest.mark.parametrize(
+    "weights, kwargs, needle",
+    [
+        ([], {}, "empty"),
+        ([0.1, float("nan")], {}, "non-finite"),
+        ([0.1, 0.2, -0.3], {"law": "penalised"}, "omega0"),
+        ([0.1, 0.2, -0.3], {"law": "comb"}, "omega0"),
+        ([0.1, 0.2, -0.3], {"law": "comb", "omega0": -1.0}, "omega0 must be > 0"),
+        ([0.1, 0.2, -0.3], {"law": "student"}, "unknown law"),
+        ([0.1, 0.2, -0.3], {"law": "student-t"}, "cannot be fitted"),
+        ([0.0, 0.0], {"law": "laplace"}, "every weight is 0"),
+        ([0.0, 0.0], {"law": "gaussian"}, "every weight is 0"),
+        ([0.0, 0.0, 0.1], {"law": "gennorm"}, "non-zero weight"),
+        ([0.1, 0.2, -0.3], {"law": "gennorm", "max_samples": 1}, "max_samples"),
+        (["a", "b"], {}, "real numbers"),
+    ],
+)
 def test_bad_input_raises_one_line(weights, kwargs, needle):
     with pytest.raises(ValueError) as e:
         fit_law(weights, **kwargs)

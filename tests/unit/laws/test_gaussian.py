@@ -1,5 +1,6 @@
 """laws/gaussian.py: N(0, σ²): moments (exp1m and the exact E|sin| fast path), density, CDF, sampler, the closed-form
 fit and its log-likelihood."""
+
 from __future__ import annotations
 
 import math
@@ -52,15 +53,14 @@ def test_closed_form_fit_and_loglik():
     assert abs(law.sigma / stats.norm.fit(x, floc=0)[1] - 1) < 1e-13 and law.fit_info["n_fit"] == 4000
     assert Gaussian.fit([-3.0, 4.0]).sigma == math.sqrt(12.5)
     for sigma in (law.sigma, 0.08):
-        assert Gaussian(sigma).loglik_of_stats(weight_stats(x)) == pytest.approx(loglik(Gaussian(sigma), x),
-                                                                                 rel=1e-13)
+        assert Gaussian(sigma).loglik_of_stats(weight_stats(x)) == pytest.approx(loglik(Gaussian(sigma), x), rel=1e-13)
 
 
 @pytest.mark.statistical
 def test_sampler_variance_and_fit_recover_sigma():
     """400k seeded draws: variance within 5 SE; σ̂ within 5 SE (σ/√(2n))."""
     w = Gaussian(0.07).sample(np.random.default_rng(2), 400_000)
-    assert abs(np.mean(w * w) - 0.07 ** 2) < 5 * np.std(w * w) / math.sqrt(w.size)
+    assert abs(np.mean(w * w) - 0.07**2) < 5 * np.std(w * w) / math.sqrt(w.size)
     assert abs(Gaussian.fit(w).sigma - 0.07) < 5 * 0.07 / math.sqrt(2 * w.size)
 
 

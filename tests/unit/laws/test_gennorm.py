@@ -1,5 +1,6 @@
 """laws/gennorm.py: the generalised Gaussian: moments against the frozen mpmath reference (κ = 0 rows) and the
 Laplace / Gaussian special cases, density, CDF, sampler, and the profile-likelihood MLE against scipy."""
+
 from __future__ import annotations
 
 import math
@@ -16,8 +17,9 @@ LAWS = [GenNorm(0.04, 0.6), GenNorm(0.04, 2.7)]
 
 def test_moments_match_mpmath():
     """The κ = 0 rows of tests/reference/laws_reference.json (20 rows: β 0.5–3, ω0 s 1e-3–1e3, ω ≠ ω0 too), 1e-10."""
-    law_checks.assert_reference(law_checks.reference_rows("gennorm"),
-                                lambda r: GenNorm(1.0, float(r["beta"])), normaliser=False)
+    law_checks.assert_reference(
+        law_checks.reference_rows("gennorm"), lambda r: GenNorm(1.0, float(r["beta"])), normaliser=False
+    )
 
 
 def test_special_cases_are_laplace_and_gaussian():
@@ -51,7 +53,7 @@ def test_predicted_qe_matches_sample_qe():
 def test_mle_matches_scipy():
     rng = np.random.default_rng(7)
     x = stats.gennorm(1.4, scale=0.05).rvs(4000, random_state=rng)
-    g = fit_law(x, law="gennorm", max_samples=10 ** 6)
+    g = fit_law(x, law="gennorm", max_samples=10**6)
     beta_s, _, s_s = stats.gennorm.fit(x, floc=0)
     assert law_checks.rel(g.beta, beta_s) < 2e-3 and law_checks.rel(g.s, s_s) < 2e-3
     assert loglik(g, x) >= np.sum(stats.gennorm.logpdf(x, beta_s, scale=s_s)) - 1e-8

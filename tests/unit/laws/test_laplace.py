@@ -1,5 +1,6 @@
 """laws/laplace.py: the paper's Laplace(0, b): closed-form moments (exactly analytic's), density, CDF, sampler,
 characteristic function, the closed-form fit and its log-likelihood and QE standard error."""
+
 from __future__ import annotations
 
 import math

@@ -1,6 +1,7 @@
 """laws/penalised.py: penalised, penalised2 and penalised-alpha: normaliser and moments against the frozen mpmath
 reference (one vectorised check per law, reporting the worst row) and the Bessel × characteristic-function series,
 density, CDF, sampler, the QE each predicts, and maximum likelihood."""
+
 from __future__ import annotations
 
 import math
@@ -13,28 +14,40 @@ from biper_analysis.laws import Penalised, Penalised2, PenalisedAlpha, fit_law, 
 from tests.unit.laws import law_checks
 from tests.unit.laws.law_checks import REF, W0
 
-LAWS = [Penalised(0.05, 1.3, 8.0, W0), Penalised(0.03, 0.7, 150.0, W0), Penalised(0.08, 2.0, 0.0, W0),
-        Penalised2(0.12, 1.8, 6.0, 3.0, W0), Penalised2(0.03, 0.8, 0.0, 60.0, W0),
-        PenalisedAlpha(0.12, 1.8, 6.0, 3.0, 0.9, W0), PenalisedAlpha(0.05, 1.2, 30.0, 10.0, 1.6, W0)]
+LAWS = [
+    Penalised(0.05, 1.3, 8.0, W0),
+    Penalised(0.03, 0.7, 150.0, W0),
+    Penalised(0.08, 2.0, 0.0, W0),
+    Penalised2(0.12, 1.8, 6.0, 3.0, W0),
+    Penalised2(0.03, 0.8, 0.0, 60.0, W0),
+    PenalisedAlpha(0.12, 1.8, 6.0, 3.0, 0.9, W0),
+    PenalisedAlpha(0.05, 1.2, 30.0, 10.0, 1.6, W0),
+]
 
 
 # ------------------------------------------------------------------------------------------- references
 def test_penalised_matches_mpmath():
     """131 rows: β 0.5–3, κ 0–200, ω0 s 1e-3–1e3, ω = ω0, 1.5 ω0, ω0/2, ω0/√2; 1e-10 relative."""
-    law_checks.assert_reference(law_checks.reference_rows("penalised"),
-                                lambda r: Penalised(1.0, float(r["beta"]), float(r["kappa"]), float(r["a"])))
+    law_checks.assert_reference(
+        law_checks.reference_rows("penalised"),
+        lambda r: Penalised(1.0, float(r["beta"]), float(r["kappa"]), float(r["a"])),
+    )
 
 
 def test_penalised2_matches_mpmath():
-    law_checks.assert_reference(law_checks.reference_rows("penalised2"),
-                                lambda r: Penalised2(1.0, float(r["beta"]), float(r["kappa0"]), float(r["kappa"]),
-                                                     float(r["a"])))
+    law_checks.assert_reference(
+        law_checks.reference_rows("penalised2"),
+        lambda r: Penalised2(1.0, float(r["beta"]), float(r["kappa0"]), float(r["kappa"]), float(r["a"])),
+    )
 
 
 def test_penalised_alpha_matches_mpmath():
-    law_checks.assert_reference(law_checks.reference_rows("penalised-alpha"),
-                                lambda r: PenalisedAlpha(1.0, float(r["beta"]), float(r["kappa0"]), float(r["kappa"]),
-                                                         float(r["alpha"]), float(r["a"])))
+    law_checks.assert_reference(
+        law_checks.reference_rows("penalised-alpha"),
+        lambda r: PenalisedAlpha(
+            1.0, float(r["beta"]), float(r["kappa0"]), float(r["kappa"]), float(r["alpha"]), float(r["a"])
+        ),
+    )
 
 
 def test_reference_covers_the_required_box():
@@ -66,8 +79,9 @@ def _series_moments(beta: int, kappa: float, a: float, b: float) -> tuple[float,
     cos2 = float(np.sum(c * 0.5 * (_phi_full(beta, 2 * n * a + 2 * b) + _phi_full(beta, 2 * n * a - 2 * b))))
     e_sin2 = 0.5 * (z - cos2) / z
     j = np.arange(1, 20001, dtype=np.float64)[:, None]
-    cosj = np.sum(c[None, :] * 0.5 * (_phi_full(beta, 2 * n * a + 2 * j * b) + _phi_full(beta, 2 * n * a - 2 * j * b)),
-                  axis=1)
+    cosj = np.sum(
+        c[None, :] * 0.5 * (_phi_full(beta, 2 * n * a + 2 * j * b) + _phi_full(beta, 2 * n * a - 2 * j * b)), axis=1
+    )
     # E|sin| = (4/π) Σ_j (1 − E cos 2jbu)/(4j²−1)  (Σ 1/(4j²−1) = 1/2): positive terms; beyond J = 20000 the
     # "1" part is summed exactly, Σ_{j>J} 1/(4j²−1) = 1/(2(2J+1)), and the cos part is < 1/(6 J³ b²)
     J = j.size
@@ -86,8 +100,10 @@ def test_moments_match_bessel_series(beta):
             z, e2, e1 = _series_moments(beta, kappa, a, a * ratio)
             law = Penalised(1.0, float(beta), kappa, a)
             got2, got1 = law.moments(a * ratio)
-            errors += [(law_checks.rel(value, ref), kappa, a, ratio)
-                       for value, ref in ((law.normaliser(), z), (got2, e2), (got1, e1))]
+            errors += [
+                (law_checks.rel(value, ref), kappa, a, ratio)
+                for value, ref in ((law.normaliser(), z), (got2, e2), (got1, e1))
+            ]
     worst = max(errors)
     assert worst[0] < 1e-10, f"worst relative error {worst[0]:.2e} at κ = {worst[1]}, a = {worst[2]}, ω/ω0 = {worst[3]}"
 
@@ -107,16 +123,26 @@ def test_sampler_matches_law(law):
 
 
 @pytest.mark.statistical
-@pytest.mark.parametrize("law", [Penalised(0.05, 1.2, 10.0, W0), Penalised2(0.12, 1.8, 6.0, 3.0, W0),
-                                 PenalisedAlpha(0.12, 1.8, 6.0, 3.0, 0.9, W0)], ids=repr)
+@pytest.mark.parametrize(
+    "law",
+    [Penalised(0.05, 1.2, 10.0, W0), Penalised2(0.12, 1.8, 6.0, 3.0, W0), PenalisedAlpha(0.12, 1.8, 6.0, 3.0, 0.9, W0)],
+    ids=repr,
+)
 def test_predicted_qe_matches_sample_qe(law):
     law_checks.predicted_qe_within_4se(law)
 
 
 # ----------------------------------------------------------------------------------------- maximum likelihood
-@pytest.mark.parametrize("true", [Penalised(0.06, 1.3, 8.0, W0), Penalised(0.04, 0.8, 40.0, W0),
-                                  Penalised2(0.12, 1.8, 6.0, 3.0, W0), PenalisedAlpha(0.12, 1.8, 6.0, 3.0, 1.0, W0)],
-                         ids=repr)
+@pytest.mark.parametrize(
+    "true",
+    [
+        Penalised(0.06, 1.3, 8.0, W0),
+        Penalised(0.04, 0.8, 40.0, W0),
+        Penalised2(0.12, 1.8, 6.0, 3.0, W0),
+        PenalisedAlpha(0.12, 1.8, 6.0, 3.0, 1.0, W0),
+    ],
+    ids=repr,
+)
 def test_fit_recovers_parameters(true):
     x = true.sample(np.random.default_rng(3), 60000)
     law = fit_law(x, W0, true.name, max_samples=60000)

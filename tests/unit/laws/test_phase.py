@@ -2,6 +2,7 @@
 and moments against the frozen 30-digit mpmath reference (one vectorised check per law, reporting the worst row),
 the sine polynomial's peaks, density, CDF, sampler, the QE each predicts, the exact gradient of the fit, and maximum
 likelihood (maxent reproduces the sample's sine moments)."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,12 @@ from tests.unit.laws import law_checks
 from tests.unit.laws.law_checks import W0
 
 REF = json.loads((Path(__file__).resolve().parents[2] / "reference" / "phase_laws_reference.json").read_text())
-LAWS = [Harmonic(0.05, 1.2, 6.0, 2.0, 3.0, W0), Harmonic(0.06, 1.0, -2.0, -3.0, 1.5, W0),
-        Maxent(0.05, 1.2, 12.0, 6.0, -8.0, W0), Maxent(0.04, 0.9, 30.0, 10.0, 0.0, W0)]
+LAWS = [
+    Harmonic(0.05, 1.2, 6.0, 2.0, 3.0, W0),
+    Harmonic(0.06, 1.0, -2.0, -3.0, 1.5, W0),
+    Maxent(0.05, 1.2, 12.0, 6.0, -8.0, W0),
+    Maxent(0.04, 0.9, 30.0, 10.0, 0.0, W0),
+]
 CLASSES = {"harmonic": Harmonic, "maxent": Maxent}
 
 
@@ -39,8 +44,13 @@ def test_moments_and_normaliser_match_mpmath(name):
 def test_the_sine_polynomial_has_its_peaks_at_zeros_and_crests_only():
     """V concave in sin²θ: its minima over a dense phase grid lie at 0 and π/2, where peaks() says."""
     theta = np.linspace(0.0, math.pi, 200001)
-    for pot in (SinePolynomial(0.0, 5.0, 0.0), SinePolynomial(0.0, -5.0, 0.0), SinePolynomial(0.0, 2.0, 3.0),
-                SinePolynomial(4.0, -8.0, 0.0), SinePolynomial(3.0, 1.0, 0.0)):
+    for pot in (
+        SinePolynomial(0.0, 5.0, 0.0),
+        SinePolynomial(0.0, -5.0, 0.0),
+        SinePolynomial(0.0, 2.0, 3.0),
+        SinePolynomial(4.0, -8.0, 0.0),
+        SinePolynomial(3.0, 1.0, 0.0),
+    ):
         v = pot.value(theta)
         interior = (v[1:-1] < v[:-2]) & (v[1:-1] < v[2:])
         minima = set(np.round(theta[1:-1][interior], 3)) | ({0.0} if v[1] > v[0] else set())
@@ -55,7 +65,7 @@ def test_the_sine_polynomial_has_its_peaks_at_zeros_and_crests_only():
 @pytest.mark.parametrize("law", LAWS, ids=lambda law: f"{law.name}-{law.params['s']}")
 def test_protocol(law):
     law_checks.check_interface_and_round_trip(law)
-    law_checks.check_pdf_and_cdf(law, hi=law.s * 40.0 ** (1.0 / law.beta))      # e^{-40}: no mass left beyond
+    law_checks.check_pdf_and_cdf(law, hi=law.s * 40.0 ** (1.0 / law.beta))  # e^{-40}: no mass left beyond
     law_checks.check_cdf_monotone_and_symmetric(law)
 
 
@@ -76,8 +86,13 @@ def test_sampling_by_inversion_matches_rejection():
     assert stats.ks_2samp(a, b).pvalue > 1e-3
 
 
-@pytest.mark.parametrize("cls, x", [(Harmonic, [math.log(0.05), math.log(1.2), 6.0, -2.0, 3.0]),
-                                    (Maxent, [math.log(0.05), math.log(1.2), 12.0, 6.0, -8.0])])
+@pytest.mark.parametrize(
+    "cls, x",
+    [
+        (Harmonic, [math.log(0.05), math.log(1.2), 6.0, -2.0, 3.0]),
+        (Maxent, [math.log(0.05), math.log(1.2), 12.0, 6.0, -8.0]),
+    ],
+)
 def test_the_fit_gradient_is_exact(cls, x):
     """The objective's gradient (data minus model moments) against central differences, 1e-6 relative."""
     w = Harmonic(0.05, 1.1, 4.0, 2.0, 3.0, W0).sample(np.random.default_rng(3), 5000)

@@ -1,4 +1,5 @@
 """laws/priors.py: the public spelling ba.priors.* and make_prior (the CLI's --prior)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,8 +11,12 @@ from biper_analysis.laws.priors import PRIOR_NAMES, Empirical, Gaussian, Laplace
 
 
 def test_priors_are_the_registered_laws():
-    assert (ba.priors.Laplace, ba.priors.Gaussian, ba.priors.StudentT, ba.priors.Empirical) == \
-        (laws.Laplace, laws.Gaussian, laws.StudentT, laws.Empirical)
+    assert (ba.priors.Laplace, ba.priors.Gaussian, ba.priors.StudentT, ba.priors.Empirical) == (
+        laws.Laplace,
+        laws.Gaussian,
+        laws.StudentT,
+        laws.Empirical,
+    )
     for name in PRIOR_NAMES:
         assert laws.law_class(name) in (Laplace, Gaussian, StudentT)
     assert isinstance(Empirical([0.1]), laws.Law)
@@ -27,8 +32,11 @@ def test_make_prior_and_validation():
         make_prior("cauchy", 1.0)
 
 
-@pytest.mark.parametrize("p", [Laplace(0.05), Gaussian(0.07), StudentT(4.0, 0.03), StudentT(2.5, 1.0),
-                               Empirical(np.linspace(-0.1, 0.1, 101))], ids=repr)
+@pytest.mark.parametrize(
+    "p",
+    [Laplace(0.05), Gaussian(0.07), StudentT(4.0, 0.03), StudentT(2.5, 1.0), Empirical(np.linspace(-0.1, 0.1, 101))],
+    ids=repr,
+)
 def test_vectorised_float64(p):
     om = np.array([[1.0, 20.0], [100.0, 5.0]])
     for f in (p.expected_sin2, p.expected_abs_sin):

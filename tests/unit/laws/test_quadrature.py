@@ -1,5 +1,6 @@
 """laws/_quadrature.py: the half-line engine's paths agree (direct Gauss–Legendre, product rule over a common period,
 Euler–Maclaurin tail); its accuracy against mpmath is checked through the laws (test_gennorm, test_penalised)."""
+
 from __future__ import annotations
 
 import numpy as np

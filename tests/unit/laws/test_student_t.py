@@ -1,5 +1,6 @@
 """laws/student_t.py: the Student-t prior: characteristic function against mpmath's Bessel form, the stable 1 − φ,
 the Gaussian limit, density, CDF, variance, sampler and scipy's MLE."""
+
 from __future__ import annotations
 
 import math
@@ -39,10 +40,10 @@ def test_cf_against_mpmath_bessel(df):
     mu = mp.mpf(df) / 2
     for t in (1e-4, 0.05, 0.5, 3.0):
         z = mp.sqrt(df) * mp.mpf(t)
-        phi = z ** mu * mp.besselk(mu, z) / (mp.gamma(mu) * 2 ** (mu - 1))
+        phi = z**mu * mp.besselk(mu, z) / (mp.gamma(mu) * 2 ** (mu - 1))
         # Bessel form in logs: terms of size ~μ log z cancel, so ~1e-16·(μ+1)·|log z| absolute
         assert abs(float(p.characteristic_function(t)) - float(phi)) < 5e-14
-        assert abs(float(p.one_minus_cf(np.array(t))) / float(1 - phi) - 1) < 1e-13   # relative, stable form
+        assert abs(float(p.one_minus_cf(np.array(t))) / float(1 - phi) - 1) < 1e-13  # relative, stable form
 
 
 @pytest.mark.parametrize("df", [1e3, 1e6])

@@ -1,4 +1,5 @@
 """laws/uncertainty.py: the SE of a law's QE prediction (delta method; closed form where the law has one)."""
+
 from __future__ import annotations
 
 import math

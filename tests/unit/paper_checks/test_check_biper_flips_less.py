@@ -1,5 +1,6 @@
 """check_biper_flips_less: pass, fail and inconclusive paths on constructed run folders (metrics.jsonl lines with
 known flip ratios), and runs without a recorded trajectory."""
+
 from __future__ import annotations
 
 import json
@@ -10,7 +11,7 @@ import pytest
 from biper_analysis.paper_checks import check_biper_flips_less as check
 from biper_analysis.paper_checks.record import FAIL, INCONCLUSIVE, PASS, CheckContext
 
-EPOCHS1, EPOCHS2 = 2, 6      # the last third of stage 2: its last 2 epochs
+EPOCHS1, EPOCHS2 = 2, 6  # the last third of stage 2: its last 2 epochs
 
 
 def _metrics(flips_late: float, recorded: bool = True) -> str:
@@ -35,7 +36,7 @@ def _sweep(tmp_path: Path, biper: list[float], sign: list[float], recorded: bool
             (tmp_path / name).mkdir()
             (tmp_path / name / "metrics.jsonl").write_text(_metrics(flips, recorded))
             runs.append({"name": name, "binarizer": binarizer, "omega0": 20.0, "seed": seed})
-    (tmp_path / "biper-w5-s0").mkdir()          # another ω0: not part of the paired comparison
+    (tmp_path / "biper-w5-s0").mkdir()  # another ω0: not part of the paired comparison
     (tmp_path / "biper-w5-s0" / "metrics.jsonl").write_text(_metrics(0.9))
     runs.append({"name": "biper-w5-s0", "binarizer": "biper", "omega0": 5.0, "seed": 0})
     sweep = {"runs": runs, "plan": {"paired_omega0": 20.0}, "provenance": {"producer": "biper-analysis train-sweep"}}
@@ -43,12 +44,15 @@ def _sweep(tmp_path: Path, biper: list[float], sign: list[float], recorded: bool
     return CheckContext(runs_dir=tmp_path)
 
 
-@pytest.mark.parametrize("biper, sign, expected", [
-    ([0.001, 0.002, 0.0015, 0.001, 0.002], [0.01, 0.012, 0.009, 0.011, 0.01], PASS),
-    ([0.01, 0.012, 0.009, 0.011, 0.01], [0.001, 0.002, 0.0015, 0.001, 0.002], FAIL),
-    ([0.01, 0.002, 0.009, 0.001, 0.01], [0.001, 0.012, 0.0015, 0.011, 0.002], INCONCLUSIVE),
-    ([0.001, 0.002, 0.001], [0.01, 0.012, 0.009], INCONCLUSIVE),      # fewer than MIN_SEEDS pairs
-])
+@pytest.mark.parametrize(
+    "biper, sign, expected",
+    [
+        ([0.001, 0.002, 0.0015, 0.001, 0.002], [0.01, 0.012, 0.009, 0.011, 0.01], PASS),
+        ([0.01, 0.012, 0.009, 0.011, 0.01], [0.001, 0.002, 0.0015, 0.001, 0.002], FAIL),
+        ([0.01, 0.002, 0.009, 0.001, 0.01], [0.001, 0.012, 0.0015, 0.011, 0.002], INCONCLUSIVE),
+        ([0.001, 0.002, 0.001], [0.01, 0.012, 0.009], INCONCLUSIVE),  # fewer than MIN_SEEDS pairs
+    ],
+)
 def test_paths(tmp_path, biper, sign, expected):
     result = check.run(_sweep(tmp_path, biper, sign))
     assert result.verdict == expected, result.measured

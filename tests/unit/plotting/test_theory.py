@@ -1,4 +1,5 @@
 """Theory figures: each returns a Figure with the expected content; the triangle wave matches sin's zeros."""
+
 from __future__ import annotations
 
 import math

@@ -1,5 +1,6 @@
 """Closed forms of biper_analysis.theory.analytic against the frozen 45-digit reference (tests/reference), properties,
 limits, validation and the chunked/threaded evaluation."""
+
 from __future__ import annotations
 
 import json
@@ -28,9 +29,13 @@ PUBLIC = {
     **{f"qe_gamma_{g}": (lambda w, b, g=g: analytic.qe(w, b, float(g))) for g in REF["gammas"]},
 }
 KERNELS = {
-    "e_sin2": analytic.e_sin2_of_x, "e_abs_sin": analytic.e_abs_sin_of_x, "qe_min": analytic.qe_min_of_x,
+    "e_sin2": analytic.e_sin2_of_x,
+    "e_abs_sin": analytic.e_abs_sin_of_x,
+    "qe_min": analytic.qe_min_of_x,
     "e_abs_sin3": analytic.e_abs_sin3_of_x,
-    "e_sin4": analytic.e_sin4_of_x, "d_e_sin2_dx": analytic.d_e_sin2_dx, "d_e_abs_sin_dx": analytic.d_e_abs_sin_dx,
+    "e_sin4": analytic.e_sin4_of_x,
+    "d_e_sin2_dx": analytic.d_e_sin2_dx,
+    "d_e_abs_sin_dx": analytic.d_e_abs_sin_dx,
 }
 
 
@@ -103,8 +108,9 @@ def test_broadcasting_over_all_three_arguments_equals_scalar_calls():
     got = analytic.qe(w, b, g)
     assert got.shape == (3, 2, 4)
     for i, j, k in np.ndindex(got.shape):
-        assert got[i, j, k] == pytest.approx(analytic.qe(float(w[i, 0, 0]), float(b[0, j, 0]), float(g[0, 0, k])),
-                                             rel=4e-15, abs=1e-300)
+        assert got[i, j, k] == pytest.approx(
+            analytic.qe(float(w[i, 0, 0]), float(b[0, j, 0]), float(g[0, 0, k])), rel=4e-15, abs=1e-300
+        )
     # non-contiguous input
     wt = np.linspace(1, 100, 60).reshape(6, 10).T
     np.testing.assert_allclose(analytic.qe_min(wt, 0.02), analytic.qe_min(np.ascontiguousarray(wt), 0.02), rtol=0)
@@ -131,8 +137,13 @@ def test_values_bit_identical_whatever_the_thread_count_and_scalar_or_array(monk
     w = np.exp(rng.uniform(np.log(0.5), np.log(500.0), n))
     b = np.exp(rng.uniform(np.log(1e-5), np.log(1.0), n))
     g = rng.uniform(0.0, 2.0, n)
-    calls = [lambda: analytic.qe(w, b, g), lambda: analytic.qe(w, b, 0.6), lambda: analytic.qe_min(w, b),
-             lambda: analytic.expected_abs_sin(w, b), lambda: analytic.official_l1(w, 0.05)]
+    calls = [
+        lambda: analytic.qe(w, b, g),
+        lambda: analytic.qe(w, b, 0.6),
+        lambda: analytic.qe_min(w, b),
+        lambda: analytic.expected_abs_sin(w, b),
+        lambda: analytic.official_l1(w, 0.05),
+    ]
     by_threads = {}
     for threads in (1, 2):
         monkeypatch.setattr(analytic, "_THREADS", threads)
@@ -143,14 +154,23 @@ def test_values_bit_identical_whatever_the_thread_count_and_scalar_or_array(monk
     for i in rng.integers(0, n, 50):
         assert analytic.qe(float(w[i]), float(b[i]), float(g[i])) == by_threads[1][0][i]
         assert analytic.expected_abs_sin(float(w[i]), float(b[i])) == by_threads[1][3][i]
-        assert analytic.e_abs_sin_of_x(float(w[i] * b[i])) == analytic.e_abs_sin_of_x(w[i:i + 1] * b[i:i + 1])[0]
+        assert analytic.e_abs_sin_of_x(float(w[i] * b[i])) == analytic.e_abs_sin_of_x(w[i : i + 1] * b[i : i + 1])[0]
 
 
-@pytest.mark.parametrize("args, needle", [
-    ((0.0, 0.05, 0.5), "omega0"), ((-1.0, 0.05, 0.5), "omega0"), ((20.0, 0.0, 0.5), "b"), ((20.0, -0.05, None), "b"),
-    ((20.0, 0.05, -0.1), "gamma"), ((math.nan, 0.05, 0.5), "omega0"), ((20.0, math.inf, 0.5), "b"),
-    ((20.0, 0.05, math.nan), "gamma"), (("abc", 0.05, 0.5), "omega0"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        ((0.0, 0.05, 0.5), "omega0"),
+        ((-1.0, 0.05, 0.5), "omega0"),
+        ((20.0, 0.0, 0.5), "b"),
+        ((20.0, -0.05, None), "b"),
+        ((20.0, 0.05, -0.1), "gamma"),
+        ((math.nan, 0.05, 0.5), "omega0"),
+        ((20.0, math.inf, 0.5), "b"),
+        ((20.0, 0.05, math.nan), "gamma"),
+        (("abc", 0.05, 0.5), "omega0"),
+    ],
+)
 def test_bad_input_raises_value_error_naming_argument(args, needle):
     with pytest.raises(ValueError, match=needle):
         analytic.qe(*args)

@@ -1,4 +1,5 @@
 """γ conventions: predicted vs measured on weights, per-channel scale, official L1 (summed), sign baseline."""
+
 from __future__ import annotations
 
 import math
@@ -15,7 +16,7 @@ OMEGA0, B = 20.0, 0.05
 
 @pytest.fixture(scope="module")
 def laplace_weights():
-    return np.random.default_rng(7).laplace(0.0, B, size=(256, 64, 3, 3))      # 147k weights, [C_out, ...]
+    return np.random.default_rng(7).laplace(0.0, B, size=(256, 64, 3, 3))  # 147k weights, [C_out, ...]
 
 
 def test_predicted_conventions_against_quadrature_and_written_out_forms():
@@ -31,7 +32,8 @@ def test_predicted_conventions_against_quadrature_and_written_out_forms():
     ratio = quadrature.qe(OMEGA0, gamma=None, prior=g) / quadrature.moments(OMEGA0, prior=g)["e_sin2"]
     assert conventions.normalised_qe(OMEGA0, prior=g) == pytest.approx(ratio, rel=1e-9)
     assert conventions.normalised_qe(OMEGA0, prior=Laplace(B)) == pytest.approx(
-        quadrature.qe(OMEGA0, B, None) / e2, rel=1e-10)
+        quadrature.qe(OMEGA0, B, None) / e2, rel=1e-10
+    )
     for gamma in (None, 0.03, 0.2):
         used = B if gamma is None else gamma
         assert conventions.qe_sign(B, gamma) == pytest.approx(2 * B * B - 2 * used * B + used * used, rel=1e-14)
@@ -67,7 +69,7 @@ def test_per_channel_scale(laplace_weights):
     np.testing.assert_allclose(r["gamma_per_channel"], gam, rtol=1e-13)
     manual = np.mean((s - gam[:, None]) ** 2)
     assert r["qe"] == pytest.approx(manual, rel=1e-12)
-    assert r["qe"] <= conventions.qe_measured(laplace_weights, OMEGA0) + 1e-15          # more scales never fit worse
+    assert r["qe"] <= conventions.qe_measured(laplace_weights, OMEGA0) + 1e-15  # more scales never fit worse
     # a channel with constant |sin| has zero error
     assert conventions.qe_per_channel([[0.07, -0.07]], OMEGA0)["qe"] == 0.0
 

@@ -1,4 +1,5 @@
 """omega0_for_qe: all roots, on both branches of QE_min or at a fixed γ; unreachable targets name the range."""
+
 from __future__ import annotations
 
 import math
@@ -43,10 +44,10 @@ def test_roots_scale_as_one_over_b():
 def test_peak_limit_and_root_counts():
     assert len(omega0_for_qe(Q_PEAK, b=1.0)) == 1
     assert abs(omega0_for_qe(Q_PEAK, b=1.0)[0] - X_PEAK) < 1e-12
-    assert len(omega0_for_qe(LIMIT, b=1.0)) == 1                 # the falling branch only reaches it at ∞
+    assert len(omega0_for_qe(LIMIT, b=1.0)) == 1  # the falling branch only reaches it at ∞
     assert len(omega0_for_qe(0.5 * LIMIT, b=1.0)) == 1
     near = omega0_for_qe(LIMIT + 1e-9, b=1.0)
-    assert len(near) == 2 and near[1] > 1e3                      # QE_min − limit ~ 0.019/x²
+    assert len(near) == 2 and near[1] > 1e3  # QE_min − limit ~ 0.019/x²
     reproduces(near, LIMIT + 1e-9, 1.0, tol=1e-12)
 
 
@@ -61,15 +62,16 @@ def test_unreachable_optimal_gamma_names_the_range(target):
 @given(u=st.floats(1e-6, 1.0 - 1e-9), logb=st.floats(-3, 1))
 def test_every_root_reproduces_target_property(u, logb):
     target = u * Q_PEAK
-    b = 10.0 ** logb
+    b = 10.0**logb
     roots = omega0_for_qe(target, b=b)
     assert len(roots) == (2 if target > LIMIT else 1)
     assert np.all(np.diff(roots) > 0)
     reproduces(roots, target, b)
 
 
-@pytest.mark.parametrize("gamma,target,n", [(1.0, 0.5, 1), (1.0, 0.2268, 1), (0.3, 0.05, 2), (0.3, 0.1, 1),
-                                            (0.6, 0.1, 1), (0.6, 0.2, 1)])
+@pytest.mark.parametrize(
+    "gamma,target,n", [(1.0, 0.5, 1), (1.0, 0.2268, 1), (0.3, 0.05, 2), (0.3, 0.1, 1), (0.6, 0.1, 1), (0.6, 0.2, 1)]
+)
 def test_fixed_gamma_roots(gamma, target, n):
     roots = omega0_for_qe(target, b=0.037, gamma=gamma)
     assert len(roots) == n
@@ -78,7 +80,7 @@ def test_fixed_gamma_roots(gamma, target, n):
 
 def test_fixed_gamma_unreachable_and_range():
     lo, hi = attainable_range(1.0)
-    assert hi == 1.0 and abs(lo - (1 - 4 / math.pi + 0.5)) < 1e-6      # γ = 1 falls monotonically to its limit
+    assert hi == 1.0 and abs(lo - (1 - 4 / math.pi + 0.5)) < 1e-6  # γ = 1 falls monotonically to its limit
     with pytest.raises(ValueError, match=r"γ = 1.0.*0\.2267"):
         omega0_for_qe(0.1, b=0.037, gamma=1.0)
     lo, hi = attainable_range(None)
@@ -94,13 +96,13 @@ def test_gamma_one_is_monotone():
 
 def test_other_prior():
     p = Gaussian(0.05)
-    for target, n in ((0.09, 1), (0.096, 2)):          # the Gaussian QE_min also peaks, then falls to 1/2 − 4/π²
+    for target, n in ((0.09, 1), (0.096, 2)):  # the Gaussian QE_min also peaks, then falls to 1/2 − 4/π²
         roots = omega0_for_qe(target, prior=p)
         assert len(roots) == n
         for w in roots:
             assert abs(ba.qe(float(w), prior=p) - target) < 1e-10 * target
     with pytest.raises(ValueError, match="not attainable"):
-        omega0_for_qe(0.1, prior=p)                       # the Gaussian QE_min peaks lower (≈0.0970)
+        omega0_for_qe(0.1, prior=p)  # the Gaussian QE_min peaks lower (≈0.0970)
 
 
 def test_argument_errors():

@@ -1,5 +1,6 @@
 """Monte Carlo witness: statistical agreement (|MC − exact| < K·SE, K = 4), correct standard errors,
 reproducibility, streaming memory bound, numpy and torch backends."""
+
 from __future__ import annotations
 
 import math
@@ -67,6 +68,7 @@ def test_float32_sampling_and_prior_sample_path():
 @pytest.mark.statistical
 def test_gaussian_prior_if_available():
     from biper_analysis.laws import priors
+
     sigma, w = 0.04, 20.0
     r = montecarlo.expected_sin2(w, prior=priors.Gaussian(sigma), n=N, seed=3)
     assert abs(r.z(-math.expm1(-2 * (w * sigma) ** 2) / 2)) < K
@@ -115,6 +117,7 @@ def test_torch_backend_cpu():
         assert sums.qe(0.6).se == pytest.approx(math.sqrt(exact_var_y(1.0, 0.6) / N), rel=0.05)
     a = montecarlo.qe(20.0, 0.05, 0.6, n=50_000, seed=5, backend="torch", device="cpu")
     assert a == montecarlo.qe(20.0, 0.05, 0.6, n=50_000, seed=5, backend="torch", device="cpu")
+
     class Sampler:
         def sample(self, rng, size):
             return rng.normal(0.0, 0.05, size)

@@ -1,4 +1,5 @@
 """Quadrature witness (scipy, half-period by half-period) against the closed form and the reference."""
+
 from __future__ import annotations
 
 import json
@@ -58,6 +59,7 @@ def test_general_pdf_path_half_period_sum(x):
 
 def test_gaussian_prior_against_its_characteristic_function():
     from biper_analysis.laws import priors
+
     sigma = 0.04
     p = priors.Gaussian(sigma)
     for w in (2.0, 20.0, 80.0):

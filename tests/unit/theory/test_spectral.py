@@ -1,4 +1,5 @@
 """The characteristic-function series against the closed form, the mpmath reference, quadrature and a mixture."""
+
 from __future__ import annotations
 
 import json
@@ -42,10 +43,12 @@ def test_gaussian_against_mpmath_reference():
     ref_abs = np.array([float(r["e_abs_sin"]) for r in REF["rows"]])
     ref_sin2 = np.array([float(r["e_sin2"]) for r in REF["rows"]])
     g, sigma = Gaussian(1.0), 0.05
-    checks = {"dawson/finite sum": (spectral.gaussian_e_abs_sin(s), ref_abs, 1e-12),
-              "generic series": (series(g, s), ref_abs, 1e-12),
-              "E sin²": (g.expected_sin2(s), ref_sin2, 1e-14),
-              "sigma = 0.05": (Gaussian(sigma).expected_abs_sin(s / sigma), ref_abs, 1e-12)}
+    checks = {
+        "dawson/finite sum": (spectral.gaussian_e_abs_sin(s), ref_abs, 1e-12),
+        "generic series": (series(g, s), ref_abs, 1e-12),
+        "E sin²": (g.expected_sin2(s), ref_sin2, 1e-14),
+        "sigma = 0.05": (Gaussian(sigma).expected_abs_sin(s / sigma), ref_abs, 1e-12),
+    }
     for what, (value, ref, tol) in checks.items():
         err = np.abs(np.asarray(value) / ref - 1)
         assert err.max() < tol, f"{what}: worst relative error {err.max():.1e} at s = {REF['rows'][err.argmax()]['s']}"
@@ -89,13 +92,16 @@ def test_series_against_quadrature_module():
     """vs biper_analysis.theory.quadrature (helper A's half-period quadrature): Laplace and Gaussian ≤ 1e-12 relative,
     Student-t(4) ≤ 1e-11 (quadrature's homogenised heavy tail limits it; measured ~5e-14)."""
     from biper_analysis.theory import quadrature as Q
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for p in (Laplace(1.0), Gaussian(1.0)):
             for x in (1e-3, 0.1, 1.0, 10.0):
                 assert abs(float(series(p, np.array(x))) / Q.expected_abs_sin(x, prior=p) - 1) < 1e-12
-                assert abs(float(spectral.e_sin2_from_cf(p.one_minus_cf, np.array(x))) /
-                           Q.expected_sin2(x, prior=p) - 1) < 1e-12
+                assert (
+                    abs(float(spectral.e_sin2_from_cf(p.one_minus_cf, np.array(x))) / Q.expected_sin2(x, prior=p) - 1)
+                    < 1e-12
+                )
         p = StudentT(4.0, 1.0)
         for x in (0.01, 0.3):
             assert abs(p.expected_abs_sin(x) / Q.expected_abs_sin(x, prior=p) - 1) < 1e-11
@@ -114,7 +120,7 @@ def test_limits():
 @given(logx=st.floats(-5, 5), df=st.floats(1.0, 50.0))
 def test_moment_inequalities_property(logx, df):
     """0 < E|sin| ≤ 1, 0 < E sin² ≤ 1/2 and (E|sin|)² ≤ E sin² (QE_min ≥ 0), for any law."""
-    om = np.array(10.0 ** logx)
+    om = np.array(10.0**logx)
     for p in (Gaussian(1.0), StudentT(df, 1.0)):
         e2 = float(p.expected_sin2(om))
         e1 = float(p.expected_abs_sin(om))

@@ -1,4 +1,5 @@
 """The sympy derivation: proves the paper's form, and its derived expressions agree with analytic.py."""
+
 from __future__ import annotations
 
 import math
@@ -53,15 +54,21 @@ def test_limits(res):
     assert float(liminf["qe_min"]) == pytest.approx(analytic.QE_MIN_LIMIT_LARGE_X, rel=1e-15)
 
 
-@pytest.mark.parametrize("name, kernel, rtol", [
-    ("e_sin2", analytic.e_sin2_of_x, 1e-12), ("e_abs_sin", analytic.e_abs_sin_of_x, 1e-12),
-    ("e_abs_sin3", analytic.e_abs_sin3_of_x, 1e-12), ("e_sin4", analytic.e_sin4_of_x, 1e-12),
-    ("qe_min", analytic.qe_min_of_x, 1e-12), ("gamma_opt", analytic.e_abs_sin_of_x, 1e-12),
-    ("d_e_sin2_dx", analytic.d_e_sin2_dx, 1e-12),
-    # the textbook derivative cancels O(1/x) terms at x = 100 (the kernel is checked to 1e-13 in test_analytic)
-    ("d_e_abs_sin_dx", analytic.d_e_abs_sin_dx, 1e-10),
-    ("official_l1", lambda x: 1 - analytic.e_abs_sin_of_x(x), 1e-12),
-])
+@pytest.mark.parametrize(
+    "name, kernel, rtol",
+    [
+        ("e_sin2", analytic.e_sin2_of_x, 1e-12),
+        ("e_abs_sin", analytic.e_abs_sin_of_x, 1e-12),
+        ("e_abs_sin3", analytic.e_abs_sin3_of_x, 1e-12),
+        ("e_sin4", analytic.e_sin4_of_x, 1e-12),
+        ("qe_min", analytic.qe_min_of_x, 1e-12),
+        ("gamma_opt", analytic.e_abs_sin_of_x, 1e-12),
+        ("d_e_sin2_dx", analytic.d_e_sin2_dx, 1e-12),
+        # the textbook derivative cancels O(1/x) terms at x = 100 (the kernel is checked to 1e-13 in test_analytic)
+        ("d_e_abs_sin_dx", analytic.d_e_abs_sin_dx, 1e-10),
+        ("official_l1", lambda x: 1 - analytic.e_abs_sin_of_x(x), 1e-12),
+    ],
+)
 def test_derived_expressions_equal_numeric_kernels(name, kernel, rtol):
     f = symbolic.lambdified(name)
     np.testing.assert_allclose(f(X), kernel(X.copy()), rtol=rtol)

@@ -3,6 +3,7 @@ test), float32 and float16 input, the streamed chunks and their boundaries, non-
 pooling, and the one statistical check that a Laplace sample meets the closed form; the transitions of a latent
 between two records (period_index, weight_transitions: flips and zero crossings on constructed updates whose
 answers are known)."""
+
 from __future__ import annotations
 
 import math
@@ -23,8 +24,17 @@ from biper_analysis.theory.weights import (
 )
 
 OMEGA0, B = 20.0, 0.05
-MEANS = ("b", "mean_w2", "e_sin2", "e_abs_sin", "e_abs_sin3", "e_sin4", "official_l1", "near_zero_frac",
-         "near_crest_frac")
+MEANS = (
+    "b",
+    "mean_w2",
+    "e_sin2",
+    "e_abs_sin",
+    "e_abs_sin3",
+    "e_sin4",
+    "official_l1",
+    "near_zero_frac",
+    "near_crest_frac",
+)
 
 
 def direct(w: np.ndarray, omega0: float) -> dict[str, float | np.ndarray]:
@@ -32,11 +42,16 @@ def direct(w: np.ndarray, omega0: float) -> dict[str, float | np.ndarray]:
     w = np.ravel(np.asarray(w, dtype=np.float64))
     s = np.sin(omega0 * w)
     a = np.abs(s)
-    u = np.mod(omega0 * w, np.pi) / np.pi                       # phase as a fraction of π, in [0, 1)
+    u = np.mod(omega0 * w, np.pi) / np.pi  # phase as a fraction of π, in [0, 1)
     half = NEAR_ZERO_HALF_WIDTH / np.pi
     return {
-        "n": w.size, "b": np.mean(np.abs(w)), "mean_w2": np.mean(w * w), "e_sin2": np.mean(s * s),
-        "e_abs_sin": np.mean(a), "e_abs_sin3": np.mean(a**3), "e_sin4": np.mean(s**4),
+        "n": w.size,
+        "b": np.mean(np.abs(w)),
+        "mean_w2": np.mean(w * w),
+        "e_sin2": np.mean(s * s),
+        "e_abs_sin": np.mean(a),
+        "e_abs_sin3": np.mean(a**3),
+        "e_sin4": np.mean(s**4),
         "official_l1": np.mean(np.abs(s - np.sign(s))),
         "near_zero_frac": np.mean((u < half) | (u > 1 - half)),
         "near_crest_frac": np.mean(np.abs(u - 0.5) < half),
@@ -47,7 +62,7 @@ def direct(w: np.ndarray, omega0: float) -> dict[str, float | np.ndarray]:
 
 @pytest.fixture(scope="module")
 def laplace64() -> np.ndarray:
-    return np.random.default_rng(11).laplace(0.0, B, size=(64, 32, 3, 3))         # 18 432 weights, a conv's shape
+    return np.random.default_rng(11).laplace(0.0, B, size=(64, 32, 3, 3))  # 18 432 weights, a conv's shape
 
 
 def test_every_field_equals_the_direct_float64_computation(laplace64):
@@ -63,7 +78,7 @@ def test_every_field_equals_the_direct_float64_computation(laplace64):
     np.testing.assert_array_equal(st.phase_counts, ref["phase_counts"])
     np.testing.assert_array_equal(st.sin_counts, ref["sin_counts"])
     assert st.phase_counts.sum() == st.sin_counts.sum() == w.size
-    assert 0.05 < st.near_crest_frac < 0.5 and 0.05 < st.near_zero_frac < 0.5        # the counts are not vacuous
+    assert 0.05 < st.near_crest_frac < 0.5 and 0.05 < st.near_zero_frac < 0.5  # the counts are not vacuous
 
 
 def test_qe_and_its_standard_error_against_direct_formulas(laplace64):
@@ -170,7 +185,7 @@ def test_one_element_past_the_real_chunk_size():
     the direct computation (float32 sines: 2e-6) and the one-off weight is counted."""
     n = weights._CHUNK + 1
     w = np.random.default_rng(9).laplace(0.0, B, n).astype(np.float32)
-    w[-1] = 0.0                                                   # an exact zero, alone in the last block
+    w[-1] = 0.0  # an exact zero, alone in the last block
     st = weight_stats(w, OMEGA0)
     s = np.sin(OMEGA0 * w.astype(np.float64))
     assert st.n == n
@@ -212,9 +227,16 @@ def test_empty_constant_and_degenerate_input_as_they_are_today():
     assert math.isnan(weight_stats(np.array([0.1]), OMEGA0).qe_se())
 
 
-@pytest.mark.parametrize("omega0, match", [(0.0, "omega0 must be"), (-1.0, "omega0 must be"),
-                                            (math.nan, "omega0 must be"), (math.inf, "omega0 must be"),
-                                            (1e300, "overflows")])
+@pytest.mark.parametrize(
+    "omega0, match",
+    [
+        (0.0, "omega0 must be"),
+        (-1.0, "omega0 must be"),
+        (math.nan, "omega0 must be"),
+        (math.inf, "omega0 must be"),
+        (1e300, "overflows"),
+    ],
+)
 def test_bad_omega0_is_refused(omega0, match):
     with pytest.raises(ValueError, match=match):
         weight_stats(np.array([1e10, -0.1]), omega0)
@@ -252,7 +274,7 @@ def test_weight_drift_degenerate_input():
         weight_drift(np.zeros(3), np.zeros(4))
     with pytest.raises(ValueError, match="empty"):
         weight_drift([], [])
-    flat = weight_drift([1.0, 2.0], [0.5, 0.5])                  # a constant reference: no correlation
+    flat = weight_drift([1.0, 2.0], [0.5, 0.5])  # a constant reference: no correlation
     assert math.isnan(flat.correlation) and flat.relative_change == pytest.approx(math.sqrt(2.5) / math.sqrt(0.5))
     zero = weight_drift([1.0, 2.0], [0.0, 0.0])
     assert math.isnan(zero.relative_change) and math.isnan(zero.rms_ratio)
@@ -261,7 +283,7 @@ def test_weight_drift_degenerate_input():
 # ---------------------------------------------------------------------------------------------------------
 # transitions between two records of a training run
 # ---------------------------------------------------------------------------------------------------------
-HALF = math.pi / OMEGA0          # distance between zeros of sin(ω0 w) at OMEGA0
+HALF = math.pi / OMEGA0  # distance between zeros of sin(ω0 w) at OMEGA0
 
 
 def _two_steps(w0, w1, w2, omega0):
@@ -305,7 +327,7 @@ def test_no_step_means_no_transition_and_bounds_are_checked():
     t = weight_transitions(w, w, w, w, OMEGA0)
     assert (t.crossed, t.flips, t.round_trips, t.jumps, t.zeros_swept) == (0, 0, 0, 0, 0)
     with pytest.raises(ValueError, match="bound"):
-        weight_transitions(w, w + 0.5, w, w, OMEGA0)   # high below end: not a running maximum
+        weight_transitions(w, w + 0.5, w, w, OMEGA0)  # high below end: not a running maximum
     with pytest.raises(ValueError, match="same number"):
         weight_transitions(w, w[:5], w, w, OMEGA0)
 

@@ -1,4 +1,5 @@
 """Binarizers: forward values, sign(0), and autograd vs the formulas on grids with exact zeros."""
+
 from __future__ import annotations
 
 import math
@@ -66,8 +67,9 @@ def test_triangle_surrogate_gradient_and_zero_crossings(stage):
 
 def test_triangle_wave_shape():
     t = torch.tensor([0.0, math.pi / 4, math.pi / 2, math.pi, 3 * math.pi / 2], dtype=torch.float64)
-    assert torch.allclose(binarizers.triangle_wave(t), torch.tensor([0.0, 0.5, 1.0, 0.0, -1.0], dtype=torch.float64),
-                          atol=1e-12)
+    assert torch.allclose(
+        binarizers.triangle_wave(t), torch.tensor([0.0, 0.5, 1.0, 0.0, -1.0], dtype=torch.float64), atol=1e-12
+    )
     # the stage-1 triangle latent's autograd-free derivative agrees with a finite difference away from peaks
     w = torch.tensor([0.013, -0.021, 0.2], dtype=torch.float64)
     h = 1e-7
@@ -106,7 +108,7 @@ def test_activation_surrogate_on_grid_with_zero_and_kinks():
 def test_normalised_activation_matches_autograd_of_the_official_composition(shape):
     """Our fused backward == autograd through sign_surrogate(a / sqrt(var_unbiased(a) + 1e-5)) (official)."""
     torch.manual_seed(0)
-    a = (torch.randn(*shape, dtype=torch.float64) * 0.7 + 0.2)
+    a = torch.randn(*shape, dtype=torch.float64) * 0.7 + 0.2
     a[0].view(-1)[0] = 0.0  # an exact zero in the grid
     g = torch.randn(*shape, dtype=torch.float64)
     x = a.clone().requires_grad_(True)

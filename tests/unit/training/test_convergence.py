@@ -1,5 +1,6 @@
 """The convergence study's verdict from two sweeps (both ways), its plans, and the frozen result figure 12 reads.
 The command that reruns it is tested in tests/integration/test_cli_train.py."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,9 +11,16 @@ from biper_analysis.training.sweep import SweepPlan
 
 
 def _sweep(best: dict[str, list[float]], length: int) -> dict:
-    runs = [{"binarizer": arm, "seed": seed, "best_acc": acc,
-             "curve": [{"test_acc": acc - 1.0 + e / length} for e in range(length)]}
-            for arm, accs in best.items() for seed, acc in enumerate(accs)]
+    runs = [
+        {
+            "binarizer": arm,
+            "seed": seed,
+            "best_acc": acc,
+            "curve": [{"test_acc": acc - 1.0 + e / length} for e in range(length)],
+        }
+        for arm, accs in best.items()
+        for seed, acc in enumerate(accs)
+    ]
     return {"runs": runs, "recipe": {"epochs1": length}}
 
 
@@ -25,14 +33,14 @@ def test_converged_when_doubling_changes_both_arms_by_less_than_the_tolerance():
     assert biper["change_pp"] == pytest.approx(0.025, abs=1e-12) and biper["converged"]
     assert sign["change_pp"] == pytest.approx(-0.05, abs=1e-12) and sign["converged"]
     assert r["converged"] and r["tolerance_pp"] == convergence.TOLERANCE_PP
-    assert len(biper["curve_E"]) == 2 and len(biper["curve_2E"]) == 4          # mean curves over the seeds
+    assert len(biper["curve_E"]) == 2 and len(biper["curve_2E"]) == 4  # mean curves over the seeds
     assert biper["curve_E"][0] == pytest.approx(87.5, abs=1e-12)
     assert (r["recipe_E"], r["recipe_2E"]) == ({"epochs1": 2}, {"epochs1": 4})
 
 
 def test_not_converged_when_one_arm_moves_by_the_tolerance_or_more():
     short = _sweep({"biper": [89.0, 88.0], "sign": [88.5, 88.7]}, 2)
-    long = _sweep({"biper": [89.0, 88.0], "sign": [88.7, 88.7]}, 4)     # sign: +0.1 pp, not < 0.1
+    long = _sweep({"biper": [89.0, 88.0], "sign": [88.7, 88.7]}, 4)  # sign: +0.1 pp, not < 0.1
     r = convergence.summarise(short, long)
     assert r["arms"]["biper"]["converged"] and not r["arms"]["sign"]["converged"] and not r["converged"]
 

@@ -1,4 +1,5 @@
 """Data: idx and CIFAR readers on small files in the real formats, the Fashion-MNIST convention, augmentation."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -80,7 +81,7 @@ def test_augment_equals_per_image_crop_and_flip():
     flip = torch.rand(9, generator=g) < 0.5
     padded = torch.nn.functional.pad(images, (4, 4, 4, 4))
     for i in range(9):
-        ref = padded[i, :, dy[i]:dy[i] + 32, dx[i]:dx[i] + 32]
+        ref = padded[i, :, dy[i] : dy[i] + 32, dx[i] : dx[i] + 32]
         if flip[i]:
             ref = ref.flip(-1)
         assert torch.equal(out[i], ref)

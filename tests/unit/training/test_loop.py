@@ -2,6 +2,7 @@
 closed form, checkpoint and initial-weight records (official keys, ours, provenance), config.txt as the official
 stage-2 script parses it, the run-folder refusals, devices, per-epoch seeds, and evaluation against a direct
 computation. Whole runs (resume, baselines, evaluation of saved files) are in tests/integration/test_training.py."""
+
 from __future__ import annotations
 
 import re
@@ -22,8 +23,18 @@ PROVENANCE_KEYS = {"package", "version", "git_revision", "python", "config", "se
 
 
 def tiny_config(**changes) -> TrainConfig:
-    return TrainConfig(**{"model": "mlp_1w1a", "width": 16, "seed": 5, "device": "cpu", "epochs1": 3,
-                          "epochs2": 2, "warmup_epochs": 1, **changes})
+    return TrainConfig(
+        **{
+            "model": "mlp_1w1a",
+            "width": 16,
+            "seed": 5,
+            "device": "cpu",
+            "epochs1": 3,
+            "epochs2": 2,
+            "warmup_epochs": 1,
+            **changes,
+        }
+    )
 
 
 def tiny_model(cfg: TrainConfig) -> torch.nn.Module:
@@ -47,12 +58,20 @@ def test_layer_metrics_are_weight_stats_of_each_layer(binarizer):
         st = weight_stats(w, 25.0 if binarizer == "biper" else None)
         assert row["b"] == st.b
         if binarizer == "biper":
-            assert (row["gamma_opt"], row["qe_opt"], row["qe_gamma1"], row["official_l1"], row["normalised_qe"]) \
-                == (st.e_abs_sin, st.qe(), st.qe(1.0), st.official_l1, st.normalised_qe())
+            assert (row["gamma_opt"], row["qe_opt"], row["qe_gamma1"], row["official_l1"], row["normalised_qe"]) == (
+                st.e_abs_sin,
+                st.qe(),
+                st.qe(1.0),
+                st.official_l1,
+                st.normalised_qe(),
+            )
             assert row["qe_laplace"] == float(analytic.qe(25.0, st.b))
         else:
-            assert (row["gamma_opt"], row["qe_opt"], row["normalised_qe"]) == (st.b, st.qe_sign(),
-                                                                               st.normalised_qe_sign())
+            assert (row["gamma_opt"], row["qe_opt"], row["normalised_qe"]) == (
+                st.b,
+                st.qe_sign(),
+                st.normalised_qe_sign(),
+            )
             assert row["qe_laplace"] == pytest.approx(st.b**2, rel=1e-14)
 
 
@@ -71,14 +90,19 @@ def test_checkpoint_record_has_the_official_keys_ours_and_provenance():
     opt = torch.optim.SGD(core.parameters(), lr=0.1, momentum=0.9)
     rec = loop.checkpoint_record(core, opt, cfg, stage=1, epochs_done=2, best=71.5, lr=0.05, extra={"test_acc": 70.0})
     assert OFFICIAL_KEYS <= set(rec)
-    assert (rec["epoch"], rec["model"], rec["best_prec1"], rec["omega0"], rec["stage"], rec["seed"]) == \
-        (2, "mlp_1w1a", 71.5, 20.0, 1, 5)
+    assert (rec["epoch"], rec["model"], rec["best_prec1"], rec["omega0"], rec["stage"], rec["seed"]) == (
+        2,
+        "mlp_1w1a",
+        71.5,
+        20.0,
+        1,
+        5,
+    )
     assert (rec["binarizer"], rec["surrogate"], rec["test_acc"]) == ("biper", "sine", 70.0)
     assert rec["binarized_layers"] == ["hidden.0.weight", "hidden.1.weight"]
     # the official scheduler's state: T_max = E − (W − 1) for the stage (3 epochs, warm-up 1)
-    assert rec["lr_scheduler"] == {"last_epoch": 1, "base_lr": cfg.lr1, "last_lr": 0.05, "T_max": 3,
-                                   "warmup_epochs": 1}
-    assert rec["config"] == cfg.to_dict() and TrainConfig(**rec["config"]) == cfg     # the run can be rebuilt
+    assert rec["lr_scheduler"] == {"last_epoch": 1, "base_lr": cfg.lr1, "last_lr": 0.05, "T_max": 3, "warmup_epochs": 1}
+    assert rec["config"] == cfg.to_dict() and TrainConfig(**rec["config"]) == cfg  # the run can be rebuilt
     prov = rec["provenance"]
     assert PROVENANCE_KEYS <= set(prov) and prov["producer"] == "biper-analysis train" and prov["stage"] == 1
     assert prov["config"] == cfg.to_dict() and prov["seed"] == 5
@@ -91,8 +115,10 @@ def test_checkpoint_records_load_with_weights_only(tmp_path):
     cfg = tiny_config()
     core = tiny_model(cfg)
     opt = torch.optim.SGD(core.parameters(), lr=0.1)
-    for name, rec in (("c.pth.tar", loop.checkpoint_record(core, opt, cfg, 2, 1, 50.0, 0.1, {})),
-                      ("i.pth.tar", loop.initial_record(core, cfg))):
+    for name, rec in (
+        ("c.pth.tar", loop.checkpoint_record(core, opt, cfg, 2, 1, 50.0, 0.1, {})),
+        ("i.pth.tar", loop.initial_record(core, cfg)),
+    ):
         torch.save(rec, tmp_path / name)
         back = torch.load(tmp_path / name, weights_only=True)
         assert back["config"] == cfg.to_dict() and set(back["state_dict"]) == set(core.state_dict())
@@ -111,16 +137,21 @@ def test_config_txt_is_what_the_official_stage2_script_parses(tmp_path, omega0):
     match = re.search(r"freq:\s+(\d+\.\d+)\n", text)
     assert match and float(match.group(1)) == omega0
     lines = text.splitlines()
-    assert lines[1] == "" and re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", lines[0])    # timestamp, blank line
+    assert lines[1] == "" and re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", lines[0])  # timestamp, blank line
     parsed = read_config_txt(path)
-    assert (parsed["model"], parsed["stage2"], parsed["lr"], parsed["epochs"], parsed["tau"]) == \
-        ("mlp_1w1a", "True", str(cfg.lr2), "2", str(cfg.tau2))
+    assert (parsed["model"], parsed["stage2"], parsed["lr"], parsed["epochs"], parsed["tau"]) == (
+        "mlp_1w1a",
+        "True",
+        str(cfg.lr2),
+        "2",
+        str(cfg.tau2),
+    )
 
 
 def test_check_run_dir_refusals(tmp_path):
     """Each refusal names the problem and happens before anything is written; hidden files are not a run."""
     fresh = tmp_path / "new"
-    loop.check_run_dir(fresh, resume=False)                        # a new folder: fine, and not created
+    loop.check_run_dir(fresh, resume=False)  # a new folder: fine, and not created
     assert not fresh.exists()
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         loop.check_run_dir(fresh, resume=True)
@@ -158,16 +189,22 @@ def test_resolve_device():
 
 
 def test_epoch_seeds_differ_across_stage_epoch_and_stream():
-    seeds = {loop._epoch_seed(3, stage, epoch, stream)
-             for stage in (1, 2) for epoch in range(50) for stream in (0, 1, 2)}
+    seeds = {
+        loop._epoch_seed(3, stage, epoch, stream) for stage in (1, 2) for epoch in range(50) for stream in (0, 1, 2)
+    }
     assert len(seeds) == 2 * 50 * 3
     assert loop._epoch_seed(3, 1, 0, 0) != loop._epoch_seed(4, 1, 0, 0)
 
 
 def _images(n: int, seed: int) -> ImageData:
     g = torch.Generator().manual_seed(seed)
-    return ImageData(images=torch.randint(0, 256, (n, 1, 32, 32), dtype=torch.uint8, generator=g),
-                     labels=torch.randint(0, 10, (n,), generator=g), mean=(0.3,), std=(0.35,), num_classes=10)
+    return ImageData(
+        images=torch.randint(0, 256, (n, 1, 32, 32), dtype=torch.uint8, generator=g),
+        labels=torch.randint(0, 10, (n,), generator=g),
+        mean=(0.3,),
+        std=(0.35,),
+        num_classes=10,
+    )
 
 
 def test_evaluate_equals_a_direct_computation():
@@ -177,7 +214,7 @@ def test_evaluate_equals_a_direct_computation():
     data = _images(37, 0)
     model.eval()
     with torch.no_grad():
-        x = ((data.images.float() / 255.0 - 0.3) / 0.35)
+        x = (data.images.float() / 255.0 - 0.3) / 0.35
         logits = model(x)
     loss = float(F.cross_entropy(logits, data.labels))
     acc = 100.0 * float((logits.argmax(1) == data.labels).sum()) / 37
@@ -195,8 +232,9 @@ def test_one_epoch_is_deterministic_and_adds_the_penalty():
     def one_epoch(tau: float) -> tuple[float, dict[str, torch.Tensor]]:
         core = tiny_model(cfg)
         opt = torch.optim.SGD(core.parameters(), lr=0.05, momentum=0.9)
-        loss, _ = loop.train_one_epoch(core, core, opt, data, cfg, 1, 0, tau, 1, torch.device("cpu"), loop.Dist(),
-                                       False)
+        loss, _ = loop.train_one_epoch(
+            core, core, opt, data, cfg, 1, 0, tau, 1, torch.device("cpu"), loop.Dist(), False
+        )
         return loss, core.state_dict()
 
     (l1, w1), (l2, w2), (l0, _) = one_epoch(0.5), one_epoch(0.5), one_epoch(0.0)

@@ -1,5 +1,6 @@
 """Models: official names, shapes and parameter counts; strict loading of official-format state dicts;
 block structure (option-A shortcut, VGG max-pool placement); layer forward equal to the official layer."""
+
 from __future__ import annotations
 
 import math
@@ -18,8 +19,12 @@ def _bn(prefix: str, c: int) -> dict[str, tuple[int, ...]]:
 
 
 def _bconv(prefix: str, cin: int, cout: int) -> dict[str, tuple[int, ...]]:
-    return {f"{prefix}.weight": (cout, cin, 3, 3), f"{prefix}.alpha": (cout, 1, 1), f"{prefix}.beta": (cout, 1, 1),
-            f"{prefix}.tau": ()}
+    return {
+        f"{prefix}.weight": (cout, cin, 3, 3),
+        f"{prefix}.alpha": (cout, 1, 1),
+        f"{prefix}.beta": (cout, 1, 1),
+        f"{prefix}.tau": (),
+    }
 
 
 def official_resnet_shapes(widths, blocks, stem_in=3, num_classes=10):
@@ -169,8 +174,9 @@ def test_fp_and_sign_layers_use_real_weights_in_stage_1():
     a = torch.randn(1, 2, 4, 4)
     assert torch.allclose(fp(a), F.conv2d(a, fp.weight, padding=1) * fp.alpha, atol=1e-6)
     sign2 = bnn.BinaryConv2d(2, 2, binarizer="sign", stage=2).eval()
-    assert torch.allclose(sign2(a), F.conv2d(torch.sign(a), torch.sign(sign2.weight), padding=1) * sign2.alpha,
-                          atol=1e-6)
+    assert torch.allclose(
+        sign2(a), F.conv2d(torch.sign(a), torch.sign(sign2.weight), padding=1) * sign2.alpha, atol=1e-6
+    )
 
 
 def test_unknown_model_message():

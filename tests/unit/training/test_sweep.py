@@ -2,6 +2,7 @@
 refusals, the folder check, and the statistics (mean ± SD ± SE, the paired difference against scipy.stats).
 The sweep itself (parallel workers, cache, sweep.json, figures and checks reading it) is in
 tests/integration/test_training_sweep.py."""
+
 from __future__ import annotations
 
 import json
@@ -43,9 +44,16 @@ def test_the_default_plan_pairs_seeds_at_the_published_omega0():
     """BiPer at ω0 = 20 and the sign baseline share the paired seeds 0–4; the other ω0 get the side seeds 0, 1."""
     runs = SweepPlan().runs()
     names = [name for name, _ in runs]
-    assert names == ["biper-w2-s0", "biper-w2-s1", "biper-w5-s0", "biper-w5-s1",
-                     *[f"biper-w20-s{s}" for s in range(5)], "biper-w60-s0", "biper-w60-s1",
-                     *[f"sign-s{s}" for s in range(5)]]
+    assert names == [
+        "biper-w2-s0",
+        "biper-w2-s1",
+        "biper-w5-s0",
+        "biper-w5-s1",
+        *[f"biper-w20-s{s}" for s in range(5)],
+        "biper-w60-s0",
+        "biper-w60-s1",
+        *[f"sign-s{s}" for s in range(5)],
+    ]
     configs = dict(runs)
     assert configs["biper-w20-s3"] == preset("short", binarizer="biper", omega0=20.0, seed=3, device="cpu")
     assert configs["sign-s3"].binarizer == "sign" and configs["sign-s3"].seed == 3
@@ -54,17 +62,23 @@ def test_the_default_plan_pairs_seeds_at_the_published_omega0():
 
 
 def test_plan_overrides_and_the_shared_recipe():
-    plan = SweepPlan(omega0s=(5.0, 20.0), seeds=(0, 1), side_seeds=(7,),
-                     overrides={"epochs1": 2, "epochs2": 1, "train_limit": 100, "test_limit": 50, "data_dir": "/data"})
+    plan = SweepPlan(
+        omega0s=(5.0, 20.0),
+        seeds=(0, 1),
+        side_seeds=(7,),
+        overrides={"epochs1": 2, "epochs2": 1, "train_limit": 100, "test_limit": 50, "data_dir": "/data"},
+    )
     runs = plan.runs()
     assert [n for n, _ in runs] == ["biper-w5-s7", "biper-w20-s0", "biper-w20-s1", "sign-s0", "sign-s1"]
-    assert all((c.epochs1, c.epochs2, c.train_limit, c.test_limit, c.data_dir) == (2, 1, 100, 50, "/data")
-               for _, c in runs)
+    assert all(
+        (c.epochs1, c.epochs2, c.train_limit, c.test_limit, c.data_dir) == (2, 1, 100, 50, "/data") for _, c in runs
+    )
     recipe = plan.recipe()
     assert set(recipe) == {"preset", *RECIPE_FIELDS} and recipe["epochs1"] == 2 and recipe["preset"] == "short"
-    assert "seed" not in recipe and "omega0" not in recipe and "data_dir" not in recipe      # vary or move, not recipe
+    assert "seed" not in recipe and "omega0" not in recipe and "data_dir" not in recipe  # vary or move, not recipe
     assert SweepPlan(omega0s=(20.0,), seeds=(0,), baseline=False).runs() == [
-        ("biper-w20-s0", preset("short", binarizer="biper", omega0=20.0, seed=0, device="cpu"))]
+        ("biper-w20-s0", preset("short", binarizer="biper", omega0=20.0, seed=0, device="cpu"))
+    ]
     assert json.loads(json.dumps(plan.to_dict()))["omega0s"] == [5.0, 20.0]
 
 
@@ -74,7 +88,7 @@ def test_recipe_refusals():
     with pytest.raises(UsageError, match="paired-omega0 20 is not among --omega0 10,30"):
         SweepPlan(omega0s=(10.0, 30.0), seeds=(0,)).recipe()
     assert SweepPlan(omega0s=(10.0, 30.0), seeds=(0,), paired_omega0=30.0).recipe()["model"] == "mlp_1w1a"
-    with pytest.raises(ValueError, match="epochs1 must be >= 1"):                    # every config is validated
+    with pytest.raises(ValueError, match="epochs1 must be >= 1"):  # every config is validated
         SweepPlan(omega0s=(20.0,), seeds=(0,), overrides={"epochs1": 0}).runs()
 
 
@@ -120,12 +134,12 @@ def test_mean_std_se_against_the_statistics_module():
     values = [88.1, 89.25, 88.7, 90.05, 88.93]
     r = mean_std_se(values)
     assert r["n"] == 5 and r["mean"] == pytest.approx(statistics.fmean(values), rel=1e-15)
-    assert r["std"] == pytest.approx(statistics.stdev(values), rel=1e-14)              # sample SD, ddof = 1
+    assert r["std"] == pytest.approx(statistics.stdev(values), rel=1e-14)  # sample SD, ddof = 1
     assert r["se"] == pytest.approx(statistics.stdev(values) / math.sqrt(5), rel=1e-14)
     one, none = mean_std_se([3.0]), mean_std_se([])
     assert one["mean"] == 3.0 and math.isnan(one["std"]) and math.isnan(one["se"])
     assert none["n"] == 0 and math.isnan(none["mean"])
-    assert mean_std_se(v for v in (1.0, 3.0))["se"] == 1.0                              # any iterable
+    assert mean_std_se(v for v in (1.0, 3.0))["se"] == 1.0  # any iterable
 
 
 @pytest.mark.parametrize("level", [0.9, 0.95, 0.99])
@@ -155,13 +169,24 @@ def test_paired_difference_without_enough_pairs():
 
 
 def _run(binarizer: str, omega0: float, seed: int, best: float, qe: float) -> dict:
-    return {"binarizer": binarizer, "omega0": omega0, "seed": seed, "best_acc": best, "last_acc": best - 1,
-            "analysis": {"totals": {"qe_emp_weighted": qe, "qe_pred_weighted": qe + 0.01}}}
+    return {
+        "binarizer": binarizer,
+        "omega0": omega0,
+        "seed": seed,
+        "best_acc": best,
+        "last_acc": best - 1,
+        "analysis": {"totals": {"qe_emp_weighted": qe, "qe_pred_weighted": qe + 0.01}},
+    }
 
 
 def test_group_summary_groups_by_binarizer_and_omega0():
-    runs = [_run("biper", 20.0, 0, 89.0, 0.10), _run("biper", 20.0, 1, 88.0, 0.12), _run("biper", 5.0, 0, 85.0, 0.3),
-            _run("sign", 20.0, 0, 88.5, 0.0), _run("sign", 20.0, 1, 88.7, 0.0)]
+    runs = [
+        _run("biper", 20.0, 0, 89.0, 0.10),
+        _run("biper", 20.0, 1, 88.0, 0.12),
+        _run("biper", 5.0, 0, 85.0, 0.3),
+        _run("sign", 20.0, 0, 88.5, 0.0),
+        _run("sign", 20.0, 1, 88.7, 0.0),
+    ]
     groups = group_summary(runs)
     assert [(g["binarizer"], g["omega0"]) for g in groups] == [("biper", 5.0), ("biper", 20.0), ("sign", None)]
     w20 = groups[1]
@@ -182,9 +207,29 @@ def test_normalised_layer_qe_is_the_closed_form_and_the_measured_ratio():
 def test_the_recipe_is_every_training_field_but_the_axes_and_where_a_run_runs():
     # the twenty names the sweep used to list by hand, and the trajectory recording options
     assert set(RECIPE_FIELDS) == {
-        "model", "dataset", "epochs1", "epochs2", "batch_size", "test_batch_size", "lr1", "lr2", "weight_decay1",
-        "weight_decay2", "tau1", "tau2", "momentum", "warmup_epochs", "augment", "width", "train_limit",
-        "test_limit", "surrogate", "in_channels", "trajectory", "record_every_steps"}
+        "model",
+        "dataset",
+        "epochs1",
+        "epochs2",
+        "batch_size",
+        "test_batch_size",
+        "lr1",
+        "lr2",
+        "weight_decay1",
+        "weight_decay2",
+        "tau1",
+        "tau2",
+        "momentum",
+        "warmup_epochs",
+        "augment",
+        "width",
+        "train_limit",
+        "test_limit",
+        "surrogate",
+        "in_channels",
+        "trajectory",
+        "record_every_steps",
+    }
     assert not set(RECIPE_FIELDS) & set(SWEEP_AXES)
 
 
@@ -192,7 +237,7 @@ def test_overrides_set_any_field_but_the_axes():
     plan = SweepPlan(omega0s=(20.0,), seeds=(0,), side_seeds=(), overrides={"momentum": 0.8, "epochs1": 2})
     runs = dict(plan.runs())
     assert runs["biper-w20-s0"].momentum == 0.8 and runs["sign-s0"].epochs1 == 2
-    assert runs["sign-s0"].device == "cpu"          # the sweep's default, where TrainConfig's is auto
+    assert runs["sign-s0"].device == "cpu"  # the sweep's default, where TrainConfig's is auto
     assert plan.recipe()["momentum"] == 0.8 and plan.to_dict()["overrides"] == {"momentum": 0.8, "epochs1": 2}
     with pytest.raises(UsageError, match="the sweep sets omega0 run by run"):
         SweepPlan(overrides={"omega0": 5.0})
@@ -209,7 +254,7 @@ def _metrics(run: Path, epochs: int) -> None:
 def test_progress_counts_runs_and_estimates_from_epochs_trained_since_it_started(tmp_path: Path):
     plan = SweepPlan(omega0s=(20.0,), seeds=(0,), side_seeds=(), overrides={"epochs1": 2, "epochs2": 2})
     runs = {name: (tmp_path / name, cfg) for name, cfg in plan.runs()}
-    _metrics(tmp_path / "biper-w20-s0", 1)         # trained before: not speed
+    _metrics(tmp_path / "biper-w20-s0", 1)  # trained before: not speed
     clock = ProgressClock(runs)
     first = clock.snapshot({"biper-w20-s0": "running", "sign-s0": "queued"})
     assert (first.done, first.running, first.queued, first.epochs_done, first.epochs_total) == (0, 1, 1, 1, 8)
@@ -228,9 +273,10 @@ def test_a_run_folder_is_done_only_with_its_summary(tmp_path: Path):
     partial = local_status(run, None)
     assert partial.state == "missing" and partial.detail.startswith("trained to stage 1 epoch 2; resumes")
     config = {"seed": 0, "device": "cpu"}
-    (run / "summary.json").write_text(json.dumps({"best_acc": 81.25, "config": config,
-                                                  "executor": {"job_id": "7_1", "node": "n1"}}))
-    done = local_status(run, {"seed": 0, "device": "cuda"})       # where it ran does not matter
+    (run / "summary.json").write_text(
+        json.dumps({"best_acc": 81.25, "config": config, "executor": {"job_id": "7_1", "node": "n1"}})
+    )
+    done = local_status(run, {"seed": 0, "device": "cuda"})  # where it ran does not matter
     assert (done.state, done.detail, done.job_id, done.node) == ("done", "best 81.25%", "7_1", "n1")
     assert local_status(run, {"seed": 1, "device": "cpu"}).detail == "holds a finished run of another config"
 
