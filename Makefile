@@ -47,7 +47,9 @@ gallery: main
 test: setup lint
 	$(PY) -m pytest -m "not slow" -q
 
+## ruff's formatter and linter (pyproject.toml); `.venv/bin/ruff format .` formats.
 lint: setup
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 
 ## Everything, slow real-training and large Monte Carlo tests included.
