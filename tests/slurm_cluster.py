@@ -55,7 +55,13 @@ class Cluster:
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """A Slurm command against this cluster."""
-        return subprocess.run(list(args), capture_output=True, text=True, env=self.env, check=check, timeout=60)
+        proc = subprocess.run(list(args), capture_output=True, text=True, env=self.env, timeout=60)
+        if check and proc.returncode != 0:
+            # the command's own words, not only its exit status, in the test's failure
+            raise AssertionError(
+                f"{' '.join(args)} exited {proc.returncode}: {proc.stderr.strip() or proc.stdout.strip()}"
+            )
+        return proc
 
     def job_state(self, job_id: str) -> str | None:
         """The job's state while the scheduler holds it (squeue), None after."""

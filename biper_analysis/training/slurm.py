@@ -635,7 +635,11 @@ def _submit(
     folder = out_dir / SLURM_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     executor = submitit.SlurmExecutor(folder=folder, max_num_timeout=settings.requeues)
-    executor.update_parameters(**settings.submitit_parameters(job_name=f"biper-{out_dir.resolve().name}"))
+    params = settings.submitit_parameters(job_name=f"biper-{out_dir.resolve().name}")
+    # the tasks run in the sweep's own Slurm folder, not the submitter's working folder: that one may be gone by
+    # the time a task starts (torch cannot even be imported in a deleted folder); a user's --sbatch chdir wins
+    params.setdefault("additional_parameters", {}).setdefault("chdir", str(folder.resolve()))
+    executor.update_parameters(**params)
     with _signals_deferred():
         try:
             with executor.batch():

@@ -88,6 +88,7 @@ def slurm_sweep(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> d
     with SIGTERM; then followed to the end with --wait."""
     out = tmp_path_factory.mktemp("slurm") / "sweep"
     started = time.monotonic()
+    # (run_cli's working folder is removed as soon as the command returns, before the tasks start)
     submit = run_cli("train-sweep", "--out", str(out), *PLAN, *SLURM, env=cluster.env)
     assert submit.returncode == 0, submit.stderr
     assert "submitted 2 runs as Slurm job" in submit.stdout and "--status" in submit.stdout
@@ -171,6 +172,15 @@ def test_a_task_stopped_at_its_time_limit_is_requeued_and_resumes(slurm_sweep: d
     assert "Caught signal SIGUSR2" in log and "requeued 1 times" in log and "resumed from stage 1" in log
     other = json.loads((out / "sign-s0" / "summary.json").read_text())
     assert other["executor"]["restart_count"] == 0 and other["resumed_from"] is None
+
+
+def test_tasks_run_in_the_sweep_folder_not_the_submitters(slurm_sweep: dict[str, Any]):
+    # run_cli submitted from a temporary folder that was removed when the command returned, before any task started
+    # (torch cannot be imported in a deleted folder): the tasks ran because they start in the sweep's Slurm folder
+    out = slurm_sweep["out"]
+    script = next((out / "slurm").glob(f"{slurm_sweep['job'].split('_')[0]}_submission.sh")).read_text()
+    assert f"#SBATCH --chdir={(out / 'slurm').resolve()}" in script, script
+    assert json.loads((out / "biper-w20-s0" / "summary.json").read_text())["executor"]["restart_count"] == 1
 
 
 def test_sigterm_stops_a_waiting_sweep_and_the_jobs_go_on(slurm_sweep: dict[str, Any]):
