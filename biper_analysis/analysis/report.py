@@ -21,9 +21,15 @@ Per layer with weights w and S = sin(ω0 w):
 * ``laplace_verdict`` "ok" | "misfit" with ``laplace_reasons``
   (:func:`biper_analysis.analysis.verdicts.laplace_verdict`). Every misfit layer is named in the ``warnings``.
 * ``models`` (the JSON key; the laws of ``laws=`` / ``fit-b --law``, ``laplace`` alone by default): for each fitted
-  law its parameters, log-likelihood, AIC, BIC, KS distance, predicted moments, QE, official L1, rel. error, and an
-  out-of-sample check. ``best_model`` is the AIC-best law; ``best_qe_pred``, ``best_rel_err`` its prediction and
-  ``best_qe_pred_se`` its standard error (delta method on the law's MLE; Laplace: from SE(b) = b/√n).
+  law its parameters, log-likelihood, AIC, BIC (on one shared subsample), KS distance, predicted moments, QE,
+  official L1, in-sample rel. error, and ``oos``: the law fitted on one half of the output channels and scored on
+  the other, both ways (:func:`biper_analysis.analysis.verdicts.combine_directions`). ``best_model`` is the law
+  with the highest held-out log-likelihood (:func:`~biper_analysis.analysis.verdicts.best_law`); ``best_qe_pred``,
+  ``best_rel_err``, ``best_z`` and ``best_within_tol`` are its *out-of-sample* prediction and verdict, and
+  ``best_qe_pred_se`` its standard error (delta method on the law's MLE; Laplace: from SE(b) = b/√n). The
+  in-sample AIC-best law is kept, labelled, as ``best_model_in_sample`` with ``best_rel_err_in_sample``.
+* ``qe_emp_se`` = max(``qe_emp_se_iid``, ``qe_emp_se_channel``): weights of one output channel move together, so
+  the channel-clustered SE (:func:`biper_analysis.theory.weights.channel_se`) is the honest one where it is larger.
 * with a ``reference`` checkpoint (the run's initial weights, or stage 1's best): ``drift_corr``,
   ``drift_rel_change`` and the reference's own measured QE and Laplace rel. error, so that what training did
   is not confused with what the initialisation already was.

@@ -2,7 +2,7 @@
 
 :func:`law_to_dict` / :func:`law_from_dict` turn any registered law into {"name", "params", "omega0"} and back
 exactly (through the registry: a new law needs nothing here). ``fit-b --save-laws FILE.json`` writes, per layer,
-every fitted law, the AIC-best one (``best_model``), the ω0 the laws were fitted at and the report's provenance;
+every fitted law, the best one out of sample (``best_model``: the highest held-out log-likelihood), the ω0 the laws were fitted at and the report's provenance;
 ``--law FILE.json:LAYER[:LAW]`` reads one back for ``qe``, ``sweep`` and ``omega0`` (:func:`load_law` for Python).
 """
 
@@ -70,7 +70,7 @@ def split_law_spec(spec: str) -> tuple[Path, str, str | None]:
 
 
 def load_law(spec: str) -> Law:
-    """The law named by 'FILE.json:LAYER[:LAW]' (default: that layer's AIC-best law)."""
+    """The law named by 'FILE.json:LAYER[:LAW]' (default: that layer's best law out of sample, ``best_model``)."""
     path, layer, name = split_law_spec(spec)
     if not path.is_file():
         raise UsageError(

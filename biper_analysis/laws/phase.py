@@ -26,7 +26,8 @@ than the others). With c_abs, c_h2 ≥ 0, V is concave in sin²θ, so e^{−V} p
   half: :mod:`biper_analysis.analysis.layer`) tests it.
 
 Numerics: the half-line quadrature and CDF tables of the penalised laws (:mod:`~biper_analysis.laws._quadrature`,
-graded around every zero and crest); moments checked against 30-digit mpmath (tests/reference/laws_reference.json).
+graded around every zero and crest); moments checked against 30-digit mpmath
+(tests/reference/phase_laws_reference.json, its generator beside it).
 Fitting: L-BFGS-B in (log s, log β, coefficients) with the exact gradient (data minus model moments of each
 feature), from the gennorm MLE with every coefficient 0 and from a few fixed starts with zero or crest peaks; the
 lowest −ℓ wins.
