@@ -2,8 +2,9 @@
 
 :func:`law_to_dict` / :func:`law_from_dict` turn any registered law into {"name", "params", "omega0"} and back
 exactly (through the registry: a new law needs nothing here). ``fit-b --save-laws FILE.json`` writes, per layer,
-every fitted law, the best one out of sample (``best_model``: the highest held-out log-likelihood), the ω0 the laws were fitted at and the report's provenance;
-``--law FILE.json:LAYER[:LAW]`` reads one back for ``qe``, ``sweep`` and ``omega0`` (:func:`load_law` for Python).
+every fitted law, the best one out of sample (``best_model``: the highest held-out log-likelihood), the ω0 the laws
+were fitted at and the report's provenance; ``--law FILE.json:LAYER[:LAW]`` reads one back for ``qe``, ``sweep``
+and ``omega0`` (:func:`load_law` for Python).
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ The official metric (``cifar10/vis_get_QE.py`` of the official repository, calle
 each binarised layer mean|sin(ω0 w) − sign(sin(ω0 w))| — an L1 error at γ = 1, not the paper's squared QE — summed
 over layers, and b = mean|w| summed likewise. Measured here on the final checkpoints of the training sweep's BiPer
 runs, by the package's one statistics function; predicted per layer as 1 − E|sin| under Laplace(0, b) and under
-each layer's best fitted law (``best_model``: the highest held-out log-likelihood), summed the same way. The verdict is on the Laplace prediction; the best law's is
-reported beside it.
+each layer's best fitted law (``best_model``: the highest held-out log-likelihood), summed the same way. The
+verdict is on the Laplace prediction; the best law's is reported beside it.
 """
 
 from __future__ import annotations
