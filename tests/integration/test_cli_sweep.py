@@ -193,6 +193,9 @@ def test_ctrl_c_mid_write_leaves_nothing_and_says_so_in_one_line(tmp_path, fmt):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # SIGINT as a terminal's foreground command has it: a shell without job control starts its background
+        # jobs (a CI script's `make test &`, say) with SIGINT ignored, and Python then never turns it into Ctrl-C
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 120
     started = lambda: any(p.name.startswith(f".big.{fmt}.") for p in tmp_path.iterdir())
