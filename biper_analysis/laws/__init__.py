@@ -21,8 +21,9 @@ other, both ways; tolerance max(5 %, 2 SE) with channel-clustered SEs; the best 
 RESULTS.md has the per-layer tables): in a ResNet-20 1w1a trained by this package on Fashion-MNIST (ω0 = 20, 12 + 8
 epochs, seed 0) the best law is within tolerance in 18 of 18 binarised convs (Laplace: 4 of 18; in layer 1, whose
 2304 weights sit 77–89 % within π/8 of the zeros of sin(ω0 w), Laplace is +61 … +185 % off, the best law +1.4 …
-+30 %, two of the six within by the 2-SE arm only); in the main job's MLP sweep, in 21 of 22 BiPer layers (Laplace: 5 of 22),
-``harmonic`` and ``maxent`` taking the ω0 = 20 and 60 layers, where weights also pile up at the crests.
++30 %, two of the six within by the 2-SE arm only); in the main job's MLP sweep, in 21 of 22 BiPer layers
+(Laplace: 5 of 22), ``harmonic`` and ``maxent`` taking the ω0 = 20 and 60 layers, where weights also pile up at the
+crests.
 """
 
 from __future__ import annotations
