@@ -95,14 +95,15 @@ def within_tolerance(qe_pred: float, qe_emp: float, qe_emp_se: float) -> bool:
 def combine_directions(ab: dict[str, Any], ba: dict[str, Any]) -> dict[str, Any]:
     """The out-of-sample comparison of one law from its two directions (fitted on the first half of the output
     channels and scored on the second, and back; each with ``qe_pred``, ``qe_emp``, ``se``, ``rel_err``, ``z``,
-    ``loglik``, ``n_test``).
+    ``loglik``, ``n_test`` and ``n_scored``, the weights ``loglik`` summed over).
 
     Combined by root mean square, keeping the sign of the mean: a signed mean would cancel for a law that
     reproduces each half's QE (a fitted on A predicts ≈ QE_A, so its two errors are ≈ ±(QE_A − QE_B)) and so
     could not fail. ``within_tol``: rms relative error ≤ 5 % or rms z ≤ 2 (the tolerance max(5 %, 2 SE) of
     :func:`within_tolerance`, in root mean square over the two directions; SE from the channel-clustered SEs of
     both halves); None when a direction could not be fitted. ``heldout_loglik``: the log-likelihood of each half
-    under the law fitted to the other, per weight (what :func:`best_law` compares).
+    (or of its seeded subsample, :data:`biper_analysis.analysis.layer.HELDOUT_SAMPLES`) under the law fitted to the
+    other, per weight (what :func:`best_law` compares).
 
     >>> d = lambda e, z: {"qe_pred": 1 + e, "qe_emp": 1.0, "se": 0.01, "rel_err": e, "z": z, "loglik": -5.0,
     ...                   "n_test": 10}
@@ -113,7 +114,7 @@ def combine_directions(ab: dict[str, Any], ba: dict[str, Any]) -> dict[str, Any]
     False
     """
     errs, zs = [ab["rel_err"], ba["rel_err"]], [ab["z"], ba["z"]]
-    n = ab["n_test"] + ba["n_test"]
+    n = ab.get("n_scored", ab["n_test"]) + ba.get("n_scored", ba["n_test"])  # the weights the logliks summed over
     out = {
         "qe_pred": 0.5 * (ab["qe_pred"] + ba["qe_pred"]),
         "qe_emp": 0.5 * (ab["qe_emp"] + ba["qe_emp"]),

@@ -86,7 +86,7 @@ RUN_SUMMARY = "summary.json"
 ANALYSIS_FILE = "analysis.json"
 #: Bump when the analysis of a run changes, so cached analyses are recomputed. A new law, or a law whose numbers
 #: changed, needs no bump: the registry's (name, version) list is part of the cache key.
-ANALYSIS_VERSION = 7
+ANALYSIS_VERSION = 8
 #: The training fields a sweep varies from run to run (its plan sets them; they are not options of train-sweep).
 SWEEP_AXES = ("binarizer", "omega0", "seed")
 #: Training fields that define a folder's recipe: every field but the sweep's axes and where a run runs
