@@ -58,9 +58,11 @@ def run_cli_in_process(
     stderr, so a one-line check still sees them. What only a real process shows (a traceback escaping, signals, the
     console script itself) keeps its subprocess tests.
     """
+    if cwd is None:  # a new empty folder, removed afterwards (a test that looks at outputs passes its own cwd)
+        with tempfile.TemporaryDirectory(prefix="biper-cli-") as folder:
+            return run_cli_in_process(*args, cwd=Path(folder), env=env)
     from biper_analysis.cli import main
 
-    cwd = cwd or Path(tempfile.mkdtemp(prefix="biper-cli-"))
     out, err = io.StringIO(), io.StringIO()
     saved_env, saved_cwd = dict(os.environ), os.getcwd()
     os.environ.update(env or {})

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from biper_analysis.theory.weights import NEAR_ZERO_HALF_WIDTH
 from biper_analysis.training.trajectory import phase_bin_edges, sweep_trajectories
@@ -61,6 +62,7 @@ def draw_phase_heatmap(ax: Any, trajectory: dict[str, Any], layer: str, labels: 
         ax.axvline(start - 0.5, color="w", lw=1.0)
     ax.set_yticks([-0.5 * math.pi, 0, 0.5 * math.pi], ["−π/2 crest", "0 zero", "π/2 crest"] if labels else [])
     ax.set_xlabel("epoch (stage 1, then stage 2)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
     return image
 
 
@@ -107,6 +109,7 @@ def fig_run_trajectory(trajectory: dict[str, Any], title: str = "") -> Figure:
         axes[1, j].set(
             xlabel="epoch (stage 1, then stage 2)", ylabel="fraction of the layer's weights per epoch" if j == 0 else ""
         )
+        axes[1, j].xaxis.set_major_locator(MaxNLocator(integer=True))
         axes[1, j].grid(alpha=0.3)
         axes[1, j].legend(fontsize=7)
     if image is not None:
@@ -205,6 +208,7 @@ def fig_flip_ratios(sweep: dict[str, Any]) -> Figure:
             ax.grid(alpha=0.3, which="both")
             if row == 1:
                 ax.set_xlabel("epoch (stage 1, then stage 2)")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0, 0].legend(fontsize=7)
     fig.suptitle("How often the binary weights change while training (dotted: stage 2 starts)", fontsize=10)
     fig.tight_layout()

@@ -150,3 +150,14 @@ def test_verify_exits_nonzero_when_a_witness_disagrees(monkeypatch, capsys):
     assert cli.main(["verify", "--samples", "2000", "--omega0", "20", "--b", "0.05", "--gamma", "0.6"]) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out.splitlines()[-1]
+
+
+def test_the_cli_runners_leave_no_temporary_folder():
+    """run_cli and run_cli_in_process run a command in a new empty folder and remove it afterwards."""
+    import tempfile
+    from pathlib import Path
+
+    before = set(Path(tempfile.gettempdir()).glob("biper-cli-*"))
+    assert run_cli_in_process("qe", "--omega0", "20", "--b", "0.05").returncode == 0
+    assert run_cli("--version").returncode == 0
+    assert set(Path(tempfile.gettempdir()).glob("biper-cli-*")) == before

@@ -211,3 +211,40 @@ def test_read_trajectory_and_the_train_command(data_dir, tmp_path, capsys):
     assert layer["phase_density"].shape == (3, 36)
     assert np.allclose(layer["phase_density"].sum(axis=1) * np.pi / 36, 1.0)
     assert np.all((layer["flip_ratio"] >= 0) & (layer["flip_ratio"] <= layer["cross_ratio"] + layer["jump_ratio"]))
+
+
+def test_figures_13_and_14_draw_the_recorded_series(data_dir, tmp_path):
+    """fig13's heat map holds each layer's recorded phase density, epoch by epoch; fig14's lines are the recorded
+    flip ratios (BiPer and sign, one seed each); both on whole-epoch ticks."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from biper_analysis.plotting.trajectory import fig_flip_ratios, fig_phase_trajectories
+
+    runs = []
+    for binarizer in ("biper", "sign"):
+        name = f"{binarizer}-w20-s3"
+        train_run(
+            tiny(data_dir, binarizer=binarizer, omega0=20.0, record_every_steps=0, tensorboard=False),
+            tmp_path / name,
+            quiet=True,
+        )
+        runs.append({"name": name, "binarizer": binarizer, "omega0": 20.0, "seed": 3})
+    sweep = {"_dir": str(tmp_path), "runs": runs}
+    recorded = {r["binarizer"]: read_trajectory(tmp_path / r["name"]) for r in runs}
+
+    fig = fig_phase_trajectories(sweep)
+    meshes = [np.ravel(c.get_array()) for ax in fig.axes for c in ax.collections if c.get_array() is not None]
+    density = recorded["biper"]["layers"]["hidden.0.weight"]["phase_density"]
+    shown = np.clip(density * np.pi, 0.05, None)  # relative to the uniform density 1/π, floored for the log scale
+    assert any(m.size == shown.size and np.allclose(np.sort(m), np.sort(shown.ravel())) for m in meshes)
+
+    fig = fig_flip_ratios(sweep)
+    drawn = [np.asarray(line.get_ydata(), float) for ax in fig.axes for line in ax.get_lines()]
+    for binarizer in ("biper", "sign"):
+        flips = recorded[binarizer]["layers"]["hidden.1.weight"]["flip_ratio"]
+        assert any(y.shape == flips.shape and np.allclose(y, flips) for y in drawn), binarizer
+    fig.canvas.draw()
+    for ax in fig.axes:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
