@@ -63,7 +63,14 @@ def stop_workers_on_interrupt() -> Iterator[None]:
         signal.signal(s, _stop)
     try:
         yield
-    finally:
+    except BaseException:
+        # interrupted: the pool's management thread may still fail on the futures it was handling after this block
+        # is left; keep its noise quiet for the rest of the process
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        threading.excepthook = _quiet_pool_threads
+        raise
+    else:
         for s, handler in previous.items():
             signal.signal(s, handler)
         threading.excepthook = hook

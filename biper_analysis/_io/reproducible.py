@@ -10,12 +10,14 @@ of CPU and torch version. :func:`biper_analysis._io.provenance.compute_environme
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import platform
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 __all__ = ["cpu_has_avx2", "pinned_environment", "pin_cpu_code_path", "pin_worker", "use_threads", "pinned_pool"]
 
@@ -72,12 +74,33 @@ def use_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
+class _StoppablePool(ProcessPoolExecutor):
+    """A process pool that, left by an exception (an interrupt: the workers were just terminated), neither waits for
+    its workers nor for the thread that feeds them.
+
+    The tasks carry a layer's weights (megabytes), so the pool's feeder thread may be blocked writing one into the
+    pipe of workers that are gone; CPython on Linux then waits for it forever, in ``shutdown(wait=True)`` and again
+    at interpreter exit (multiprocessing joins every queue's feeder). So: don't join that feeder, close the pipe's
+    read end (the blocked write fails and the feeder ends) and shut down without waiting."""
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        if exc_type is None:
+            return bool(super().__exit__(exc_type, exc, tb))
+        queue = getattr(self, "_call_queue", None)  # CPython's internals (3.9–3.13), so looked up with care
+        if queue is not None:
+            with contextlib.suppress(Exception):
+                queue.cancel_join_thread()
+            with contextlib.suppress(Exception):
+                queue._reader.close()
+        self.shutdown(wait=False)  # the management thread fails the pending futures itself (workers are gone)
+        return False
+
+
 def pinned_pool(jobs: int) -> ProcessPoolExecutor:
     """``jobs`` spawned worker processes, each set up by :func:`pin_worker` with one thread (so a result does not
-    depend on how many there are, nor on the parent's threads) and leaving Ctrl-C to the parent."""
-    return ProcessPoolExecutor(
-        max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_pool_worker
-    )
+    depend on how many there are, nor on the parent's threads) and leaving Ctrl-C to the parent; left by an
+    interrupt, it stops at once (:class:`_StoppablePool`)."""
+    return _StoppablePool(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_pool_worker)
 
 
 def _pool_worker() -> None:
