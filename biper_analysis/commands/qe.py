@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from biper_analysis._io.jsonio import write_json
-from biper_analysis.analysis.qe_grid import qe_point
+from biper_analysis.analysis.qe_grid import COLUMNS, qe_point
 from biper_analysis.commands._args import add_law_arguments, gamma_value, laws_from_args, warn_fitted_elsewhere
 
 __all__ = ["register", "run"]
@@ -31,24 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _ordered(row: dict[str, Any], law: Any) -> dict[str, Any]:
-    keys = (
-        "prior",
-        "scale",
-        "df",
-        "omega0",
-        "b",
-        "x",
-        "gamma",
-        "gamma_is_optimal",
-        "qe",
-        "qe_min",
-        "gamma_opt",
-        "e_sin2",
-        "e_abs_sin",
-        "official_l1",
-        "normalised_qe",
-        "dqe_domega0",
-    )
+    # the grid's columns, in the grid's order, with b (the Laplace scale, when given) after ω0
+    keys = tuple(k for c in COLUMNS for k in ((c, "b") if c == "omega0" else (c,)))
     out = {k: row[k] for k in keys}
     if getattr(law, "omega0", None) is not None or hasattr(law, "params"):
         out["law"] = repr(law)
