@@ -75,10 +75,10 @@ DATASETS: dict[str, DatasetSpec] = {
         (0.2860,),
         (0.3530,),
         10,
-        "install it with `apt-get install dataset-fashion-mnist`, or pass data_dir "
+        "install it with `apt-get install dataset-fashion-mnist`, or pass --data-dir "
         f"(or set {ENV_VAR}) to a directory with the four idx .gz files",
         "reinstall it with `apt-get install --reinstall dataset-fashion-mnist`, or pass "
-        "data_dir to a good copy of the four idx .gz files",
+        "--data-dir to a good copy of the four idx .gz files",
     ),
     "mnist": DatasetSpec(
         "mnist",
@@ -86,8 +86,8 @@ DATASETS: dict[str, DatasetSpec] = {
         (0.1307,),
         (0.3081,),
         10,
-        f"pass data_dir (or set {ENV_VAR}) to a directory with the four MNIST idx .gz files",
-        "replace it with a good copy, or pass data_dir to another copy of the four idx .gz files",
+        f"pass --data-dir (or set {ENV_VAR}) to a directory with the four MNIST idx .gz files",
+        "replace it with a good copy, or pass --data-dir to another copy of the four idx .gz files",
     ),
     "cifar10": DatasetSpec(
         "cifar10",
@@ -95,10 +95,10 @@ DATASETS: dict[str, DatasetSpec] = {
         (0.485, 0.456, 0.406),
         (0.229, 0.224, 0.225),
         10,
-        f"pass data_dir (or set {ENV_VAR}) to your copy of cifar-10-batches-py "
+        f"pass --data-dir (or set {ENV_VAR}) to your copy of cifar-10-batches-py "
         "(data_batch_1..5, test_batch); it cannot be downloaded here",
         "replace cifar-10-batches-py with a fresh copy of the CIFAR-10 python version, or pass "
-        "data_dir to another copy",
+        "--data-dir to another copy",
     ),
 }
 IDX_FILES = {
