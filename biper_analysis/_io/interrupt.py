@@ -61,19 +61,18 @@ def stop_workers_on_interrupt() -> Iterator[None]:
     hook = threading.excepthook
     for s in _SIGNALS:
         signal.signal(s, _stop)
+    interrupted = False
     try:
         yield
     except BaseException:
-        # interrupted: the pool's management thread may still fail on the futures it was handling after this block
-        # is left; keep its noise quiet for the rest of the process
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        threading.excepthook = _quiet_pool_threads
+        interrupted = True
         raise
-    else:
+    finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-        threading.excepthook = hook
+        # after an interrupt the pool's management thread may still fail on the futures it was handling once this
+        # block is left: keep its noise quiet for the rest of the process
+        threading.excepthook = _quiet_pool_threads if interrupted else hook
 
 
 def ignore_interrupts() -> None:
